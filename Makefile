@@ -1,0 +1,44 @@
+# segblur: two commands set everything up on a fresh machine.
+#   make demo   create .venv, install segblur, blur the bundled sample image into out/
+#   make test   create/update .venv with the dev and train extras, run ruff and the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip install --disable-pip-version-check -q -c constraints.txt
+
+.PHONY: demo test lint bench reference clean
+
+$(VENV)/.created:
+	$(PYTHON) -m venv $(VENV)
+	touch $@
+
+$(VENV)/.runtime: $(VENV)/.created pyproject.toml
+	$(PIP) -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.created pyproject.toml constraints.txt
+	$(PIP) torch==2.13.0
+	$(PIP) -e ".[dev,train]"
+	touch $@ $(VENV)/.runtime
+
+demo: $(VENV)/.runtime
+	$(VENV)/bin/segblur image $$($(PY) -c "import segblur.assets as a; print(a.sample_path())") -o out/
+	@echo "demo: results are in $(CURDIR)/out/"
+
+test: $(VENV)/.dev
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(PY) -m pytest -q
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check src tests benchmarks
+
+# The MediaPipe-style reference (LiteRT + the selfie model from the mediapipe==0.10.21 wheel).
+reference: $(VENV)/.runtime
+	$(PIP) "ai-edge-litert==2.3.0"
+	$(PY) benchmarks/fetch_reference.py --dest .cache/reference
+
+bench: reference
+	$(VENV)/bin/segblur benchmark --reference .cache/reference/selfie_segmentation.tflite
+
+clean:
+	rm -rf $(VENV) out .cache .pytest_cache

@@ -1,0 +1,89 @@
+"""Time ``Pipeline.process`` per stage, and the reference pipeline, on the same frame in the same process."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ..assets import sample_path
+from ..media.images import read_image
+from ..runtime.pipeline import Pipeline
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"1280x720"`` -> (1280, 720)."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"size {text!r} must look like 1280x720") from None
+    if w < 16 or h < 16:
+        raise ValueError(f"size {text!r} is too small")
+    return w, h
+
+
+def make_frame(size: tuple[int, int], image: str | Path | None = None) -> np.ndarray:
+    """A frame of ``size`` = (w, h): the photo scaled to the frame's height, centred, edges mirrored to fill."""
+    img = read_image(image or sample_path())
+    w, h = size
+    s = h / img.shape[0]
+    img = cv2.resize(img, (max(1, round(img.shape[1] * s)), h), interpolation=cv2.INTER_AREA)
+    if img.shape[1] >= w:
+        x0 = (img.shape[1] - w) // 2
+        return np.ascontiguousarray(img[:, x0:x0 + w])
+    left = (w - img.shape[1]) // 2
+    return cv2.copyMakeBorder(img, 0, 0, left, w - img.shape[1] - left, cv2.BORDER_REFLECT_101)
+
+
+def time_pipeline(pipeline: Pipeline, frame: np.ndarray, repeats: int = 100, warmup: int = 5) -> dict[str, float]:
+    """Median milliseconds of each stage of ``pipeline.process(frame)`` over ``repeats`` runs."""
+    for _ in range(warmup):
+        pipeline.process(frame)
+    runs = []
+    for _ in range(repeats):
+        pipeline.process(frame)
+        runs.append(dict(pipeline.last_timings))
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+
+
+def time_reference(model_path: str | Path, frame: np.ndarray, repeats: int = 100,
+                   threads: int | None = None) -> dict[str, float]:
+    """Median milliseconds per stage of the MediaPipe-style reference (LiteRT selfie model, 31x31 blur, blend)."""
+    from .reference import MediaPipeSelfie, stage_times
+
+    return stage_times(MediaPipeSelfie(model_path, threads=threads), frame, repeats)
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import onnxruntime
+
+    return {"cpu": cpu, "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+            "python": platform.python_version(), "opencv": cv2.__version__, "onnxruntime": onnxruntime.__version__,
+            "numpy": np.__version__}
+
+
+def format_table(results: dict[str, dict[str, float]]) -> str:
+    """Markdown table: one row per pipeline, one column per stage, plus fps."""
+    stages: list[str] = []
+    for r in results.values():
+        stages += [k for k in r if k not in stages and k != "total"]
+    lines = ["| pipeline | " + " | ".join(stages) + " | total ms | fps |",
+             "|---|" + "---:|" * (len(stages) + 2)]
+    for name, r in results.items():
+        cells = [f"{r[s]:.2f}" if s in r else "" for s in stages]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {r['total']:.2f} | {1000 / r['total']:.0f} |")
+    return "\n".join(lines)

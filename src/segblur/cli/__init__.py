@@ -1,0 +1,1 @@
+"""Command-line door: parse options, call the library, report. No logic a library user would want."""

@@ -1,0 +1,145 @@
+"""The subcommands: each parses nothing, calls the library, and reports."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..media.images import ImageError, plan_jobs, read_image, write_atomic, write_image
+from ..progress import Progress
+from ..runtime.model import ModelError, OnnxModel, list_builtin_models, model_card
+from ..runtime.pipeline import Pipeline
+from ..runtime.refine import RefineConfig, refine
+
+
+class FatalError(Exception):
+    """A problem that stops the whole command (bad model, bad option): exit status 2."""
+
+
+def _pipeline(args: argparse.Namespace, **kw) -> Pipeline:
+    try:
+        return Pipeline(model=args.model, keep=args.keep, threads=args.threads, providers=args.providers,
+                        threshold=getattr(args, "threshold", 0.5), grow=getattr(args, "grow", 0),
+                        feather=getattr(args, "feather", 0.0), guided=getattr(args, "guided", True), **kw)
+    except (ModelError, ImageError, ValueError) as e:
+        raise FatalError(str(e)) from None
+
+
+def _report(msg: str) -> None:
+    print(f"segblur: {msg}", file=sys.stderr)
+
+
+def _run_jobs(args: argparse.Namespace, jobs, errors: list[str], work) -> int:
+    """Run ``work(job)`` for each job with a progress line; report every failure and carry on."""
+    for e in errors:
+        _report(e)
+    progress = Progress(len(jobs), "files", enabled=not args.quiet and len(jobs) > 1)
+    failed = len(errors)
+    for job in jobs:
+        try:
+            work(job)
+        except ImageError as e:
+            _report(str(e))
+            failed += 1
+        progress.update()
+    progress.close()
+    done = len(jobs) - (failed - len(errors))
+    if not args.quiet:
+        print(f"segblur: {done} written to {args.output}" + (f", {failed} failed" if failed else ""),
+              file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_image(args: argparse.Namespace) -> int:
+    """``segblur image``: effect on every input, written to OUT."""
+    effect = args.effect or ("image" if args.background else "blur")
+    if args.background and effect != "image":
+        raise FatalError("--background is only used with --effect image")
+    kw = {"softness": args.softness} if args.softness is not None else {}
+    pipe = _pipeline(args, effect=effect, strength=args.strength, background=args.background, color=args.color,
+                     invert=args.invert, **kw)
+    jobs, errors = plan_jobs(args.inputs, args.output)
+
+    def work(job) -> None:
+        write_image(job.dst, pipe.process(read_image(job.src)), quality=args.quality)
+
+    return _run_jobs(args, jobs, errors, work)
+
+
+def cmd_mask(args: argparse.Namespace) -> int:
+    """``segblur mask``: one PNG mask per input in OUTDIR."""
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise FatalError(f"{out}: exists and is not a folder (mask writes OUTDIR/<stem>.png)")
+    pipe = _pipeline(args)
+    # Soft output is the refined probability itself (a ramp of width 1 around the threshold).
+    cfg = RefineConfig(threshold=args.threshold, softness=1.0 if args.soft else (args.softness or 0.5),
+                       grow=args.grow, feather=args.feather, guided=args.guided)
+    jobs, errors = plan_jobs(args.inputs, out, suffix=".png", single_file_ok=False)
+
+    def work(job) -> None:
+        img = read_image(job.src)
+        alpha = refine(pipe.segmenter.predict_lowres(img), img, cfg)
+        m = np.round(alpha * 255).astype(np.uint8) if args.soft else np.where(alpha >= 0.5, 255, 0).astype(np.uint8)
+        write_image(job.dst, m)
+
+    return _run_jobs(args, jobs, errors, work)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """``segblur models``: the built-in models, a summary line and the card of each."""
+    names = list_builtin_models()
+    if args.name:
+        if args.name not in names and args.name != "default":
+            raise FatalError(f"no built-in model {args.name!r} (built-in: {', '.join(names) or 'none'})")
+        names = [args.name]
+    for name in names:
+        try:
+            m = OnnxModel(name)
+        except ModelError as e:
+            _report(str(e))
+            continue
+        i = m.info
+        size_mb = m.path.stat().st_size / 1e6
+        print(f"{i.name}: {i.architecture}, classes {', '.join(i.classes)}; keeps {', '.join(i.foreground)}; "
+              f"input {i.input_size[1]}x{i.input_size[0]}; {size_mb:.1f} MB")
+        card = model_card(m.path.stem)
+        if card and not args.brief:
+            print("\n" + card.strip() + "\n")
+    return 0
+
+
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    """``segblur benchmark``: per-stage milliseconds of segblur and, optionally, the reference."""
+    from ..bench.run import format_table, machine, make_frame, parse_size, time_pipeline, time_reference
+
+    try:
+        size = parse_size(args.size)
+        frame = make_frame(size, args.image)
+    except (ValueError, ImageError) as e:
+        raise FatalError(str(e)) from None
+    results: dict[str, dict[str, float]] = {}
+    for effect in args.effect or ["blur"]:
+        pipe = _pipeline(args, effect=effect)
+        results[f"segblur {pipe.segmenter.info.name} {effect}"] = time_pipeline(pipe, frame, args.repeats)
+    if args.reference:
+        try:
+            results["reference (MediaPipe selfie, LiteRT, 31x31 blur)"] = time_reference(
+                args.reference, frame, args.repeats, threads=args.threads)
+        except (RuntimeError, ValueError, OSError) as e:
+            raise FatalError(f"{args.reference}: {e}") from None
+    info = machine()
+    print(f"{size[0]}x{size[1]} frame, median of {args.repeats} runs; {info['cpu']}, {info['cores']} cores")
+    print(format_table(results))
+    if args.reference:
+        ref = list(results.values())[-1]["total"]
+        for name, r in list(results.items())[:-1]:
+            print(f"{name}: {ref / r['total']:.2f}x the reference's speed")
+    if args.json:
+        write_atomic(args.json, json.dumps({"size": size, "repeats": args.repeats, "machine": info,
+                                            "results": results}, indent=2).encode())
+    return 0

@@ -1,0 +1,218 @@
+"""The model contract: one ``.onnx`` file whose metadata carries everything needed to run it.
+
+The metadata is a JSON object stored under the ONNX ``metadata_props`` key ``segblur``::
+
+    {"format": 1, "name": "person-fast", "architecture": "fastseg",
+     "classes": ["background", "person"], "foreground": ["person"],
+     "input": {"name": "image", "size": [192, 192], "layout": "NCHW", "color": "RGB",
+               "mean": [127.5, 127.5, 127.5], "std": [127.5, 127.5, 127.5], "resize": "stretch"},
+     "output": {"name": "probabilities", "kind": "probabilities"},
+     "data": "...", "metrics": {...}}
+
+mean/std are in 0-255 pixel units: the network sees ``(pixel - mean) / std``. ``output.kind`` is
+``probabilities`` (softmax in the graph) or ``logits``. Loading validates all of it and refuses a
+bad file with one line naming it (:class:`ModelError`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import onnxruntime as ort
+
+log = logging.getLogger("segblur")
+
+METADATA_KEY = "segblur"
+FORMAT_VERSION = 1
+DEFAULT_MODEL = "person-fast"
+
+
+class ModelError(Exception):
+    """A model file that cannot be used; the message is one line naming the file."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Validated model metadata."""
+
+    name: str
+    architecture: str
+    classes: tuple[str, ...]
+    foreground: tuple[str, ...]
+    input_name: str
+    input_size: tuple[int, int]  # (height, width)
+    layout: str
+    color: str
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    resize: str
+    output_name: str
+    output_kind: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_metadata(self) -> dict[str, Any]:
+        """The JSON object stored in the ONNX file (inverse of :func:`parse_metadata`)."""
+        meta = dict(self.extra)
+        meta.update(format=FORMAT_VERSION, name=self.name, architecture=self.architecture,
+                    classes=list(self.classes), foreground=list(self.foreground),
+                    input={"name": self.input_name, "size": list(self.input_size), "layout": self.layout,
+                           "color": self.color, "mean": list(self.mean), "std": list(self.std),
+                           "resize": self.resize},
+                    output={"name": self.output_name, "kind": self.output_kind})
+        return meta
+
+
+def parse_metadata(meta: dict[str, Any], where: str = "model") -> ModelInfo:
+    """Validate a metadata dict and return :class:`ModelInfo`; raise :class:`ModelError` otherwise."""
+
+    def bad(msg: str) -> ModelError:
+        return ModelError(f"{where}: invalid segblur metadata: {msg}")
+
+    if not isinstance(meta, dict):
+        raise bad("not a JSON object")
+    if meta.get("format") != FORMAT_VERSION:
+        raise bad(f"format {meta.get('format')!r} is not supported (expected {FORMAT_VERSION})")
+    classes = meta.get("classes")
+    if not (isinstance(classes, list) and len(classes) >= 2 and all(isinstance(c, str) and c for c in classes)
+            and len(set(classes)) == len(classes)):
+        raise bad("'classes' must be a list of at least two distinct names")
+    fg = meta.get("foreground")
+    if not (isinstance(fg, list) and fg and all(c in classes for c in fg)):
+        raise bad("'foreground' must be a non-empty list of names from 'classes'")
+    inp, out = meta.get("input"), meta.get("output")
+    if not isinstance(inp, dict) or not isinstance(out, dict):
+        raise bad("'input' and 'output' must be objects")
+    size = inp.get("size")
+    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(s, int) and s > 0 for s in size)):
+        raise bad("'input.size' must be [height, width]")
+    for key in ("mean", "std"):
+        v = inp.get(key)
+        if not (isinstance(v, list) and len(v) == 3 and all(isinstance(x, (int, float)) for x in v)):
+            raise bad(f"'input.{key}' must be three numbers")
+    if any(s == 0 for s in inp["std"]):
+        raise bad("'input.std' must not be zero")
+    if inp.get("layout") != "NCHW" or inp.get("color") not in ("RGB", "BGR"):
+        raise bad("only NCHW layout with RGB or BGR colour is supported")
+    if inp.get("resize", "stretch") != "stretch":
+        raise bad("'input.resize' must be 'stretch'")
+    if out.get("kind") not in ("probabilities", "logits"):
+        raise bad("'output.kind' must be 'probabilities' or 'logits'")
+    known = {"format", "name", "architecture", "classes", "foreground", "input", "output"}
+    return ModelInfo(
+        name=str(meta.get("name", "model")), architecture=str(meta.get("architecture", "unknown")),
+        classes=tuple(classes), foreground=tuple(fg), input_name=str(inp.get("name", "")),
+        input_size=(size[0], size[1]), layout="NCHW", color=inp["color"],
+        mean=tuple(float(x) for x in inp["mean"]), std=tuple(float(x) for x in inp["std"]),  # type: ignore[arg-type]
+        resize="stretch", output_name=str(out.get("name", "")), output_kind=out["kind"],
+        extra={k: v for k, v in meta.items() if k not in known},
+    )
+
+
+def builtin_dir() -> Path:
+    """Folder of the models shipped inside the package."""
+    return Path(str(resources.files("segblur") / "assets" / "models"))
+
+
+def list_builtin_models() -> list[str]:
+    """Names of the shipped models (``<name>.onnx`` in the assets folder)."""
+    return sorted(p.stem for p in builtin_dir().glob("*.onnx"))
+
+
+def resolve_model_path(model: str | Path) -> Path:
+    """``"default"``, a built-in name, or a path -> the ``.onnx`` file to load."""
+    s = str(model)
+    name = DEFAULT_MODEL if s == "default" else s
+    p = builtin_dir() / f"{name}.onnx"
+    if "/" not in name and "\\" not in name and not name.endswith(".onnx") and p.exists():
+        return p
+    path = Path(s).expanduser()
+    if not path.exists():
+        builtins = ", ".join(list_builtin_models()) or "none installed"
+        raise ModelError(f"{s}: no such model file or built-in model (built-in: {builtins})")
+    return path
+
+
+def model_card(name: str) -> str | None:
+    """The Markdown model card shipped beside a built-in model, if any."""
+    p = builtin_dir() / f"{name}.md"
+    return p.read_text(encoding="utf-8") if p.exists() else None
+
+
+def choose_providers(providers: Sequence[str] | None) -> list[str]:
+    """Requested providers that this ONNX Runtime has, else the best available one (CPU last)."""
+    available = ort.get_available_providers()
+    if providers:
+        missing = [p for p in providers if p not in available]
+        if missing:
+            raise ModelError(f"execution provider(s) {', '.join(missing)} not available "
+                             f"(available: {', '.join(available)})")
+        return list(providers)
+    preferred = ["CUDAExecutionProvider", "CoreMLExecutionProvider", "DmlExecutionProvider"]
+    return [p for p in preferred if p in available] + ["CPUExecutionProvider"]
+
+
+class OnnxModel:
+    """An ONNX Runtime session plus the validated :class:`ModelInfo` of its file."""
+
+    def __init__(self, model: str | Path = "default", providers: Sequence[str] | None = None,
+                 threads: int | None = None) -> None:
+        path = resolve_model_path(model)
+        self.path = path
+        if path.is_dir():
+            raise ModelError(f"{path}: is a folder, not a model file")
+        if path.stat().st_size == 0:
+            raise ModelError(f"{path}: empty file, not an ONNX model")
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        if threads:
+            opts.intra_op_num_threads = int(threads)
+            opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            self.session = ort.InferenceSession(str(path), sess_options=opts, providers=choose_providers(providers))
+        except ModelError:
+            raise
+        except Exception as e:  # onnxruntime raises several private exception types
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ModelError(f"{path}: not a valid ONNX model ({reason[:160]})") from None
+        raw = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+        if raw is None:
+            raise ModelError(f"{path}: ONNX file has no segblur metadata (export it with `segblur export`)")
+        try:
+            meta = json.loads(raw)
+        except json.JSONDecodeError:
+            raise ModelError(f"{path}: invalid segblur metadata: not JSON") from None
+        self.info = parse_metadata(meta, str(path))
+        self._check_graph()
+        log.info("model %s (%s) on %s", self.info.name, path.name, self.session.get_providers()[0])
+
+    @property
+    def provider(self) -> str:
+        """The execution provider that runs this session."""
+        return self.session.get_providers()[0]
+
+    def _check_graph(self) -> None:
+        ins, outs = self.session.get_inputs(), self.session.get_outputs()
+        if len(ins) != 1:
+            raise ModelError(f"{self.path}: model must have exactly one input, has {len(ins)}")
+        i = ins[0]
+        h, w = self.info.input_size
+        shape = i.shape
+        if len(shape) != 4 or shape[1] != 3 or any(isinstance(s, int) and s != e for s, e in zip(shape[2:], (h, w))):
+            raise ModelError(f"{self.path}: input shape {shape} does not match metadata size [{h}, {w}] (NCHW)")
+        if i.type != "tensor(float)":
+            raise ModelError(f"{self.path}: input must be float32, is {i.type}")
+        o = outs[0]
+        if len(o.shape) != 4 or (isinstance(o.shape[1], int) and o.shape[1] != len(self.info.classes)):
+            raise ModelError(f"{self.path}: output shape {o.shape} does not match {len(self.info.classes)} classes")
+        self.input_name, self.output_name = i.name, o.name
+
+    def run(self, batch):
+        """Run the network on an NCHW float32 batch; returns the first output."""
+        return self.session.run([self.output_name], {self.input_name: batch})[0]

@@ -1,0 +1,89 @@
+"""One frame, one way: segment -> refine -> effect -> composite.
+
+Video and camera loops feed frames to a :class:`Pipeline`; they never segment or blur themselves.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .compose import composite
+from .effects import Color, Effect, ReplaceImage, SolidColor, make_effect
+from .refine import RefineConfig, refine
+from .segmenter import Segmenter, as_rgb
+from .workspace import Workspace
+
+
+class Pipeline:
+    """Blur (or otherwise filter) everything except the kept classes of each frame.
+
+    Every argument is optional: the defaults are the default person model and a Gaussian blur.
+    ``keep`` names the classes left untouched; ``effect``/``strength``/``background``/``color``
+    choose what happens to the rest; ``threshold``/``softness``/``grow``/``feather``/``guided``
+    shape the mask edge (see :class:`~segblur.runtime.refine.RefineConfig`). ``invert`` applies
+    the effect to the kept classes instead (blur the people, keep the scene).
+    """
+
+    def __init__(self, model: str | Path | Segmenter = "default", effect: str | Effect = "blur",
+                 strength: float | None = None, keep: Sequence[str] | None = None,
+                 background: np.ndarray | str | Path | None = None, color: Color | str | None = None,
+                 threshold: float = 0.5, softness: float = 0.5, grow: int = 0, feather: float = 0.0,
+                 guided: bool = True, invert: bool = False, providers: Sequence[str] | None = None,
+                 threads: int | None = None) -> None:
+        self.segmenter = model if isinstance(model, Segmenter) else \
+            Segmenter(model, providers=providers, threads=threads)
+        if keep is not None:
+            self.segmenter.set_keep(keep)
+        self.refine_config = RefineConfig(threshold=threshold, softness=softness, grow=grow, feather=feather,
+                                          guided=guided)
+        self.invert = invert
+        self.effect = make_effect(effect, strength, background=background, color=color)
+        self.last_timings: dict[str, float] = {}
+        self.last_alpha: np.ndarray | None = None  # valid until the next frame (reused buffer)
+        self._ws = Workspace()
+
+    def set_effect(self, effect: str | Effect | None = None, strength: float | None = None,
+                   background: np.ndarray | str | Path | None = None, color: Color | str | None = None) -> None:
+        """Switch effect, strength, background picture or colour between frames (e.g. while a stream runs).
+
+        Whatever is not given carries over from the current effect where it applies.
+        """
+        name = self.effect.name if effect is None else (effect.name if isinstance(effect, Effect) else effect)
+        if strength is None and name == self.effect.name:
+            strength = self.effect.strength
+        if background is None and isinstance(self.effect, ReplaceImage):
+            background = self.effect.image
+        if color is None and isinstance(self.effect, SolidColor):
+            color = self.effect.color
+        self.effect = make_effect(effect if isinstance(effect, Effect) else name, strength,
+                                  background=background, color=color)
+
+    def mask(self, image: np.ndarray) -> np.ndarray:
+        """Refined full-resolution alpha of the kept classes (H x W float32 in [0, 1])."""
+        rgb = as_rgb(image)
+        return refine(self.segmenter.predict_lowres(rgb), rgb, self.refine_config)
+
+    def process(self, image: np.ndarray) -> np.ndarray:
+        """Apply the effect to one RGB uint8 frame (any size); returns an RGB uint8 frame of the same size."""
+        t0 = time.perf_counter()
+        rgb = as_rgb(image)
+        prob = self.segmenter.predict_lowres(rgb)
+        t1 = time.perf_counter()
+        alpha = refine(prob, rgb, self.refine_config, self._ws)
+        if self.invert:
+            alpha = np.subtract(1.0, alpha, out=alpha)
+        t2 = time.perf_counter()
+        background = self.effect.render(rgb, alpha, self._ws)
+        t3 = time.perf_counter()
+        out = composite(rgb, background, alpha, self._ws)
+        t4 = time.perf_counter()
+        self.last_alpha = alpha
+        self.last_timings = {"segment": (t1 - t0) * 1e3, "refine": (t2 - t1) * 1e3, "effect": (t3 - t2) * 1e3,
+                             "compose": (t4 - t3) * 1e3, "total": (t4 - t0) * 1e3}
+        return out
+
+    __call__ = process

@@ -1,0 +1,103 @@
+"""Image -> per-pixel foreground probability or class map, with any ONNX model that meets the contract."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .model import ModelError, OnnxModel
+from .resize import downscale
+from .workspace import Workspace
+
+
+def as_rgb(image: np.ndarray) -> np.ndarray:
+    """Grayscale (HxW or HxWx1), RGB or RGBA uint8 -> contiguous HxWx3 RGB uint8."""
+    a = np.asarray(image)
+    if a.dtype != np.uint8:
+        if np.issubdtype(a.dtype, np.floating) and a.size and a.max() <= 1.0:
+            a = a * 255.0
+        a = np.clip(a, 0, 255).astype(np.uint8)
+    if a.ndim == 2 or (a.ndim == 3 and a.shape[2] == 1):
+        return cv2.cvtColor(a.reshape(a.shape[:2]), cv2.COLOR_GRAY2RGB)
+    if a.ndim == 3 and a.shape[2] == 4:
+        return cv2.cvtColor(a, cv2.COLOR_RGBA2RGB)
+    if a.ndim == 3 and a.shape[2] == 3:
+        return np.ascontiguousarray(a)
+    raise ValueError(f"expected an HxW, HxWx3 or HxWx4 image, got shape {a.shape}")
+
+
+class Segmenter:
+    """Runs a segmentation model on images of any size.
+
+    ``keep`` names the classes that count as foreground (default: the model's own choice, e.g.
+    ``person``). ``providers`` picks ONNX Runtime execution providers; ``threads`` caps its threads.
+    """
+
+    def __init__(self, model: str | Path = "default", providers: Sequence[str] | None = None,
+                 threads: int | None = None, keep: Sequence[str] | None = None) -> None:
+        self.model = OnnxModel(model, providers=providers, threads=threads)
+        self.info = self.model.info
+        self._mean = np.array(self.info.mean, np.float32).reshape(1, 1, 3)
+        self._inv_std = (1.0 / np.array(self.info.std, np.float32)).reshape(1, 1, 3)
+        self.keep = self._keep_indices(keep)
+        self._ws = Workspace()
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """Class names, index order."""
+        return self.info.classes
+
+    def _keep_indices(self, keep: Sequence[str] | None) -> list[int]:
+        names = list(keep) if keep else list(self.info.foreground)
+        unknown = [k for k in names if k not in self.info.classes]
+        if unknown:
+            raise ModelError(f"{self.model.path}: unknown class(es) {', '.join(unknown)}; "
+                             f"this model has {', '.join(self.info.classes)}")
+        return [self.info.classes.index(k) for k in names]
+
+    def set_keep(self, keep: Sequence[str] | None) -> None:
+        """Change which classes count as foreground."""
+        self.keep = self._keep_indices(keep)
+
+    def probabilities_lowres(self, image: np.ndarray) -> np.ndarray:
+        """Class probabilities at the network's resolution, C x h x w float32 (image stretched to fit)."""
+        rgb = as_rgb(image)
+        h, w = self.info.input_size
+        x = downscale(rgb, (w, h), self._ws, "seg.in")
+        if self.info.color == "BGR":
+            x = x[..., ::-1]
+        f = np.subtract(x, self._mean, out=self._ws.get("seg.f", (h, w, 3)), dtype=np.float32)
+        f *= self._inv_std
+        blob = self._ws.get("seg.blob", (1, 3, h, w))
+        blob[0] = f.transpose(2, 0, 1)
+        out = self.model.run(blob)[0]
+        if self.info.output_kind == "logits":
+            out = out - out.max(0, keepdims=True)
+            np.exp(out, out=out)
+            out /= out.sum(0, keepdims=True)
+        return out.astype(np.float32, copy=False)
+
+    def predict_lowres(self, image: np.ndarray, keep: Sequence[str] | None = None) -> np.ndarray:
+        """Foreground probability at the network's resolution (h x w float32 in [0, 1])."""
+        probs = self.probabilities_lowres(image)
+        idx = self._keep_indices(keep) if keep is not None else self.keep
+        fg = probs[idx[0]] if len(idx) == 1 else probs[idx].sum(0)
+        return np.clip(fg, 0.0, 1.0)
+
+    def predict(self, image: np.ndarray, keep: Sequence[str] | None = None) -> np.ndarray:
+        """Foreground probability at the image's size: H x W float32 in [0, 1] (bilinear upsampling)."""
+        a = np.asarray(image)
+        fg = self.predict_lowres(a, keep)
+        return cv2.resize(fg, (a.shape[1], a.shape[0]), interpolation=cv2.INTER_LINEAR)
+
+    def predict_classes(self, image: np.ndarray) -> np.ndarray:
+        """Most likely class index per pixel at the image's size (H x W uint8)."""
+        a = np.asarray(image)
+        probs = self.probabilities_lowres(a)
+        up = cv2.resize(probs.transpose(1, 2, 0), (a.shape[1], a.shape[0]), interpolation=cv2.INTER_LINEAR)
+        if up.ndim == 2:
+            up = up[..., None]
+        return up.argmax(2).astype(np.uint8)

@@ -1,0 +1,112 @@
+"""Checkpoint -> ONNX model that meets the runtime's model contract (softmax in the graph + metadata).
+
+    python -m segblur.training.export runs/person-fast/best.pt -o person-fast.onnx --name person-fast
+
+The exported file is checked twice before it is written (atomically): ONNX's checker, then the
+runtime's own loader, and ONNX Runtime's output must match torch's on a random input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+import torch.nn as nn
+
+from ..media.images import write_atomic
+from ..runtime.model import METADATA_KEY, OnnxModel, parse_metadata
+from .checkpoint import load
+from .models import create_model
+
+
+class WithSoftmax(nn.Module):
+    """Wraps a logits network so the graph outputs class probabilities."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.net(x), dim=1)
+
+
+def export_onnx(model: nn.Module, path: str | Path, metadata: dict[str, Any], opset: int = 17) -> Path:
+    """Export ``model`` (logits NCHW) to ``path`` with ``metadata`` (see runtime.model); returns the path."""
+    path = Path(path)
+    info = parse_metadata(metadata, str(path))  # refuse bad metadata before exporting anything
+    h, w = info.input_size
+    net = WithSoftmax(model).eval()
+    x = torch.randn(1, 3, h, w)
+    buf = io.BytesIO()
+    torch.onnx.export(net, (x,), buf, dynamo=False, opset_version=opset, input_names=[info.input_name or "image"],
+                      output_names=[info.output_name or "probabilities"],
+                      dynamic_axes={info.input_name or "image": {0: "batch"},
+                                    info.output_name or "probabilities": {0: "batch"}})
+    proto = onnx.load_from_string(buf.getvalue())
+    meta = info.to_metadata()
+    meta["input"]["name"] = proto.graph.input[0].name
+    meta["output"].update(name=proto.graph.output[0].name, kind="probabilities")
+    del proto.metadata_props[:]
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, json.dumps(meta)
+    proto.producer_name = "segblur"
+    onnx.checker.check_model(proto)
+    tmp = path.with_name(f".{path.name}.check.onnx")
+    try:
+        tmp.write_bytes(proto.SerializeToString())
+        runtime = OnnxModel(tmp)
+        with torch.no_grad():
+            ref = net(x).numpy()
+        got = runtime.run(x.numpy())
+        if not np.allclose(ref, got, atol=1e-4):
+            raise RuntimeError(f"ONNX Runtime output differs from torch by {np.abs(ref - got).max():.2e}")
+    finally:
+        tmp.unlink(missing_ok=True)
+    write_atomic(path, proto.SerializeToString())
+    return path
+
+
+def model_from_checkpoint(ckpt_path: str | Path) -> tuple[nn.Module, dict]:
+    """Rebuild the network stored in a training checkpoint; returns (model in eval mode, config)."""
+    ck = load(ckpt_path)
+    cfg = ck["config"]
+    model = create_model(cfg["arch"], num_classes=len(cfg["classes"]), width=cfg.get("width", 1.0))
+    model.load_state_dict(ck["model"])
+    return model.eval(), ck
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("checkpoint", type=Path)
+    ap.add_argument("-o", "--output", type=Path, required=True)
+    ap.add_argument("--name", default=None, help="model name stored in the metadata (default: output stem)")
+    ap.add_argument("--foreground", nargs="+", default=None, help="default foreground classes")
+    ap.add_argument("--data", default="", help="one-line description of the training data")
+    ap.add_argument("--metrics", type=Path, default=None, help="JSON file whose content goes into metadata.metrics")
+    args = ap.parse_args(argv)
+    model, ck = model_from_checkpoint(args.checkpoint)
+    cfg = ck["config"]
+    size = int(cfg["image_size"])
+    classes = list(cfg["classes"])
+    meta = {
+        "format": 1, "name": args.name or args.output.stem, "architecture": cfg["arch"],
+        "classes": classes, "foreground": args.foreground or classes[1:],
+        "input": {"name": "image", "size": [size, size], "layout": "NCHW", "color": "RGB",
+                  "mean": list(cfg["mean"]), "std": list(cfg["std"]), "resize": "stretch"},
+        "output": {"name": "probabilities", "kind": "probabilities"},
+        "data": args.data, "training": {"epochs": ck["epoch"] + 1, "val": {"person_iou": ck["best"]}},
+        "metrics": json.loads(args.metrics.read_text()) if args.metrics else {},
+    }
+    export_onnx(model, args.output, meta)
+    print(f"wrote {args.output} ({args.output.stat().st_size / 1e6:.2f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
