@@ -16,46 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-# Near-duplicate pairs listed in flickr-portraits-shen2016/README.md.
-SHEN_DUPLICATES = [("00202", "01167"), ("00203", "01175"), ("00971", "00990"), ("01016", "01023"),
-                   ("01179", "01182"), ("02050", "02051"), ("02076", "02359")]
-
-
-def read_ids(path: Path) -> list[str]:
-    """Ids listed one per line in a split file (blank lines ignored)."""
-    return [s.strip() for s in path.read_text().splitlines() if s.strip()]
-
-
-def shen_splits(root: Path) -> dict[str, list[str]]:
-    """Shen train / val / test ids with near-duplicates removed so no image leaks across splits.
-
-    test: the authors' test list, one of each duplicate pair kept; train: the authors' train list
-    minus any image whose duplicate is in test; val: the ``unlisted`` ids, likewise cleaned.
-    """
-    train = read_ids(root / "splits" / "train.txt")
-    test = read_ids(root / "splits" / "test.txt")
-    val = read_ids(root / "splits" / "unlisted.txt")
-    partner = {}
-    for a, b in SHEN_DUPLICATES:
-        partner[a], partner[b] = b, a
-    test_clean: list[str] = []
-    for i in test:
-        if partner.get(i) in test_clean:
-            continue
-        test_clean.append(i)
-    test_set = set(test_clean) | {partner[i] for i in test_clean if i in partner}
-    train_clean = [i for i in train if i not in test_set]
-    used = set(test_set) | set(train_clean) | {partner[i] for i in train_clean if i in partner}
-    val_clean = [i for i in val if i not in used]
-    return {"train": train_clean, "val": val_clean, "test": test_clean}
-
-
-def vikram_splits(root: Path, holdout_every: int = 7) -> dict[str, list[str]]:
-    """Vikram has no official split: every ``holdout_every``-th id (sorted) is held out as ``test``."""
-    ids = sorted(p.stem for p in (root / "masks").glob("*.png"))
-    ids = [i for i in ids if i != "0270"]  # duplicate of 0102
-    test = ids[::holdout_every]
-    return {"train": [i for i in ids if i not in set(test)], "test": test}
+from ...evaluation import SHEN_DUPLICATES, read_ids, shen_splits, vikram_splits  # noqa: F401  (re-exported)
 
 
 def load_pair(img_path: Path, mask_path: Path, max_side: int | None = None) -> tuple[np.ndarray, np.ndarray]:
