@@ -34,9 +34,12 @@ class ConfusionMatrix:
         prediction = np.asarray(prediction).ravel().astype(np.int64)
         if target.shape != prediction.shape:
             raise ValueError(f"target and prediction differ in size: {target.size} vs {prediction.size}")
-        keep = (target >= 0) & (target < self.num_classes)
-        if self.ignore_index is not None:
-            keep &= target != self.ignore_index
+        keep = target != self.ignore_index if self.ignore_index is not None else np.ones(target.shape, bool)
+        if np.any((target[keep] < 0) | (target[keep] >= self.num_classes)):
+            t = target[keep]
+            bad = np.unique(t[(t < 0) | (t >= self.num_classes)])[:5]
+            raise ValueError(f"target holds class values {bad.tolist()} outside [0, {self.num_classes}) "
+                             f"(ignore index: {self.ignore_index})")
         if np.any((prediction[keep] < 0) | (prediction[keep] >= self.num_classes)):
             raise ValueError("prediction holds class indices outside [0, num_classes)")
         idx = target[keep] * self.num_classes + prediction[keep]

@@ -59,6 +59,8 @@ def cmd_image(args: argparse.Namespace) -> int:
     effect = args.effect or ("image" if args.background else "blur")
     if args.background and effect != "image":
         raise FatalError("--background is only used with --effect image")
+    if args.color and effect != "color":
+        raise FatalError("--color is only used with --effect color")
     kw = {"softness": args.softness} if args.softness is not None else {}
     pipe = _pipeline(args, effect=effect, strength=args.strength, background=args.background, color=args.color,
                      invert=args.invert, **kw)
@@ -77,8 +79,9 @@ def cmd_mask(args: argparse.Namespace) -> int:
         raise FatalError(f"{out}: exists and is not a folder (mask writes OUTDIR/<stem>.png)")
     pipe = _pipeline(args)
     # Soft output is the refined probability itself (a ramp of width 1 around the threshold).
-    cfg = RefineConfig(threshold=args.threshold, softness=1.0 if args.soft else (args.softness or 0.5),
-                       grow=args.grow, feather=args.feather, guided=args.guided)
+    softness = 1.0 if args.soft else (0.5 if args.softness is None else args.softness)
+    cfg = RefineConfig(threshold=args.threshold, softness=softness, grow=args.grow, feather=args.feather,
+                       guided=args.guided)
     jobs, errors = plan_jobs(args.inputs, out, suffix=".png", single_file_ok=False)
 
     def work(job) -> None:

@@ -7,7 +7,7 @@ loop can report it and carry on with the other inputs.
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,11 +67,25 @@ def read_image(path: str | Path) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
+def open_temp(path: Path) -> tuple[int, Path]:
+    """Create a new hidden temp file beside ``path``; returns (fd, temp path).
+
+    Created with mode 0666 so the umask applies, as for any normal file (mkstemp would force 0600).
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+
+
 def write_atomic(path: str | Path, data: bytes) -> None:
     """Write bytes to ``path`` via a temp file in the same folder and a rename: never a half-written file."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    fd, tmp = open_temp(p)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -162,7 +176,8 @@ def plan_jobs(inputs: Iterable[str | Path], out: str | Path, suffix: str | None 
         if suffix:
             dst = dst.with_suffix(suffix)
         if dst.suffix.lower() not in WRITE_SUFFIXES:
-            dst = dst.with_suffix(".png")
+            errors.append(f"{dst}: cannot write '{dst.suffix}' files (use one of {', '.join(WRITE_SUFFIXES)})")
+            continue
         if dst.resolve() in all_inputs or _same_file(src, dst):
             errors.append(f"{src}: output {dst} would overwrite an input; choose another -o")
             continue

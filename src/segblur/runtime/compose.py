@@ -15,7 +15,10 @@ import numpy as np
 from .resize import downscale, halve
 from .workspace import Workspace, scratch
 
-FLOOR = 0.01  # weight every pixel keeps, so the normalised filter never divides by zero
+# Weight every pixel keeps, so the normalised filter never divides by zero deep inside the foreground
+# (where alpha hides the result anyway). Small enough that a block or kernel that is 99 % foreground
+# still takes under 1 % of its colour from the foreground.
+FLOOR = 1e-4
 
 
 def weighted_downscale(frame: np.ndarray, alpha: np.ndarray, size: tuple[int, int],
@@ -27,12 +30,18 @@ def weighted_downscale(frame: np.ndarray, alpha: np.ndarray, size: tuple[int, in
     """
     if frame.shape[1] >= 4 * size[0] and frame.shape[0] >= 4 * size[1]:
         frame, alpha = halve(frame, ws, "wd.frame"), halve(alpha, ws, "wd.alpha")
-    h, w_ = alpha.shape[:2]
-    w = np.subtract(1.0, alpha, out=scratch(ws, "wd.w", (h, w_)), dtype=np.float32)
-    np.maximum(w, FLOOR, out=w)
-    prem = scratch(ws, "wd.prem", (h, w_, 3))
-    prem = np.multiply(frame, w[..., None], out=prem, dtype=np.float32)
+    prem, w = background_premultiplied(frame, alpha, ws)
     return downscale(prem, size, ws, "wd.prem_s"), downscale(w, size, ws, "wd.w_s")
+
+
+def background_premultiplied(frame: np.ndarray, alpha: np.ndarray, ws: Workspace | None = None,
+                             ) -> tuple[np.ndarray, np.ndarray]:
+    """Full-resolution ``frame * w`` (float32 HxWx3) and ``w = max(1 - alpha, FLOOR)`` (HxW)."""
+    h, w_ = alpha.shape[:2]
+    w = np.subtract(1.0, alpha, out=scratch(ws, "bp.w", (h, w_)), dtype=np.float32)
+    np.maximum(w, FLOOR, out=w)
+    prem = np.multiply(frame, w[..., None], out=scratch(ws, "bp.prem", (h, w_, 3)), dtype=np.float32)
+    return prem, w
 
 
 def unpremultiply(prem: np.ndarray, weight: np.ndarray) -> np.ndarray:

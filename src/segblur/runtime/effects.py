@@ -20,7 +20,7 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
-from .compose import unpremultiply, weighted_downscale
+from .compose import background_premultiplied, unpremultiply, weighted_downscale
 from .workspace import Workspace
 
 Color = tuple[int, int, int]
@@ -128,10 +128,16 @@ class Pixelate(Effect):
         block = max(1, round(self.strength * min(H, W) / 8))
         if block <= 1:
             return frame
-        size = (max(1, math.ceil(W / block)), max(1, math.ceil(H / block)))
-        prem, w = weighted_downscale(frame, alpha, size, ws)
-        small = unpremultiply(prem, w)
-        big = cv2.resize(small, (size[0] * block, size[1] * block), interpolation=cv2.INTER_NEAREST)
+        # Pad to whole blocks so an exact integer INTER_AREA reduction gives true block means.
+        gw, gh = math.ceil(W / block), math.ceil(H / block)
+        pad = ((0, gh * block - H), (0, gw * block - W))
+        if pad[0][1] or pad[1][1]:
+            frame = cv2.copyMakeBorder(frame, 0, pad[0][1], 0, pad[1][1], cv2.BORDER_REPLICATE)
+            alpha = cv2.copyMakeBorder(alpha, 0, pad[0][1], 0, pad[1][1], cv2.BORDER_REPLICATE)
+        prem, w = background_premultiplied(frame, alpha, ws)
+        small = unpremultiply(cv2.resize(prem, (gw, gh), interpolation=cv2.INTER_AREA),
+                              cv2.resize(w, (gw, gh), interpolation=cv2.INTER_AREA))
+        big = cv2.resize(small, (gw * block, gh * block), interpolation=cv2.INTER_NEAREST)
         return np.ascontiguousarray(big[:H, :W])
 
 
@@ -180,8 +186,9 @@ class ReplaceImage(Effect):
             from ..media.images import read_image
 
             background = read_image(background)
-        self.image = np.ascontiguousarray(background[..., :3]) if background.ndim == 3 else \
-            cv2.cvtColor(background, cv2.COLOR_GRAY2RGB)
+        from .segmenter import as_rgb
+
+        self.image = as_rgb(background)
         self._cache: tuple[tuple[int, int], np.ndarray] | None = None
 
     def render(self, frame: np.ndarray, alpha: np.ndarray, ws: Workspace | None = None) -> np.ndarray:

@@ -24,6 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnxruntime as ort
 
 log = logging.getLogger("segblur")
@@ -212,9 +213,18 @@ class OnnxModel:
         if i.type != "tensor(float)":
             raise ModelError(f"{self.path}: input must be float32, is {i.type}")
         o = outs[0]
-        if len(o.shape) != 4 or (isinstance(o.shape[1], int) and o.shape[1] != len(self.info.classes)):
-            raise ModelError(f"{self.path}: output shape {o.shape} does not match {len(self.info.classes)} classes")
+        n = len(self.info.classes)
+        if len(o.shape) != 4 or (isinstance(o.shape[1], int) and o.shape[1] != n):
+            raise ModelError(f"{self.path}: output shape {o.shape} does not match {n} classes")
         self.input_name, self.output_name = i.name, o.name
+        # Exporters often leave the output shape symbolic, so check it on a real (zero) input; this also
+        # warms the session up, so the first frame is not slower than the rest.
+        try:
+            out = self.run(np.zeros((1, 3, h, w), np.float32))
+        except Exception as e:
+            raise ModelError(f"{self.path}: model fails on a {h}x{w} input ({str(e).splitlines()[0][:120]})") from None
+        if out.ndim != 4 or out.shape[1] != n or out.shape[2] < 1 or out.shape[3] < 1:
+            raise ModelError(f"{self.path}: output shape {list(out.shape)} does not match {n} classes (NCHW)")
 
     def run(self, batch):
         """Run the network on an NCHW float32 batch; returns the first output."""

@@ -52,7 +52,7 @@ def _box(x: np.ndarray, r: int) -> np.ndarray:
 
 
 def grow_shrink(prob: np.ndarray, pixels: float) -> np.ndarray:
-    """Dilate (pixels > 0) or erode (< 0) a probability map by about ``|pixels|`` of its own resolution."""
+    """Dilate (pixels > 0) or erode (< 0) a map by ``|pixels|`` pixels (a round structuring element)."""
     r = int(round(abs(pixels)))
     if r == 0:
         return prob
@@ -71,8 +71,6 @@ def refine(prob_low: np.ndarray, image: np.ndarray, cfg: RefineConfig | None = N
     H, W = image.shape[:2]
     h, w = prob_low.shape
     p = prob_low.astype(np.float32, copy=False)
-    if cfg.grow:
-        p = grow_shrink(p, cfg.grow * 0.5 * (h / H + w / W))
     # Ramp: alpha = (q - threshold) / softness + 0.5, clipped; softness 0 -> a hard step.
     s = max(cfg.softness, 1e-3)
     if cfg.guided:
@@ -96,6 +94,8 @@ def refine(prob_low: np.ndarray, image: np.ndarray, cfg: RefineConfig | None = N
         lin = (p - cfg.threshold) * (1 / s) + 0.5
         alpha = cv2.resize(lin, (W, H), dst=scratch(ws, "refine.alpha", (H, W)), interpolation=cv2.INTER_LINEAR)
     np.clip(alpha, 0.0, 1.0, out=alpha)
+    if cfg.grow:
+        alpha = grow_shrink(alpha, cfg.grow)
     if cfg.feather > 0:
         alpha = cv2.GaussianBlur(alpha, (0, 0), cfg.feather, dst=scratch(ws, "refine.feather", (H, W)))
     return alpha

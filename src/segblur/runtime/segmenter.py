@@ -14,7 +14,11 @@ from .workspace import Workspace
 
 
 def as_rgb(image: np.ndarray) -> np.ndarray:
-    """Grayscale (HxW or HxWx1), RGB or RGBA uint8 -> contiguous HxWx3 RGB uint8."""
+    """Grayscale (HxW or HxWx1), RGB or RGBA -> contiguous HxWx3 RGB uint8.
+
+    uint8 is taken as is; a float image whose maximum is <= 1 is scaled from 0..1, any other
+    dtype is clipped to 0..255.
+    """
     a = np.asarray(image)
     if a.dtype != np.uint8:
         if np.issubdtype(a.dtype, np.floating) and a.size and a.max() <= 1.0:

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from ..media.images import open_temp
 
 
 def save_atomic(obj: Any, path: str | Path) -> None:
     """``torch.save`` to a temp file in the same folder, fsync, then rename over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = open_temp(path)
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(obj, f)

@@ -1,0 +1,138 @@
+"""Shared fixtures: tiny hand-built segblur ONNX models and small synthetic images."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+# Logit gain per normalised channel unit: the network sees (pixel - 127.5) / 127.5 in [-1, 1].
+K = 4.0
+# Row of the 1x1 convolution (weights on normalised R, G, B) for each known class name:
+#   person = K*(r - g): pure red -> 2K, pure green -> -2K;  car = K*(b - g): pure blue -> 2K.
+CLASS_WEIGHTS = {"background": (0.0, 0.0, 0.0), "person": (K, -K, 0.0), "car": (0.0, -K, K)}
+
+RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
+
+
+def segblur_metadata(classes: Sequence[str], foreground: Sequence[str], size: tuple[int, int],
+                     kind: str = "probabilities", output_name: str = "probabilities") -> dict[str, Any]:
+    """The metadata dict of the model contract (see segblur.runtime.model)."""
+    return {"format": 1, "name": "tiny", "architecture": "conv1x1",
+            "classes": list(classes), "foreground": list(foreground),
+            "input": {"name": "image", "size": list(size), "layout": "NCHW", "color": "RGB",
+                      "mean": [127.5, 127.5, 127.5], "std": [127.5, 127.5, 127.5], "resize": "stretch"},
+            "output": {"name": output_name, "kind": kind},
+            "data": "synthetic", "metrics": {"note": "test"}}
+
+
+def build_model(path: Path, *, classes: Sequence[str] = ("background", "person"),
+                foreground: Sequence[str] | None = None, channels: int | None = None,
+                weight: np.ndarray | None = None, bias: np.ndarray | None = None,
+                kind: str = "probabilities", size: tuple[int, int] = (32, 32),
+                graph_size: tuple[int, int] | None = None, symbolic_output: bool = False,
+                metadata: bool = True, raw_metadata: str | None = None,
+                edit: Callable[[dict[str, Any]], None] | None = None) -> Path:
+    """Write a tiny segblur model: input "image" [N,3,H,W] -> 1x1 Conv -> (Softmax) -> [N,C,H,W].
+
+    ``channels`` is the conv's output count (default: one per class, so a mismatch is a bad model);
+    ``kind="logits"`` leaves out the Softmax; ``graph_size`` makes the graph's H, W differ from the
+    metadata's ``size``; ``symbolic_output`` hides the output's shape from shape inference (a
+    Shape -> Reshape round trip), so the channel count is only known when the model runs, as in
+    models exported by torch; ``metadata=False`` leaves out the segblur entry, ``raw_metadata`` stores that string
+    verbatim, and ``edit(meta)`` mutates the metadata dict before it is stored.
+    """
+    c = len(classes) if channels is None else channels
+    if weight is None:
+        weight = np.array([CLASS_WEIGHTS.get(n, (0.0, 0.0, 0.0)) for n in classes][:c]
+                          + [(0.0, 0.0, 0.0)] * max(0, c - len(classes)), np.float32)
+    weight = np.asarray(weight, np.float32).reshape(c, 3, 1, 1)
+    bias = np.zeros(c, np.float32) if bias is None else np.asarray(bias, np.float32)
+    h, w = graph_size or size
+    out_name = "probabilities" if kind == "probabilities" else "logits"
+    logits = "logits" if kind == "probabilities" else out_name
+    nodes = [helper.make_node("Conv", ["image", "W", "B"], ["conv" if symbolic_output else logits])]
+    if symbolic_output:
+        nodes += [helper.make_node("Shape", ["conv"], ["conv_shape"]),
+                  helper.make_node("Reshape", ["conv", "conv_shape"], [logits])]
+    if kind == "probabilities":
+        nodes.append(helper.make_node("Softmax", ["logits"], [out_name], axis=1))
+    out_shape: list[Any] = ["N", "C", "H", "W"] if symbolic_output else ["N", c, h, w]
+    graph = helper.make_graph(
+        nodes, "tiny",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, h, w])],
+        [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, out_shape)],
+        initializer=[numpy_helper.from_array(weight, "W"), numpy_helper.from_array(bias, "B")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="segblur-tests")
+    model.ir_version = 8
+    if metadata:
+        meta = segblur_metadata(classes, foreground or [n for n in classes if n != "background"][:1] or classes[1:],
+                                size, kind, out_name)
+        if edit is not None:
+            edit(meta)
+        helper.set_model_props(model, {"segblur": raw_metadata if raw_metadata is not None else json.dumps(meta)})
+    onnx.checker.check_model(model)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.fixture
+def make_model(tmp_path: Path) -> Callable[..., Path]:
+    """Factory: ``make_model(**options)`` -> path of a fresh tiny model (options: see build_model)."""
+    counter = itertools.count()
+
+    def factory(name: str | None = None, **options: Any) -> Path:
+        return build_model(tmp_path / "models" / (name or f"model{next(counter)}.onnx"), **options)
+
+    return factory
+
+
+@pytest.fixture(scope="session")
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A valid 2-class (background, person) model: red -> person, green -> background."""
+    return build_model(tmp_path_factory.mktemp("model") / "tiny.onnx")
+
+
+@pytest.fixture(scope="session")
+def model3_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A valid 3-class (background, person, car) model: red -> person, blue -> car, green -> background."""
+    return build_model(tmp_path_factory.mktemp("model3") / "tiny3.onnx", classes=("background", "person", "car"))
+
+
+def split_image(h: int, w: int, left: tuple[int, int, int] = RED, right: tuple[int, int, int] = GREEN,
+                split: int | None = None) -> np.ndarray:
+    """An RGB uint8 image: columns [0, split) ``left``, the rest ``right`` (default split: the middle)."""
+    img = np.empty((h, w, 3), np.uint8)
+    s = w // 2 if split is None else split
+    img[:, :s] = left
+    img[:, s:] = right
+    return img
+
+
+def disc_image(h: int, w: int, radius: float, inside: tuple[int, int, int] = RED,
+               outside: tuple[int, int, int] = BLUE) -> tuple[np.ndarray, np.ndarray]:
+    """An RGB disc centred in the frame, and its boolean mask."""
+    yy, xx = np.mgrid[:h, :w]
+    mask = (yy - (h - 1) / 2) ** 2 + (xx - (w - 1) / 2) ** 2 <= radius**2
+    img = np.empty((h, w, 3), np.uint8)
+    img[:] = outside
+    img[mask] = inside
+    return img, mask
+
+
+def assert_one_line_naming(message: str, name: str | Path) -> None:
+    """A user-facing error: a single non-empty line that mentions ``name``."""
+    text = str(message)
+    assert text.strip(), "empty message"
+    assert "\n" not in text.strip(), f"message spans several lines: {text!r}"
+    assert str(name) in text, f"{name} not named in {text!r}"

@@ -1,0 +1,229 @@
+"""The model contract (segblur.runtime.model): what loads, and the one-line errors for what does not."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import assert_one_line_naming, build_model, segblur_metadata
+
+from segblur.runtime.model import (
+    DEFAULT_MODEL,
+    ModelError,
+    ModelInfo,
+    OnnxModel,
+    builtin_dir,
+    list_builtin_models,
+    parse_metadata,
+    resolve_model_path,
+)
+
+
+def test_valid_model_loads_with_its_metadata(model_path: Path) -> None:
+    m = OnnxModel(model_path)
+    i = m.info
+    assert isinstance(i, ModelInfo)
+    assert i.name == "tiny" and i.architecture == "conv1x1"
+    assert i.classes == ("background", "person")
+    assert i.foreground == ("person",)
+    assert i.input_name == "image" and i.input_size == (32, 32)
+    assert (i.layout, i.color, i.resize) == ("NCHW", "RGB", "stretch")
+    assert i.mean == (127.5, 127.5, 127.5) and i.std == (127.5, 127.5, 127.5)
+    assert (i.output_name, i.output_kind) == ("probabilities", "probabilities")
+    assert i.extra == {"data": "synthetic", "metrics": {"note": "test"}}
+    assert m.path == model_path
+    assert m.provider == "CPUExecutionProvider"
+    out = m.run(np.zeros((1, 3, 32, 32), np.float32))
+    assert out.shape == (1, 2, 32, 32)
+    np.testing.assert_allclose(out.sum(1), 1.0, atol=1e-5)
+
+
+def test_input_size_is_height_width(make_model: Callable[..., Path]) -> None:
+    m = OnnxModel(make_model(size=(24, 40)))
+    assert m.info.input_size == (24, 40)
+
+
+def test_model_accepts_a_string_path(model_path: Path) -> None:
+    assert OnnxModel(str(model_path)).info.name == "tiny"
+
+
+def _bad_text_onnx(tmp: Path) -> Path:
+    p = tmp / "notes.onnx"
+    p.write_text("this is a text file, not a network\n")
+    return p
+
+
+def _empty(tmp: Path) -> Path:
+    p = tmp / "empty.onnx"
+    p.write_bytes(b"")
+    return p
+
+
+def _folder(tmp: Path) -> Path:
+    p = tmp / "folder.onnx"
+    p.mkdir()
+    return p
+
+
+def _truncated(tmp: Path) -> Path:
+    good = build_model(tmp / "good.onnx").read_bytes()
+    p = tmp / "cut.onnx"
+    p.write_bytes(good[: len(good) // 2])
+    return p
+
+
+@pytest.mark.parametrize("make_bad", [_bad_text_onnx, _empty, _folder, _truncated],
+                         ids=["text-file", "empty", "folder", "truncated"])
+def test_unusable_files_raise_one_line_model_error(tmp_path: Path, make_bad: Callable[[Path], Path]) -> None:
+    path = make_bad(tmp_path)
+    with pytest.raises(ModelError) as ei:
+        OnnxModel(path)
+    assert_one_line_naming(ei.value, path)
+
+
+def test_missing_file_raises_model_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "nope.onnx"
+    with pytest.raises(ModelError) as ei:
+        OnnxModel(path)
+    assert_one_line_naming(ei.value, path)
+
+
+def test_unknown_builtin_name_lists_the_builtins() -> None:
+    with pytest.raises(ModelError) as ei:
+        OnnxModel("no-such-model")
+    assert_one_line_naming(ei.value, "no-such-model")
+    assert DEFAULT_MODEL in str(ei.value)
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def edit(meta: dict[str, Any]) -> None:
+        d = meta
+        *parents, last = path.split(".")
+        for k in parents:
+            d = d[k]
+        if value is _DELETE:
+            del d[last]
+        else:
+            d[last] = value
+
+    return edit
+
+
+_DELETE = object()
+
+BAD_MODELS: dict[str, dict[str, Any]] = {
+    "no-metadata": {"metadata": False},
+    "metadata-not-json": {"raw_metadata": "{format: 1, classes: [oops"},
+    "metadata-not-object": {"raw_metadata": "[1, 2, 3]"},
+    "format-2": {"edit": _set("format", 2)},
+    "format-missing": {"edit": _set("format", _DELETE)},
+    "foreground-unknown-class": {"foreground": ["cat"]},
+    "foreground-empty": {"edit": _set("foreground", [])},
+    "one-class": {"edit": _set("classes", ["person"])},
+    "duplicate-classes": {"edit": _set("classes", ["person", "person"])},
+    "output-channels-differ-from-classes": {"channels": 3},
+    "input-size-mismatch": {"graph_size": (16, 16)},
+    "size-not-a-pair": {"edit": _set("input.size", [32])},
+    "mean-two-numbers": {"edit": _set("input.mean", [1, 2])},
+    "std-zero": {"edit": _set("input.std", [1, 0, 1])},
+    "layout-nhwc": {"edit": _set("input.layout", "NHWC")},
+    "color-yuv": {"edit": _set("input.color", "YUV")},
+    "resize-letterbox": {"edit": _set("input.resize", "letterbox")},
+    "output-kind-unknown": {"edit": _set("output.kind", "mask")},
+    "input-not-object": {"edit": _set("input", "image")},
+}
+
+
+@pytest.mark.parametrize("options", BAD_MODELS.values(), ids=BAD_MODELS.keys())
+def test_bad_models_raise_one_line_model_error(make_model: Callable[..., Path], options: dict[str, Any]) -> None:
+    path = make_model(**options)
+    with pytest.raises(ModelError) as ei:
+        OnnxModel(path)
+    assert_one_line_naming(ei.value, path)
+
+
+def test_no_metadata_error_says_so(make_model: Callable[..., Path]) -> None:
+    with pytest.raises(ModelError, match="no segblur metadata"):
+        OnnxModel(make_model(metadata=False))
+
+
+def test_wrong_class_count_error_names_the_count(make_model: Callable[..., Path]) -> None:
+    with pytest.raises(ModelError, match="2 classes"):
+        OnnxModel(make_model(channels=3))
+
+
+def test_default_resolves_to_the_builtin_model() -> None:
+    path = resolve_model_path("default")
+    assert path == builtin_dir() / f"{DEFAULT_MODEL}.onnx"
+    assert path.is_file()
+    assert resolve_model_path(DEFAULT_MODEL) == path
+    assert DEFAULT_MODEL in list_builtin_models()
+
+
+def test_a_path_resolves_to_itself(model_path: Path) -> None:
+    assert resolve_model_path(model_path) == model_path
+
+
+def test_builtin_default_model_meets_the_contract() -> None:
+    m = OnnxModel("default")
+    assert m.info.name == DEFAULT_MODEL
+    assert "person" in m.info.classes and m.info.foreground == ("person",)
+    h, w = m.info.input_size
+    out = m.run(np.zeros((1, 3, h, w), np.float32))
+    assert out.shape == (1, len(m.info.classes), h, w)
+    assert np.all(out >= 0) and np.all(out <= 1)
+    np.testing.assert_allclose(out.sum(1), 1.0, atol=1e-4)
+
+
+def test_parse_metadata_to_metadata_round_trip() -> None:
+    meta = segblur_metadata(["background", "person", "car"], ["person", "car"], (48, 64), kind="logits")
+    meta["metrics"] = {"iou": 0.9}
+    info = parse_metadata(copy.deepcopy(meta))
+    again = info.to_metadata()
+    assert again == meta
+    assert parse_metadata(json.loads(json.dumps(again))) == info
+
+
+def test_parse_metadata_defaults_and_extra() -> None:
+    meta = segblur_metadata(["bg", "fg"], ["fg"], (8, 8))
+    del meta["name"], meta["architecture"], meta["input"]["resize"]
+    info = parse_metadata(meta)
+    assert info.resize == "stretch"
+    assert info.extra == {"data": "synthetic", "metrics": {"note": "test"}}
+
+
+@pytest.mark.parametrize("bad", [None, [], "text", 3])
+def test_parse_metadata_rejects_non_objects(bad: Any) -> None:
+    with pytest.raises(ModelError) as ei:
+        parse_metadata(bad, "where.onnx")
+    assert_one_line_naming(ei.value, "where.onnx")
+
+
+def test_unavailable_provider_is_a_model_error(model_path: Path) -> None:
+    with pytest.raises(ModelError, match="NoSuchExecutionProvider"):
+        OnnxModel(model_path, providers=["NoSuchExecutionProvider"])
+
+
+def test_threads_option_is_accepted(model_path: Path) -> None:
+    m = OnnxModel(model_path, threads=1)
+    assert m.run(np.zeros((2, 3, 32, 32), np.float32)).shape == (2, 2, 32, 32)
+
+
+def test_model_with_symbolic_output_shape_loads_and_runs(make_model: Callable[..., Path]) -> None:
+    # Models exported by torch declare symbolic output dims; a correct one must still load.
+    m = OnnxModel(make_model(symbolic_output=True))
+    assert m.run(np.zeros((1, 3, 32, 32), np.float32)).shape == (1, 2, 32, 32)
+
+
+def test_wrong_class_count_is_refused_even_when_output_shape_is_symbolic(make_model: Callable[..., Path]) -> None:
+    from segblur import Segmenter
+
+    path = make_model(channels=3, symbolic_output=True)
+    with pytest.raises(ModelError) as ei:  # at load time, or at the latest on the first frame
+        Segmenter(path).predict(np.zeros((8, 8, 3), np.uint8))
+    assert_one_line_naming(ei.value, path)
