@@ -92,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--vikram-repeat", type=int, default=2, help="oversample the full-body scenes")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--resume", action="store_true", help="continue RUN_DIR/last.pt exactly")
+    ap.add_argument("--init", type=Path, default=None, help="start from this checkpoint's weights (fine-tuning)")
     args = ap.parse_args(argv)
 
     random.seed(args.seed)
@@ -120,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     loader = DataLoader(ds, batch_size=args.batch_size, shuffle=True, drop_last=True, num_workers=0, generator=gen)
 
     model = create_model(args.arch, num_classes=2, width=args.width)
+    if args.init:
+        model.load_state_dict(load(args.init)["model"])
+        print(f"initialised from {args.init}", flush=True)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     if args.schedule == "cosine":
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.epochs * len(loader),
