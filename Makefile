@@ -21,9 +21,15 @@ $(VENV)/.dev: $(VENV)/.created pyproject.toml constraints.txt
 	$(PIP) -e ".[dev,train]"
 	touch $@ $(VENV)/.runtime
 
+SAMPLE = $$($(PY) -c "import segblur.assets as a; print(a.sample_path())")
+
 demo: $(VENV)/.runtime
-	$(VENV)/bin/segblur image $$($(PY) -c "import segblur.assets as a; print(a.sample_path())") -o out/
-	@echo "demo: results are in $(CURDIR)/out/"
+	$(VENV)/bin/segblur image $(SAMPLE) -o out/astronaut-blur.jpg
+	$(VENV)/bin/segblur image $(SAMPLE) -o out/astronaut-bokeh.jpg --effect bokeh
+	$(VENV)/bin/segblur image $(SAMPLE) -o out/astronaut-pixelate.jpg --effect pixelate
+	$(VENV)/bin/segblur image $(SAMPLE) -o out/astronaut-greenscreen.png --effect color
+	$(VENV)/bin/segblur mask $(SAMPLE) -o out/
+	@echo "demo: results are in $(CURDIR)/out/ (astronaut-*.jpg/png, astronaut.png is the mask)"
 
 test: $(VENV)/.dev
 	$(VENV)/bin/ruff check src tests benchmarks
