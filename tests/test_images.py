@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import struct
+import zlib
 from pathlib import Path
 
 import cv2
@@ -10,10 +12,12 @@ import numpy as np
 import pytest
 from conftest import assert_one_line_naming
 
+from segblur.media import images
 from segblur.media.images import (
     ImageError,
     Job,
     encode_image,
+    open_temp,
     plan_jobs,
     read_image,
     sniff_format,
@@ -303,3 +307,326 @@ def test_written_files_get_normal_permissions(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert (tmp_path / "out.png").stat().st_mode & 0o777 == plain.stat().st_mode & 0o777 == 0o644
+
+
+# --- structure walks: trailing data is fine, a missing end is truncation -------------------------------
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def jpeg_with_exif_thumbnail() -> bytes:
+    """A JPEG whose APP1 (EXIF-like) segment holds a whole thumbnail JPEG, EOI (FFD9) included."""
+    thumb = encoded(".jpg", sample(8, 8))
+    payload = b"Exif\0\0" + b"II*\x00\x08\x00\x00\x00" + b"\x00\x00" + b"\x00\x00\x00\x00" + thumb
+    app1 = b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
+    jpg = encoded(".jpg")
+    return jpg[:2] + app1 + jpg[2:]
+
+
+def progressive_jpeg() -> bytes:
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(sample(40, 48), cv2.COLOR_RGB2BGR),
+                           [cv2.IMWRITE_JPEG_PROGRESSIVE, 1, cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert ok
+    data = buf.tobytes()
+    assert data.count(b"\xff\xda") > 1  # several scans
+    return data
+
+
+def test_jpeg_with_a_motion_photo_video_appended_is_read(tmp_path: Path) -> None:
+    video = b"\x00\x00\x00\x1cftypmp42" + bytes(range(256)).replace(b"\xff", b"\xfe") * 40  # no EOI in it
+    p = write(tmp_path / "motion.jpg", encoded(".jpg") + video)
+    assert read_image(p).shape == (24, 32, 3)
+
+
+def test_png_with_trailing_bytes_after_iend_is_read(tmp_path: Path) -> None:
+    p = write(tmp_path / "trail.png", encoded(".png") + b"\x00" * 200 + b"more junk")
+    np.testing.assert_array_equal(read_image(p), sample())
+
+
+def test_progressive_jpeg_is_read(tmp_path: Path) -> None:
+    assert read_image(write(tmp_path / "prog.jpg", progressive_jpeg() + b"tail")).shape == (40, 48, 3)
+
+
+def test_jpeg_with_restart_markers_is_read(tmp_path: Path) -> None:
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(sample(64, 64), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_RST_INTERVAL, 1])
+    assert ok and any(bytes([0xFF, 0xD0 + k]) in buf.tobytes() for k in range(8))
+    assert read_image(write(tmp_path / "rst.jpg", buf.tobytes())).shape == (64, 64, 3)
+
+
+def test_jpeg_with_exif_thumbnail_is_read(tmp_path: Path) -> None:
+    assert read_image(write(tmp_path / "exif.jpg", jpeg_with_exif_thumbnail())).shape == (24, 32, 3)
+
+
+def _cuts(data: bytes) -> list[int]:
+    """Cut points: inside each scan, just after each scan header, and just before EOI."""
+    sos = [i for i in range(len(data) - 1) if data[i:i + 2] == b"\xff\xda"]
+    return sorted({len(data) - 2, len(data) - 1} | {i + 20 for i in sos} | {(a + b) // 2 for a, b in zip(sos, sos[1:])})
+
+
+@pytest.mark.parametrize("kind", ["baseline", "progressive", "exif"])
+def test_truncated_jpegs_are_refused(tmp_path: Path, kind: str) -> None:
+    data = {"baseline": encoded(".jpg"), "progressive": progressive_jpeg(), "exif": jpeg_with_exif_thumbnail()}[kind]
+    for n in _cuts(data):
+        p = write(tmp_path / f"cut{n}.jpg", data[:n])
+        with pytest.raises(ImageError, match="truncated JPEG") as ei:
+            read_image(p)
+        assert_one_line_naming(ei.value, p)
+
+
+def test_jpeg_cut_after_its_exif_thumbnail_is_truncated(tmp_path: Path) -> None:
+    """The thumbnail's EOI sits near the end of the cut file, but it is inside APP1: not the image's end."""
+    data = jpeg_with_exif_thumbnail()
+    app1_end = 4 + int.from_bytes(data[4:6], "big")
+    p = write(tmp_path / "cut.jpg", data[:app1_end + 30])
+    with pytest.raises(ImageError, match="truncated JPEG"):
+        read_image(p)
+
+
+@pytest.mark.parametrize("cut", [4, 8, 12, 20])  # from the end: inside IEND, IEND missing, mid-IDAT
+def test_truncated_pngs_are_refused(tmp_path: Path, cut: int) -> None:
+    png = encoded(".png")
+    p = write(tmp_path / "cut.png", png[:-cut] + (b"IEND" if cut == 12 else b""))  # 'IEND' text alone is no chunk
+    with pytest.raises(ImageError, match="truncated PNG") as ei:
+        read_image(p)
+    assert_one_line_naming(ei.value, p)
+
+
+def test_jpeg_walk_handles_large_stuffed_scans() -> None:
+    rng = np.random.default_rng(0)
+    scan = rng.integers(0, 256, 5_000_000, dtype=np.uint8).tobytes().replace(b"\xff", b"\xff\x00")
+    data = b"\xff\xd8\xff\xda\x00\x08" + b"\x01\x01\x00\x00\x3f\x00" + scan + b"\xff\xd9"
+    assert not images._truncated(data, "JPEG")
+    assert images._truncated(data[:-2], "JPEG")
+
+
+# --- decode failures -----------------------------------------------------------------------------------
+
+def test_png_claiming_a_huge_size_is_too_large(tmp_path: Path) -> None:
+    ihdr = struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0)
+    data = (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", zlib.compress(b"\0" * 10))
+            + png_chunk(b"IEND", b""))
+    p = write(tmp_path / "huge.png", data)
+    with pytest.raises(ImageError, match=r"too large \(100000x100000\)") as ei:
+        read_image(p)
+    assert_one_line_naming(ei.value, p)
+
+
+def test_bmp_claiming_a_huge_size_is_too_large(tmp_path: Path) -> None:
+    data = (b"BM" + struct.pack("<IHHI", 54, 0, 0, 54)
+            + struct.pack("<IiiHHIIiiII", 40, 100000, -100000, 1, 24, 0, 0, 0, 0, 0, 0))
+    p = write(tmp_path / "huge.bmp", data)
+    with pytest.raises(ImageError, match=r"too large \(100000x100000\)") as ei:
+        read_image(p)
+    assert_one_line_naming(ei.value, p)
+
+
+@pytest.mark.parametrize(("exc", "words"), [(cv2.error("bad thing\nin two lines"), "cannot decode"),
+                                            (MemoryError(), "too large")])
+def test_decoder_exceptions_become_image_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                exc: BaseException, words: str) -> None:
+    p = write(tmp_path / "a.png", encoded(".png"))
+
+    def boom(*_a: object) -> None:
+        raise exc
+
+    monkeypatch.setattr(cv2, "imdecode", boom)
+    with pytest.raises(ImageError, match=words) as ei:
+        read_image(p)
+    assert_one_line_naming(ei.value, p)
+
+
+def test_read_image_with_too_long_a_name(tmp_path: Path) -> None:
+    p = tmp_path / ("x" * 300 + ".jpg")
+    with pytest.raises(ImageError, match="too long") as ei:
+        read_image(p)
+    assert_one_line_naming(ei.value, p)
+
+
+# --- writing: quality, long names ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("suffix", [".jpg", ".webp"])
+@pytest.mark.parametrize("quality", [-1, 101, 1000])
+def test_quality_out_of_range_is_an_error(tmp_path: Path, suffix: str, quality: int) -> None:
+    p = tmp_path / f"a{suffix}"
+    with pytest.raises(ImageError, match="quality") as ei:
+        write_image(p, sample(), quality=quality)
+    assert_one_line_naming(ei.value, p)
+    assert files_in(tmp_path) == []
+
+
+@pytest.mark.parametrize("quality", [0, 100])
+def test_quality_limits_are_accepted(tmp_path: Path, quality: int) -> None:
+    write_image(tmp_path / "a.jpg", sample(), quality=quality)
+    write_image(tmp_path / "a.webp", sample(), quality=quality)
+    write_image(tmp_path / "a.png", sample(), quality=101)  # ignored for PNG
+    assert files_in(tmp_path) == ["a.jpg", "a.png", "a.webp"]
+
+
+def test_longest_file_names_can_be_written(tmp_path: Path) -> None:
+    name = "n" * 246 + ".png"  # 250 characters: the temp file must not be longer than 255
+    write_image(tmp_path / name, sample())
+    assert files_in(tmp_path) == [name]
+    write_atomic(tmp_path / name, b"x")
+    assert files_in(tmp_path) == [name]
+
+
+def test_open_temp_makes_a_short_hidden_file_beside_the_target(tmp_path: Path) -> None:
+    fd, tmp = open_temp(tmp_path / ("t" * 250))
+    os.close(fd)
+    assert tmp.parent == tmp_path and tmp.name.startswith(".") and len(tmp.name) < 30
+    fd2, tmp2 = open_temp(tmp_path / "t")
+    os.close(fd2)
+    assert tmp2 != tmp
+
+
+# --- plan_jobs: OS errors, folder names, unwritable suffixes, hidden folders, duplicates, protect ----------
+
+def test_too_long_input_name_is_an_error_not_a_traceback(tree: Path, tmp_path: Path) -> None:
+    long = tmp_path / ("x" * 300 + ".jpg")
+    jobs, errors = plan_jobs([long, tree / "a.jpg"], tmp_path / "out")
+    assert jobs == [Job(tree / "a.jpg", tmp_path / "out" / "a.jpg")]
+    assert len(errors) == 1 and "too long" in errors[0]
+    assert_one_line_naming(errors[0], long)
+
+
+def test_too_long_output_name_is_an_error(tree: Path, tmp_path: Path) -> None:
+    out = tmp_path / ("o" * 300 + ".png")
+    jobs, errors = plan_jobs([tree / "a.jpg"], out)
+    assert jobs == [] and len(errors) == 1 and "too long" in errors[0]
+    assert_one_line_naming(errors[0], out)
+
+
+def test_symlink_loop_is_an_error(tree: Path, tmp_path: Path) -> None:
+    loop = tmp_path / "loop.jpg"
+    loop.symlink_to(loop)
+    jobs, errors = plan_jobs([loop, tree / "a.jpg"], tmp_path / "out")
+    assert len(jobs) == 1 and len(errors) == 1
+    assert_one_line_naming(errors[0], loop)
+    (tree / "sub" / "loop.jpg").symlink_to(tree / "sub" / "loop.jpg")  # inside a scanned folder
+    jobs, errors = plan_jobs([tree], tmp_path / "out")
+    assert len(jobs) == 3 and len(errors) == 1
+    assert_one_line_naming(errors[0], tree / "sub" / "loop.jpg")
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root ignores permissions")
+def test_permission_denied_is_an_error(tree: Path, tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    write(locked / "p.jpg", b"x")
+    locked.chmod(0)
+    try:
+        jobs, errors = plan_jobs([locked / "p.jpg", tree / "a.jpg"], tmp_path / "out")
+        assert len(jobs) == 1 and len(errors) == 1 and "denied" in errors[0]
+        jobs, errors = plan_jobs([tmp_path], tmp_path / "out")  # an unreadable subfolder while scanning
+        assert len(jobs) == 3 and len(errors) == 1 and str(locked) in errors[0]
+    finally:
+        locked.chmod(0o755)
+
+
+def test_permission_denied_is_an_error_even_as_root(tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                   ) -> None:
+    """The same as above, with EACCES simulated (root is never refused)."""
+    locked = tmp_path / "locked"
+    write(locked / "p.jpg", b"x")
+    real_stat, real_scandir = Path.stat, os.scandir
+
+    def stat(self: Path, **kw: object) -> os.stat_result:
+        if str(self).startswith(str(locked) + os.sep):
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_stat(self, **kw)
+
+    def scandir(path: object = ".") -> object:
+        if os.fspath(path) == str(locked):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(Path, "stat", stat)
+    monkeypatch.setattr(os, "scandir", scandir)
+    jobs, errors = plan_jobs([locked / "p.jpg", tree / "a.jpg"], tmp_path / "out")
+    assert len(jobs) == 1 and errors == [f"{locked / 'p.jpg'}: Permission denied"]
+    jobs, errors = plan_jobs([tmp_path], tmp_path / "out")
+    assert len(jobs) == 3 and errors == [f"{locked}: Permission denied"]
+
+
+@pytest.mark.parametrize("sep", sorted({"/", os.sep}))
+def test_output_with_a_trailing_separator_is_a_folder(tree: Path, tmp_path: Path, sep: str) -> None:
+    out = str(tmp_path / "my.photos") + sep
+    jobs, errors = plan_jobs([tree / "a.jpg"], out)
+    assert errors == []
+    assert jobs == [Job(tree / "a.jpg", tmp_path / "my.photos" / "a.jpg")]
+
+
+def test_unwritable_input_suffix_in_a_folder_output_becomes_png(tmp_path: Path) -> None:
+    gif = write(tmp_path / "x.gif", b"GIF89a" + b"\x00" * 64)
+    txt = write(tmp_path / "notes.txt", b"hello")
+    jobs, errors = plan_jobs([gif], tmp_path / "out")
+    assert errors == [] and jobs == [Job(gif, tmp_path / "out" / "x.png")]
+    jobs, errors = plan_jobs([gif, txt], tmp_path / "out.d")
+    assert errors == [] and [j.dst.name for j in jobs] == ["x.png", "notes.png"]
+    for job in jobs:  # the real problem is reported when the input is read, naming the input
+        with pytest.raises(ImageError, match="not a supported image") as ei:
+            read_image(job.src)
+        assert_one_line_naming(ei.value, job.src)
+
+
+def test_unwritable_suffix_of_a_named_output_file_is_still_an_error(tmp_path: Path) -> None:
+    gif = write(tmp_path / "x.gif", b"GIF89a")
+    jobs, errors = plan_jobs([gif], tmp_path / "named.gif")
+    assert jobs == [] and len(errors) == 1
+    assert_one_line_naming(errors[0], tmp_path / "named.gif")
+
+
+def test_hidden_folders_are_skipped(tree: Path, tmp_path: Path) -> None:
+    write(tree / ".git" / "x.jpg", b"x")
+    write(tree / "sub" / ".cache" / "deep" / "y.png", b"x")
+    jobs, errors = plan_jobs([tree], tmp_path / "out")
+    assert errors == []
+    assert sorted(str(j.src.relative_to(tree)) for j in jobs) == ["a.jpg", "sub/b.png", "sub/deeper/c.JPG"]
+
+
+@pytest.mark.parametrize("where", ["blurred", "sub/blurred"])
+def test_output_folder_inside_the_input_folder_is_not_scanned(tree: Path, where: str) -> None:
+    out = tree / where
+    first, errors = plan_jobs([tree], out)
+    assert errors == [] and len(first) == 3
+    for job in first:  # as if the first run had written its results
+        write(job.dst, b"x")
+    again, errors = plan_jobs([tree], out)
+    assert errors == [] and again == first
+    again, errors = plan_jobs([tree], str(out) + "/")
+    assert errors == [] and again == first
+
+
+def test_output_folder_inside_input_is_found_through_relative_paths(tree: Path, monkeypatch: pytest.MonkeyPatch
+                                                                    ) -> None:
+    monkeypatch.chdir(tree.parent)
+    write(tree / "blurred" / "a.jpg", b"x")
+    jobs, errors = plan_jobs(["./in"], "in/../in/blurred")
+    assert errors == [] and len(jobs) == 3
+
+
+def test_same_file_twice_is_processed_once(tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tree)
+    out = tmp_path / "out"
+    jobs, errors = plan_jobs(["a.jpg", "./a.jpg", tree / "a.jpg"], out)
+    assert errors == [] and jobs == [Job(Path("a.jpg"), out / "a.jpg")]
+
+
+def test_folder_and_a_file_inside_it_are_processed_once(tree: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    jobs, errors = plan_jobs([tree, tree / "sub" / "b.png"], out)
+    assert errors == [] and len(jobs) == 3 and Job(tree / "sub" / "b.png", out / "sub" / "b.png") in jobs
+    jobs, errors = plan_jobs([tree / "sub" / "b.png", tree], out)  # the first occurrence wins
+    assert errors == [] and len(jobs) == 3 and jobs[0] == Job(tree / "sub" / "b.png", out / "b.png")
+
+
+def test_protected_files_are_never_outputs(tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    background = write(tmp_path / "out" / "a.jpg", b"bg")
+    jobs, errors = plan_jobs([tree / "a.jpg", tree / "sub" / "b.png"], tmp_path / "out", protect=[background])
+    assert jobs == [Job(tree / "sub" / "b.png", tmp_path / "out" / "b.png")]
+    assert len(errors) == 1 and "overwrite" in errors[0] and str(tree / "a.jpg") in errors[0]
+    monkeypatch.chdir(tmp_path)
+    jobs, errors = plan_jobs([tree / "a.jpg"], background, protect=["out/./a.jpg"])  # the file output itself
+    assert jobs == [] and len(errors) == 1 and "overwrite" in errors[0]
+    jobs, errors = plan_jobs([tree / "a.jpg"], tmp_path / "r.png", protect=[tmp_path / "missing.png"])
+    assert errors == [] and len(jobs) == 1

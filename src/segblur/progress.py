@@ -48,6 +48,13 @@ class Progress:
             self.stream.write(("\r\x1b[K" if self.tty else "") + self.line() + ("" if self.tty else "\n"))
             self.stream.flush()
 
+    def clear(self) -> None:
+        """Wipe the in-place line (before printing a message on a terminal); it is redrawn on the next update."""
+        if self.enabled and self.tty:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self._last = -1e9
+
     def close(self) -> None:
         """End the progress line."""
         if self.enabled and self.tty:

@@ -7,24 +7,26 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
+import cv2
 
 from ..media.images import ImageError, plan_jobs, read_image, write_atomic, write_image
 from ..progress import Progress
 from ..runtime.model import ModelError, OnnxModel, list_builtin_models, model_card
 from ..runtime.pipeline import Pipeline
-from ..runtime.refine import RefineConfig, refine
+from ..runtime.segmenter import Segmenter
 
 
 class FatalError(Exception):
     """A problem that stops the whole command (bad model, bad option): exit status 2."""
 
 
-def _pipeline(args: argparse.Namespace, **kw) -> Pipeline:
+def _pipeline(args: argparse.Namespace, segmenter: Segmenter | None = None, **kw) -> Pipeline:
+    threshold = getattr(args, "threshold", None)
     try:
-        return Pipeline(model=args.model, keep=args.keep, threads=args.threads, providers=args.providers,
-                        threshold=getattr(args, "threshold", 0.5), grow=getattr(args, "grow", 0),
-                        feather=getattr(args, "feather", 0.0), guided=getattr(args, "guided", True), **kw)
+        return Pipeline(model=segmenter or args.model, keep=args.keep, threads=args.threads,
+                        providers=args.providers, threshold=0.5 if threshold is None else threshold,
+                        grow=getattr(args, "grow", 0), feather=getattr(args, "feather", 0.0),
+                        guided=getattr(args, "guided", True), **kw)
     except (ModelError, ImageError, ValueError) as e:
         raise FatalError(str(e)) from None
 
@@ -43,7 +45,13 @@ def _run_jobs(args: argparse.Namespace, jobs, errors: list[str], work) -> int:
         try:
             work(job)
         except ImageError as e:
+            progress.clear()
             _report(str(e))
+            failed += 1
+        except (cv2.error, MemoryError, ValueError, OSError) as e:  # anything else one file can cause
+            progress.clear()
+            reason = (getattr(e, "strerror", None) or str(e) or type(e).__name__).strip().splitlines()[-1]
+            _report(f"{job.src}: cannot process ({reason[:200]})")
             failed += 1
         progress.update()
     progress.close()
@@ -61,10 +69,13 @@ def cmd_image(args: argparse.Namespace) -> int:
         raise FatalError("--background is only used with --effect image")
     if args.color and effect != "color":
         raise FatalError("--color is only used with --effect color")
+    out = Path(args.output)
+    if out.is_file() and len(args.inputs) > 1:
+        raise FatalError(f"{out}: is a file; several inputs need an output folder")
     kw = {"softness": args.softness} if args.softness is not None else {}
     pipe = _pipeline(args, effect=effect, strength=args.strength, background=args.background, color=args.color,
                      invert=args.invert, **kw)
-    jobs, errors = plan_jobs(args.inputs, args.output)
+    jobs, errors = plan_jobs(args.inputs, args.output, protect=[args.background] if args.background else ())
 
     def work(job) -> None:
         write_image(job.dst, pipe.process(read_image(job.src)), quality=args.quality)
@@ -77,18 +88,22 @@ def cmd_mask(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise FatalError(f"{out}: exists and is not a folder (mask writes OUTDIR/<stem>.png)")
-    pipe = _pipeline(args)
-    # Soft output is the refined probability itself (a ramp of width 1 around the threshold).
-    softness = 1.0 if args.soft else (0.5 if args.softness is None else args.softness)
-    cfg = RefineConfig(threshold=args.threshold, softness=softness, grow=args.grow, feather=args.feather,
-                       guided=args.guided)
+    if args.soft and (args.threshold is not None or args.softness is not None):
+        raise FatalError("--soft writes probabilities; --threshold and --softness do not apply to it")
+    try:
+        seg = Segmenter(args.model, providers=args.providers, threads=args.threads, keep=args.keep)
+    except ModelError as e:
+        raise FatalError(str(e)) from None
+    # Soft: the refined probability itself (threshold 0.5, a ramp of width 1). Hard: alpha >= 0.5.
+    if args.soft:
+        args.threshold, args.softness = 0.5, 1.0
+    pipe = _pipeline(args, segmenter=seg, effect="color", softness=0.5 if args.softness is None else args.softness)
     jobs, errors = plan_jobs(args.inputs, out, suffix=".png", single_file_ok=False)
 
     def work(job) -> None:
-        img = read_image(job.src)
-        alpha = refine(pipe.segmenter.predict_lowres(img), img, cfg)
-        m = np.round(alpha * 255).astype(np.uint8) if args.soft else np.where(alpha >= 0.5, 255, 0).astype(np.uint8)
-        write_image(job.dst, m)
+        alpha = pipe.mask(read_image(job.src))
+        m = alpha * 255 if args.soft else (alpha >= 0.5) * 255.0
+        write_image(job.dst, m.round().astype("uint8"))
 
     return _run_jobs(args, jobs, errors, work)
 
@@ -127,7 +142,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         raise FatalError(str(e)) from None
     results: dict[str, dict[str, float]] = {}
     for effect in args.effect or ["blur"]:
-        pipe = _pipeline(args, effect=effect)
+        pipe = _pipeline(args, effect=effect, background=frame[:, ::-1] if effect == "image" else None)
         results[f"segblur {pipe.segmenter.info.name} {effect}"] = time_pipeline(pipe, frame, args.repeats)
     if args.reference:
         try:
@@ -143,6 +158,9 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         for name, r in list(results.items())[:-1]:
             print(f"{name}: {ref / r['total']:.2f}x the reference's speed")
     if args.json:
-        write_atomic(args.json, json.dumps({"size": size, "repeats": args.repeats, "machine": info,
-                                            "results": results}, indent=2).encode())
+        try:
+            write_atomic(args.json, json.dumps({"size": size, "repeats": args.repeats, "machine": info,
+                                                "results": results}, indent=2).encode())
+        except OSError as e:
+            raise FatalError(f"{args.json}: cannot write ({e.strerror or e})") from None
     return 0

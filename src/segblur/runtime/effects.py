@@ -20,7 +20,7 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
-from .compose import background_premultiplied, unpremultiply, weighted_downscale
+from .compose import FLOOR, background_premultiplied, unpremultiply, weighted_downscale
 from .workspace import Workspace
 
 Color = tuple[int, int, int]
@@ -32,7 +32,6 @@ class Effect:
 
     name: ClassVar[str] = ""
     default_strength: ClassVar[float] = 0.5
-    halo_free: ClassVar[bool] = True
 
     def __init__(self, strength: float | None = None) -> None:
         s = self.default_strength if strength is None else float(strength)
@@ -112,7 +111,10 @@ class LensBlur(_LowResFilter):
         lw, lh = max(8, round(W * k)), max(8, round(H * k))
         prem, w = weighted_downscale(frame, alpha, (lw, lh), ws)
         colour = prem / np.maximum(w, 1e-6)[..., None] * (1 / 255)
-        lin = np.power(np.clip(colour, 0, 1), self.gamma) * w[..., None]  # re-premultiply in linear light
+        # Re-premultiply in linear light with the floor taken out again: the gamma compression at the
+        # end would otherwise lift the floor's tiny share of foreground colour into a visible halo.
+        w = np.maximum(w - FLOOR, 0) + 1e-9
+        lin = np.power(np.clip(colour, 0, 1), self.gamma) * w[..., None]
         size_low = size * lw / W
         out = self.filter(lin, size_low) / np.maximum(self.filter(w, size_low), 1e-6)[..., None]
         return (np.power(np.clip(out, 0, 1), 1 / self.gamma) * 255).astype(np.uint8)
@@ -163,13 +165,16 @@ class SolidColor(Effect):
     def __init__(self, strength: float | None = None, color: Color | str = (0, 177, 64)) -> None:
         super().__init__(strength)
         self.color = parse_color(color)
+        self._lut: np.ndarray | None = None
 
     def render(self, frame: np.ndarray, alpha: np.ndarray, ws: Workspace | None = None) -> np.ndarray:
         if self.strength >= 1.0:  # a flat image: tiny, the compositor upsamples it for free
             return np.full((max(1, frame.shape[0] // 16), max(1, frame.shape[1] // 16), 3), self.color, np.uint8)
-        fill = np.full_like(frame, 0)
-        fill[:] = self.color
-        return cv2.addWeighted(fill, self.strength, frame, 1.0 - self.strength, 0)
+        if self._lut is None:  # tint = one table lookup per pixel: v * (1 - s) + colour * s
+            v = np.arange(256, dtype=np.float32)[:, None]
+            lut = v * (1 - self.strength) + np.array(self.color, np.float32)[None] * self.strength
+            self._lut = np.clip(np.round(lut), 0, 255).astype(np.uint8).reshape(256, 1, 3)
+        return cv2.LUT(frame, self._lut)
 
 
 class ReplaceImage(Effect):

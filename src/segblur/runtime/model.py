@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -77,25 +78,26 @@ def parse_metadata(meta: dict[str, Any], where: str = "model") -> ModelInfo:
 
     if not isinstance(meta, dict):
         raise bad("not a JSON object")
-    if meta.get("format") != FORMAT_VERSION:
+    if type(meta.get("format")) is not int or meta.get("format") != FORMAT_VERSION:
         raise bad(f"format {meta.get('format')!r} is not supported (expected {FORMAT_VERSION})")
     classes = meta.get("classes")
     if not (isinstance(classes, list) and len(classes) >= 2 and all(isinstance(c, str) and c for c in classes)
             and len(set(classes)) == len(classes)):
         raise bad("'classes' must be a list of at least two distinct names")
     fg = meta.get("foreground")
-    if not (isinstance(fg, list) and fg and all(c in classes for c in fg)):
-        raise bad("'foreground' must be a non-empty list of names from 'classes'")
+    if not (isinstance(fg, list) and fg and all(c in classes for c in fg) and len(set(fg)) == len(fg)):
+        raise bad("'foreground' must be a non-empty list of distinct names from 'classes'")
     inp, out = meta.get("input"), meta.get("output")
     if not isinstance(inp, dict) or not isinstance(out, dict):
         raise bad("'input' and 'output' must be objects")
     size = inp.get("size")
-    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(s, int) and s > 0 for s in size)):
+    if not (isinstance(size, list) and len(size) == 2 and all(type(s) is int and s > 0 for s in size)):
         raise bad("'input.size' must be [height, width]")
     for key in ("mean", "std"):
         v = inp.get(key)
-        if not (isinstance(v, list) and len(v) == 3 and all(isinstance(x, (int, float)) for x in v)):
-            raise bad(f"'input.{key}' must be three numbers")
+        if not (isinstance(v, list) and len(v) == 3
+                and all(type(x) in (int, float) and math.isfinite(x) for x in v)):
+            raise bad(f"'input.{key}' must be three finite numbers")
     if any(s == 0 for s in inp["std"]):
         raise bad("'input.std' must not be zero")
     if inp.get("layout") != "NCHW" or inp.get("color") not in ("RGB", "BGR"):
@@ -187,7 +189,8 @@ class OnnxModel:
             raise ModelError(f"{path}: not a valid ONNX model ({reason[:160]})") from None
         raw = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
         if raw is None:
-            raise ModelError(f"{path}: ONNX file has no segblur metadata (export it with `segblur export`)")
+            raise ModelError(f"{path}: ONNX file has no segblur metadata "
+                             "(export it with `python -m segblur.training.export`)")
         try:
             meta = json.loads(raw)
         except json.JSONDecodeError:
@@ -216,6 +219,10 @@ class OnnxModel:
         n = len(self.info.classes)
         if len(o.shape) != 4 or (isinstance(o.shape[1], int) and o.shape[1] != n):
             raise ModelError(f"{self.path}: output shape {o.shape} does not match {n} classes")
+        names = (("input", self.info.input_name, i.name), ("output", self.info.output_name, o.name))
+        for what, declared, actual in names:
+            if declared and declared != actual:
+                raise ModelError(f"{self.path}: metadata names {what} {declared!r} but the graph's is {actual!r}")
         self.input_name, self.output_name = i.name, o.name
         # Exporters often leave the output shape symbolic, so check it on a real (zero) input; this also
         # warms the session up, so the first frame is not slower than the rest.

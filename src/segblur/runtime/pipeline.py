@@ -25,7 +25,8 @@ class Pipeline:
     ``keep`` names the classes left untouched; ``effect``/``strength``/``background``/``color``
     choose what happens to the rest; ``threshold``/``softness``/``grow``/``feather``/``guided``
     shape the mask edge (see :class:`~segblur.runtime.refine.RefineConfig`). ``invert`` applies
-    the effect to the kept classes instead (blur the people, keep the scene).
+    the effect to the kept classes instead (blur the people, keep the scene). Passing a
+    :class:`Segmenter` shares it; ``keep`` then changes that segmenter's kept classes.
     """
 
     def __init__(self, model: str | Path | Segmenter = "default", effect: str | Effect = "blur",
@@ -52,6 +53,8 @@ class Pipeline:
 
         Whatever is not given carries over from the current effect where it applies.
         """
+        if isinstance(effect, Effect) and (strength is not None or background is not None or color is not None):
+            raise ValueError("set strength, background and colour on the Effect object itself")
         name = self.effect.name if effect is None else (effect.name if isinstance(effect, Effect) else effect)
         if strength is None and name == self.effect.name:
             strength = self.effect.strength
@@ -63,9 +66,13 @@ class Pipeline:
                                   background=background, color=color)
 
     def mask(self, image: np.ndarray) -> np.ndarray:
-        """Refined full-resolution alpha of the kept classes (H x W float32 in [0, 1])."""
+        """The alpha :meth:`process` composites with: refined, full resolution, inverted if ``invert``.
+
+        1 = left as is (the kept classes, unless inverted), 0 = effect applied; H x W float32.
+        """
         rgb = as_rgb(image)
-        return refine(self.segmenter.predict_lowres(rgb), rgb, self.refine_config)
+        alpha = refine(self.segmenter.predict_lowres(rgb), rgb, self.refine_config)
+        return np.subtract(1.0, alpha, out=alpha) if self.invert else alpha
 
     def process(self, image: np.ndarray) -> np.ndarray:
         """Apply the effect to one RGB uint8 frame (any size); returns an RGB uint8 frame of the same size."""

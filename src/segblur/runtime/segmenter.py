@@ -16,12 +16,17 @@ from .workspace import Workspace
 def as_rgb(image: np.ndarray) -> np.ndarray:
     """Grayscale (HxW or HxWx1), RGB or RGBA -> contiguous HxWx3 RGB uint8.
 
-    uint8 is taken as is; a float image whose maximum is <= 1 is scaled from 0..1, any other
-    dtype is clipped to 0..255.
+    uint8 is taken as is, uint16 keeps its high byte, a float image whose maximum is <= 1 is
+    scaled from 0..1 (NaN -> 0), any other dtype is clipped to 0..255.
     """
     a = np.asarray(image)
-    if a.dtype != np.uint8:
-        if np.issubdtype(a.dtype, np.floating) and a.size and a.max() <= 1.0:
+    if a.dtype == np.uint16:
+        a = (a >> 8).astype(np.uint8)
+    elif a.dtype == np.bool_:
+        a = a.astype(np.uint8) * 255
+    elif a.dtype != np.uint8:
+        a = np.nan_to_num(a.astype(np.float32), nan=0.0, posinf=255.0, neginf=0.0)
+        if np.issubdtype(image.dtype, np.floating) and a.size and a.max() <= 1.0:
             a = a * 255.0
         a = np.clip(a, 0, 255).astype(np.uint8)
     if a.ndim == 2 or (a.ndim == 3 and a.shape[2] == 1):
@@ -55,7 +60,7 @@ class Segmenter:
         return self.info.classes
 
     def _keep_indices(self, keep: Sequence[str] | None) -> list[int]:
-        names = list(keep) if keep else list(self.info.foreground)
+        names = list(dict.fromkeys(keep)) if keep else list(self.info.foreground)  # each class once
         unknown = [k for k in names if k not in self.info.classes]
         if unknown:
             raise ModelError(f"{self.model.path}: unknown class(es) {', '.join(unknown)}; "
