@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -45,18 +46,35 @@ def test_guided_refinement_is_not_worse_than_bilinear(pipeline: Pipeline) -> Non
     assert guided.iou >= plain.iou - 0.002, (guided, plain)
 
 
+def _detail(img: np.ndarray) -> np.ndarray:
+    """Per-pixel gradient energy: what a blur removes."""
+    g = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return np.abs(cv2.Laplacian(g, cv2.CV_32F, ksize=3))
+
+
+def _band(mask: np.ndarray, px: int) -> tuple[np.ndarray, np.ndarray]:
+    """(surely person, surely background): the mask eroded / the background eroded by ``px``."""
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
+    m = mask.astype(np.uint8)
+    return cv2.erode(m, k) > 0, cv2.erode(1 - m, k) > 0
+
+
 def test_cli_blurs_background_and_keeps_person(tmp_path: Path) -> None:
-    items = person_items(DATA, SHEN, "test")[:3]
+    items = person_items(DATA, SHEN, "test")[:24]
+    # The three photos with the most textured backgrounds (a flat studio wall hardly changes when blurred).
+    def bg_detail(item) -> float:
+        img, gt = read_image(item[1]), read_image(item[2])[..., 0] > 127
+        return float(_detail(img)[_band(gt, 12)[1]].mean())
+
+    items = sorted(items, key=bg_detail)[-3:]
     srcs = [str(p) for _, p, _ in items]
     assert main(["image", *srcs, "-o", str(tmp_path / "out"), "-q"]) == 0
     for _, img_path, mask_path in items:
-        src = read_image(img_path).astype(np.int16)
-        out = read_image(tmp_path / "out" / img_path.name).astype(np.int16)
-        gt = read_image(mask_path)[..., 0] > 127
-        inner = gt & np.roll(gt, 12, 0) & np.roll(gt, -12, 0) & np.roll(gt, 12, 1) & np.roll(gt, -12, 1)
-        outer = ~gt & ~np.roll(gt, 12, 0) & ~np.roll(gt, -12, 0) & ~np.roll(gt, 12, 1) & ~np.roll(gt, -12, 1)
-        diff = np.abs(out - src).mean(2)
-        # The person is left (almost) untouched; the background visibly changes.
-        assert diff[inner].mean() < 6, img_path
-        if outer.sum() > 2000:
-            assert diff[outer].mean() > diff[inner].mean() + 3, img_path
+        src = read_image(img_path)
+        out = read_image(tmp_path / "out" / img_path.name)
+        assert out.shape == src.shape
+        inner, outer = _band(read_image(mask_path)[..., 0] > 127, 12)
+        d_src, d_out = _detail(src), _detail(out)
+        # The person keeps its detail; the background loses most of it.
+        assert d_out[inner].mean() > 0.8 * d_src[inner].mean(), img_path
+        assert d_out[outer].mean() < 0.4 * d_src[outer].mean(), img_path
