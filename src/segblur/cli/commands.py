@@ -125,6 +125,10 @@ def cmd_models(args: argparse.Namespace) -> int:
         size_mb = m.path.stat().st_size / 1e6
         print(f"{i.name}: {i.architecture}, classes {', '.join(i.classes)}; keeps {', '.join(i.foreground)}; "
               f"input {i.input_size[1]}x{i.input_size[0]}; {size_mb:.1f} MB")
+        for split, scores in (i.extra.get("metrics") or {}).items():
+            if isinstance(scores, dict):
+                nums = ", ".join(f"{k} {v:.3f}" for k, v in scores.items() if isinstance(v, float))
+                print(f"  {split}: {nums}")
         card = model_card(m.path.stem)
         if card and not args.brief:
             print("\n" + card.strip() + "\n")

@@ -100,7 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         "input": {"name": "image", "size": [size, size], "layout": "NCHW", "color": "RGB",
                   "mean": list(cfg["mean"]), "std": list(cfg["std"]), "resize": "stretch"},
         "output": {"name": "probabilities", "kind": "probabilities"},
-        "data": args.data, "training": {"epochs": ck["epoch"] + 1, "val": {"person_iou": ck["best"]}},
+        "data": args.data,
+        "training": {"epochs": ck["epoch"] + 1, "val_mean_iou": round(ck["val"]["mean_iou"], 4),
+                     "val_per_class_iou": {k: v if v is None else round(v, 4)
+                                           for k, v in ck["val"]["per_class_iou"].items()}},
         "metrics": json.loads(args.metrics.read_text()) if args.metrics else {},
     }
     export_onnx(model, args.output, meta)
