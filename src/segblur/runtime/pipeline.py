@@ -71,7 +71,10 @@ class Pipeline:
         1 = left as is (the kept classes, unless inverted), 0 = effect applied; H x W float32.
         """
         rgb = as_rgb(image)
-        alpha = refine(self.segmenter.predict_lowres(rgb), rgb, self.refine_config)
+        return self._matte(self.segmenter.predict_lowres(rgb), rgb)
+
+    def _matte(self, prob: np.ndarray, rgb: np.ndarray, ws: Workspace | None = None) -> np.ndarray:
+        alpha = refine(prob, rgb, self.refine_config, ws)
         return np.subtract(1.0, alpha, out=alpha) if self.invert else alpha
 
     def process(self, image: np.ndarray) -> np.ndarray:
@@ -80,9 +83,7 @@ class Pipeline:
         rgb = as_rgb(image)
         prob = self.segmenter.predict_lowres(rgb)
         t1 = time.perf_counter()
-        alpha = refine(prob, rgb, self.refine_config, self._ws)
-        if self.invert:
-            alpha = np.subtract(1.0, alpha, out=alpha)
+        alpha = self._matte(prob, rgb, self._ws)
         t2 = time.perf_counter()
         background = self.effect.render(rgb, alpha, self._ws)
         t3 = time.perf_counter()

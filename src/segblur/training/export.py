@@ -81,6 +81,16 @@ def model_from_checkpoint(ckpt_path: str | Path) -> tuple[nn.Module, dict]:
     return model.eval(), ck
 
 
+def training_summary(ck: dict) -> dict:
+    """Epochs and the checkpoint's own validation scores (when it has them), for the metadata."""
+    out: dict[str, Any] = {"epochs": ck.get("epoch", -1) + 1}
+    val = ck.get("val")
+    if val:
+        out["val_mean_iou"] = round(val["mean_iou"], 4)
+        out["val_per_class_iou"] = {k: v if v is None else round(v, 4) for k, v in val["per_class_iou"].items()}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoint", type=Path)
@@ -100,10 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         "input": {"name": "image", "size": [size, size], "layout": "NCHW", "color": "RGB",
                   "mean": list(cfg["mean"]), "std": list(cfg["std"]), "resize": "stretch"},
         "output": {"name": "probabilities", "kind": "probabilities"},
-        "data": args.data,
-        "training": {"epochs": ck["epoch"] + 1, "val_mean_iou": round(ck["val"]["mean_iou"], 4),
-                     "val_per_class_iou": {k: v if v is None else round(v, 4)
-                                           for k, v in ck["val"]["per_class_iou"].items()}},
+        "data": args.data, "training": training_summary(ck),
         "metrics": json.loads(args.metrics.read_text()) if args.metrics else {},
     }
     export_onnx(model, args.output, meta)
