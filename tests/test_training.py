@@ -205,14 +205,18 @@ def test_export_command_from_a_checkpoint(tmp_path: Path, capsys: pytest.Capture
     net = _tiny_net()
     cfg = {"arch": "fastseg", "classes": ["background", "person"], "width": 0.25, "image_size": 48,
            "mean": [127.5] * 3, "std": [127.5] * 3}
-    save_atomic({"model": net.state_dict(), "config": cfg, "epoch": 4, "best": 0.75}, tmp_path / "best.pt")
+    val = {"mean_iou": 0.81234, "per_class_iou": {"background": 0.9, "person": 0.72468}}
+    save_atomic({"model": net.state_dict(), "config": cfg, "epoch": 4, "best": 0.75, "val": val},
+                tmp_path / "best.pt")
     out = tmp_path / "exported.onnx"
     assert export_main([str(tmp_path / "best.pt"), "-o", str(out), "--data", "synthetic"]) == 0
     assert str(out) in capsys.readouterr().out
     info = Segmenter(out).info
     assert info.name == "exported" and info.architecture == "fastseg" and info.input_size == (48, 48)
     assert info.foreground == ("person",)
-    assert info.extra["training"] == {"epochs": 5, "val": {"person_iou": 0.75}}
+    # The checkpoint's own validation scores are recorded (not the run's best, which may be another epoch).
+    assert info.extra["training"] == {"epochs": 5, "val_mean_iou": 0.8123,
+                                      "val_per_class_iou": {"background": 0.9, "person": 0.7247}}
     assert info.extra["data"] == "synthetic"
 
 
