@@ -17,16 +17,10 @@ pytest.importorskip("onnx")
 from conftest import segblur_metadata, split_image  # noqa: E402
 
 from segblur import Segmenter  # noqa: E402
+from segblur.evaluation import SHEN_DUPLICATES, shen_splits, vikram_splits  # noqa: E402
 from segblur.runtime.model import ModelError  # noqa: E402
 from segblur.training.checkpoint import load, save_atomic  # noqa: E402
-from segblur.training.data.person import (  # noqa: E402
-    SHEN_DUPLICATES,
-    AugmentConfig,
-    PersonAugment,
-    load_pair,
-    shen_splits,
-    vikram_splits,
-)
+from segblur.training.data.person import AugmentConfig, PersonAugment, load_pair  # noqa: E402
 from segblur.training.export import export_onnx, model_from_checkpoint  # noqa: E402
 from segblur.training.export import main as export_main  # noqa: E402
 from segblur.training.models import create_model, list_models, register_model  # noqa: E402

@@ -12,6 +12,7 @@ the frame's short side, so a given strength looks the same at any resolution.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -56,15 +57,23 @@ class _LowResFilter(Effect):
     def filter(self, x: np.ndarray, size_low: float) -> np.ndarray:
         raise NotImplementedError
 
-    def render(self, frame: np.ndarray, alpha: np.ndarray, ws: Workspace | None = None) -> np.ndarray:
+    def downscaled(self, frame: np.ndarray, alpha: np.ndarray,
+                   ws: Workspace | None) -> tuple[np.ndarray, np.ndarray, float] | None:
+        """(premultiplied frame, weight, filter size) at the working resolution; None if too weak to show."""
         H, W = frame.shape[:2]
         size = self.size_px(frame)
         if size < 0.5:
-            return frame
+            return None
         k = min(1.0, self.low_sigma / size)
         lw, lh = max(8, round(W * k)), max(8, round(H * k))
         prem, w = weighted_downscale(frame, alpha, (lw, lh), ws)
-        size_low = size * lw / W
+        return prem, w, size * lw / W
+
+    def render(self, frame: np.ndarray, alpha: np.ndarray, ws: Workspace | None = None) -> np.ndarray:
+        low = self.downscaled(frame, alpha, ws)
+        if low is None:
+            return frame
+        prem, w, size_low = low
         return unpremultiply(self.filter(prem, size_low), self.filter(w, size_low))
 
 
@@ -89,6 +98,13 @@ class BoxBlur(_LowResFilter):
         return cv2.stackBlur(x, (k, k))
 
 
+@functools.lru_cache(maxsize=16)
+def _disc(radius: int) -> np.ndarray:
+    """Normalised disc kernel of ``radius`` (cached: the same few radii recur every frame)."""
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)).astype(np.float32)
+    return disc / disc.sum()
+
+
 class LensBlur(_LowResFilter):
     """Lens ("bokeh") blur: a disc kernel on gamma-expanded colour, so highlights bloom into discs."""
 
@@ -98,24 +114,18 @@ class LensBlur(_LowResFilter):
     gamma: ClassVar[float] = 2.6
 
     def filter(self, x: np.ndarray, size_low: float) -> np.ndarray:
-        r = max(1, round(size_low))
-        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)).astype(np.float32)
-        return cv2.filter2D(x, -1, disc / disc.sum(), borderType=cv2.BORDER_REPLICATE)
+        return cv2.filter2D(x, -1, _disc(max(1, round(size_low))), borderType=cv2.BORDER_REPLICATE)
 
     def render(self, frame: np.ndarray, alpha: np.ndarray, ws: Workspace | None = None) -> np.ndarray:
-        H, W = frame.shape[:2]
-        size = self.size_px(frame)
-        if size < 0.5:
+        low = self.downscaled(frame, alpha, ws)
+        if low is None:
             return frame
-        k = min(1.0, self.low_sigma / size)
-        lw, lh = max(8, round(W * k)), max(8, round(H * k))
-        prem, w = weighted_downscale(frame, alpha, (lw, lh), ws)
+        prem, w, size_low = low
         colour = prem / np.maximum(w, 1e-6)[..., None] * (1 / 255)
         # Re-premultiply in linear light with the floor taken out again: the gamma compression at the
         # end would otherwise lift the floor's tiny share of foreground colour into a visible halo.
         w = np.maximum(w - FLOOR, 0) + 1e-9
         lin = np.power(np.clip(colour, 0, 1), self.gamma) * w[..., None]
-        size_low = size * lw / W
         out = self.filter(lin, size_low) / np.maximum(self.filter(w, size_low), 1e-6)[..., None]
         return (np.power(np.clip(out, 0, 1), 1 / self.gamma) * 255).astype(np.uint8)
 
@@ -132,10 +142,10 @@ class Pixelate(Effect):
             return frame
         # Pad to whole blocks so an exact integer INTER_AREA reduction gives true block means.
         gw, gh = math.ceil(W / block), math.ceil(H / block)
-        pad = ((0, gh * block - H), (0, gw * block - W))
-        if pad[0][1] or pad[1][1]:
-            frame = cv2.copyMakeBorder(frame, 0, pad[0][1], 0, pad[1][1], cv2.BORDER_REPLICATE)
-            alpha = cv2.copyMakeBorder(alpha, 0, pad[0][1], 0, pad[1][1], cv2.BORDER_REPLICATE)
+        pad_h, pad_w = gh * block - H, gw * block - W
+        if pad_h or pad_w:
+            frame = cv2.copyMakeBorder(frame, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE)
+            alpha = cv2.copyMakeBorder(alpha, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE)
         prem, w = background_premultiplied(frame, alpha, ws)
         small = unpremultiply(cv2.resize(prem, (gw, gh), interpolation=cv2.INTER_AREA),
                               cv2.resize(w, (gw, gh), interpolation=cv2.INTER_AREA))

@@ -19,14 +19,17 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
+from ..evaluation import SHEN, VIKRAM, person_items
 from ..metrics import ConfusionMatrix
+from ..progress import format_duration
 from .checkpoint import load, save_atomic
-from .data.person import AugmentConfig, PersonAugment, load_backgrounds, load_pair, shen_splits, vikram_splits
+from .data.person import AugmentConfig, PersonAugment, load_backgrounds, load_pair
 from .models import create_model
 
 MEAN = (127.5, 127.5, 127.5)
@@ -60,21 +63,10 @@ def evaluate(model: torch.nn.Module, pairs, size: int) -> dict:
     cm = ConfusionMatrix(2)
     with torch.no_grad():
         for img, mask in pairs:
-            x = to_tensor(cv2_resize(img, size))[None]
+            x = to_tensor(cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA))[None]
             logits = F.interpolate(model(x), size=mask.shape, mode="bilinear", align_corners=False)
             cm.update(mask, logits.argmax(1)[0].numpy())
     return cm.compute(["background", "person"])
-
-
-def cv2_resize(img: np.ndarray, size: int) -> np.ndarray:
-    import cv2
-
-    return cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
-
-
-def fmt_time(s: float) -> str:
-    s = int(s)
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,16 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     if args.threads:
         torch.set_num_threads(args.threads)
-    shen = args.data_root / "flickr-portraits-shen2016"
-    vik = args.data_root / "human-segmentation-vikram"
-    ss, vs = shen_splits(shen), vikram_splits(vik)
     t0 = time.time()
 
-    def pairs(root: Path, ids: list[str], max_side: int | None) -> list:
-        return [load_pair(root / "images" / f"{i}.jpg", root / "masks" / f"{i}.png", max_side) for i in ids]
+    def pairs(dataset: str, split: str, max_side: int | None) -> list:
+        return [load_pair(img, mask, max_side) for _, img, mask in person_items(args.data_root, dataset, split)]
 
-    train = pairs(shen, ss["train"], 320) + pairs(vik, vs["train"], 320) * args.vikram_repeat
-    val = pairs(shen, ss["val"], None)
+    train = pairs(SHEN, "train", 320) + pairs(VIKRAM, "train", 320) * args.vikram_repeat
+    val = pairs(SHEN, "val", None)
     bgs = load_backgrounds(args.data_root / "backgrounds")
     print(f"loaded {len(train)} training samples, {len(val)} val, {len(bgs)} backgrounds "
           f"in {time.time() - t0:.1f}s", flush=True)
@@ -182,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         eta = (time.time() - t_start) / done * (args.epochs - epoch - 1)
         lr = opt.param_groups[0]["lr"]
         print(f"\repoch {epoch + 1}/{args.epochs} loss {tl / n:.4f} val person IoU {iou:.4f} "
-              f"mIoU {metrics['mean_iou']:.4f} lr {lr:.2e} {time.time() - te:.0f}s/epoch ETA {fmt_time(eta)}"
+              f"mIoU {metrics['mean_iou']:.4f} lr {lr:.2e} {time.time() - te:.0f}s/epoch ETA {format_duration(eta)}"
               + (" *" if is_best else ""), flush=True)
         with open(log_path, "w" if new_log else "a", newline="") as f:
             w = csv.writer(f)

@@ -16,8 +16,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ...evaluation import SHEN_DUPLICATES, read_ids, shen_splits, vikram_splits  # noqa: F401  (re-exported)
-
 
 def load_pair(img_path: Path, mask_path: Path, max_side: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """RGB uint8 image and 0/1 uint8 mask, optionally downscaled so the long side is ``max_side``."""
