@@ -18,7 +18,7 @@ $(VENV)/.runtime: $(VENV)/.created pyproject.toml
 
 $(VENV)/.dev: $(VENV)/.created pyproject.toml constraints.txt
 	$(PIP) torch==2.13.0
-	$(PIP) -e ".[dev,train]"
+	$(PIP) -e ".[dev,train,tune,video,camera]"
 	touch $@ $(VENV)/.runtime
 
 SAMPLE = $$($(PY) -c "import segblur.assets as a; print(a.sample_path())")

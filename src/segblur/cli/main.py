@@ -8,60 +8,30 @@ import sys
 from pathlib import Path
 
 from .. import __version__
-
-EFFECTS = ["blur", "box", "bokeh", "pixelate", "grayscale", "color", "image"]  # runtime.effects.EFFECTS
-DEFAULT_MODEL = "person-fast"  # runtime.model.DEFAULT_MODEL (kept literal: importing it loads ONNX Runtime)
-
-
-def _int_in(lo: int, hi: int | None = None):
-    def parse(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if v < lo or (hi is not None and v > hi):
-            raise argparse.ArgumentTypeError(f"{v} is outside {lo}..{hi if hi is not None else ''}")
-        return v
-
-    return parse
+from .options import (
+    EFFECTS,
+    add_mask_options,
+    add_model_options,
+    finite,
+    int_in,
+    keep_list,
+)
 
 
-def _finite(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if v != v or v in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-    return v
+def _subcommand_modules() -> list:
+    """The ``segblur.cli.sub_*`` modules, each adding its own subcommands with ``add_parsers(sub)``.
 
+    A subcommand in its own module touches no other command's file; ``ORDER`` sorts them in --help.
+    Those modules import only argparse at import time; their work is imported when they run.
+    """
+    import importlib
+    import pkgutil
 
-def _keep(values: list[str] | None) -> list[str] | None:
-    if not values:
-        return None
-    return [k for v in values for k in v.split(",") if k]
+    from .. import cli
 
-
-def _add_model_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("model")
-    g.add_argument("--model", default="default",
-                   help=f"built-in model name or .onnx file (default: {DEFAULT_MODEL}; see `segblur models`)")
-    g.add_argument("--keep", action="append", metavar="CLASS[,CLASS]",
-                   help="classes kept sharp / counted as foreground (default: the model's, e.g. person)")
-    g.add_argument("--threads", type=_int_in(1), default=None, help="ONNX Runtime threads (default: all cores)")
-    g.add_argument("--provider", action="append", dest="providers", metavar="NAME",
-                   help="ONNX Runtime execution provider, e.g. CUDAExecutionProvider (default: best available)")
-
-
-def _add_mask_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("mask edge")
-    g.add_argument("--threshold", type=_finite, default=None, help="probability at the edge (default 0.5)")
-    g.add_argument("--softness", type=_finite, default=None, help="width of the soft edge, 0..1 (0 = hard)")
-    g.add_argument("--grow", type=_int_in(-10000, 10000), default=0,
-                   help="grow (>0) or shrink (<0) the foreground by N pixels")
-    g.add_argument("--feather", type=_finite, default=0.0, help="extra Gaussian feather of the edge, in pixels")
-    g.add_argument("--no-guided", dest="guided", action="store_false",
-                   help="plain bilinear mask upsampling instead of the edge-aware guided filter")
+    mods = [importlib.import_module(f"{cli.__name__}.{m.name}") for m in pkgutil.iter_modules(cli.__path__)
+            if m.name.startswith("sub_")]
+    return sorted(mods, key=lambda m: (getattr(m, "ORDER", 100), m.__name__))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,14 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("effect")
     g.add_argument("--effect", choices=EFFECTS, default=None,
                    help="what happens to the background (default: blur; image when --background is given)")
-    g.add_argument("--strength", type=_finite, default=None, help="effect strength 0..1 (default: per effect)")
+    g.add_argument("--strength", type=finite, default=None, help="effect strength 0..1 (default: per effect)")
     g.add_argument("--background", metavar="IMAGE", default=None, help="replacement background picture")
     g.add_argument("--color", default=None, help="colour for --effect color: #RRGGBB, R,G,B or a name")
     g.add_argument("--invert", action="store_true", help="apply the effect to the kept classes instead")
-    p.add_argument("--quality", type=_int_in(0, 100), default=95, help="JPEG/WebP quality 0..100 (default 95)")
+    p.add_argument("--quality", type=int_in(0, 100), default=95, help="JPEG/WebP quality 0..100 (default 95)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
-    _add_model_options(p)
-    _add_mask_options(p)
+    add_model_options(p)
+    add_mask_options(p)
     p.set_defaults(func="cmd_image")
 
     p = sub.add_parser("mask", help="write segmentation masks as PNG",
@@ -99,8 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output folder")
     p.add_argument("--soft", action="store_true", help="8-bit probabilities (0..255) instead of 0/255")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
-    _add_model_options(p)
-    _add_mask_options(p)
+    add_model_options(p)
+    add_mask_options(p)
     p.set_defaults(func="cmd_mask")
 
     p = sub.add_parser("models", help="list the built-in models and their cards")
@@ -115,12 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image", type=Path, default=None, help="photo to use (default: the bundled sample)")
     p.add_argument("--effect", action="append", choices=EFFECTS, default=None,
                    help="effect(s) to time (default: blur; image uses the mirrored frame as the picture)")
-    p.add_argument("--repeats", type=_int_in(1), default=100)
+    p.add_argument("--repeats", type=int_in(1), default=100)
     p.add_argument("--reference", type=Path, default=None, metavar="TFLITE",
                    help="MediaPipe selfie_segmentation.tflite to time alongside (needs segblur[bench])")
     p.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
-    _add_model_options(p)
+    add_model_options(p)
     p.set_defaults(func="cmd_benchmark")
+    for mod in _subcommand_modules():
+        mod.add_parsers(sub)
     return ap
 
 
@@ -143,8 +115,10 @@ def _main(argv: list[str] | None) -> int:
     from . import commands
 
     if hasattr(args, "keep"):
-        args.keep = _keep(args.keep)
+        args.keep = keep_list(args.keep)
     try:
+        if callable(args.func):  # subcommand modules set the function itself
+            return int(args.func(args))
         return int(getattr(commands, args.func)(args))
     except commands.FatalError as e:
         print(f"segblur: error: {e}", file=sys.stderr)

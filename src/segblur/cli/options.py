@@ -1,0 +1,59 @@
+"""Option types and option groups shared by the subcommands (argparse only: importing this is cheap)."""
+
+from __future__ import annotations
+
+import argparse
+
+EFFECTS = ["blur", "box", "bokeh", "pixelate", "grayscale", "color", "image"]  # runtime.effects.EFFECTS
+DEFAULT_MODEL = "person-fast"  # runtime.model.DEFAULT_MODEL (kept literal: importing it loads ONNX Runtime)
+
+
+def int_in(lo: int, hi: int | None = None):
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if v < lo or (hi is not None and v > hi):
+            raise argparse.ArgumentTypeError(f"{v} is outside {lo}..{hi if hi is not None else ''}")
+        return v
+
+    return parse
+
+
+def finite(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if v != v or v in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return v
+
+
+def keep_list(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    return [k for v in values for k in v.split(",") if k]
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--model", default="default",
+                   help=f"built-in model name or .onnx file (default: {DEFAULT_MODEL}; see `segblur models`)")
+    g.add_argument("--keep", action="append", metavar="CLASS[,CLASS]",
+                   help="classes kept sharp / counted as foreground (default: the model's, e.g. person)")
+    g.add_argument("--threads", type=int_in(1), default=None, help="ONNX Runtime threads (default: all cores)")
+    g.add_argument("--provider", action="append", dest="providers", metavar="NAME",
+                   help="ONNX Runtime execution provider, e.g. CUDAExecutionProvider (default: best available)")
+
+
+def add_mask_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("mask edge")
+    g.add_argument("--threshold", type=finite, default=None, help="probability at the edge (default 0.5)")
+    g.add_argument("--softness", type=finite, default=None, help="width of the soft edge, 0..1 (0 = hard)")
+    g.add_argument("--grow", type=int_in(-10000, 10000), default=0,
+                   help="grow (>0) or shrink (<0) the foreground by N pixels")
+    g.add_argument("--feather", type=finite, default=0.0, help="extra Gaussian feather of the edge, in pixels")
+    g.add_argument("--no-guided", dest="guided", action="store_false",
+                   help="plain bilinear mask upsampling instead of the edge-aware guided filter")
