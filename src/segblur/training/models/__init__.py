@@ -38,4 +38,5 @@ def create_model(name: str, num_classes: int, **kwargs) -> nn.Module:
     return builder(num_classes=num_classes, **kwargs)
 
 
-from . import fastseg  # noqa: E402,F401  (registers itself)
+# Each architecture module registers itself on import.
+from . import deconvnet, deeplabv3, fastseg, unet  # noqa: E402,F401
