@@ -1,4 +1,4 @@
-"""One frame, one way: segment -> refine -> effect -> composite.
+"""One frame, one way: segment -> (temporal smoothing) -> refine -> effect -> composite.
 
 Video and camera loops feed frames to a :class:`Pipeline`; they never segment or blur themselves.
 """
@@ -15,6 +15,7 @@ from .compose import composite
 from .effects import Color, Effect, ReplaceImage, SolidColor, make_effect
 from .refine import RefineConfig, refine
 from .segmenter import Segmenter, as_rgb
+from .temporal import TemporalConfig, TemporalSmoother
 from .workspace import Workspace
 
 
@@ -27,6 +28,9 @@ class Pipeline:
     shape the mask edge (see :class:`~segblur.runtime.refine.RefineConfig`). ``invert`` applies
     the effect to the kept classes instead (blur the people, keep the scene). Passing a
     :class:`Segmenter` shares it; ``keep`` then changes that segmenter's kept classes.
+    ``temporal`` (True or a :class:`~segblur.runtime.temporal.TemporalConfig`) smooths the
+    model's probabilities across consecutive :meth:`process` calls, for video and camera streams;
+    call :meth:`reset` when a new stream starts. Off by default (independent images).
     """
 
     def __init__(self, model: str | Path | Segmenter = "default", effect: str | Effect = "blur",
@@ -34,7 +38,7 @@ class Pipeline:
                  background: np.ndarray | str | Path | None = None, color: Color | str | None = None,
                  threshold: float = 0.5, softness: float = 0.5, grow: int = 0, feather: float = 0.0,
                  guided: bool = True, invert: bool = False, providers: Sequence[str] | None = None,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, temporal: bool | TemporalConfig = False) -> None:
         self.segmenter = model if isinstance(model, Segmenter) else \
             Segmenter(model, providers=providers, threads=threads)
         if keep is not None:
@@ -46,6 +50,27 @@ class Pipeline:
         self.last_timings: dict[str, float] = {}
         self.last_alpha: np.ndarray | None = None  # valid until the next frame (reused buffer)
         self._ws = Workspace()
+        self.smoother: TemporalSmoother | None = None
+        self.set_temporal(temporal)
+
+    @property
+    def temporal(self) -> TemporalConfig | None:
+        """The temporal smoothing settings in use, or None when frames are independent."""
+        return self.smoother.config if self.smoother is not None else None
+
+    def set_temporal(self, config: bool | TemporalConfig) -> None:
+        """Turn temporal smoothing on (True: default settings, or a config) or off (False); starts afresh."""
+        if isinstance(config, TemporalConfig):
+            self.smoother = TemporalSmoother(config)
+        elif config is True or config is False:
+            self.smoother = TemporalSmoother() if config else None
+        else:
+            raise ValueError(f"temporal must be True, False or a TemporalConfig, got {config!r}")
+
+    def reset(self) -> None:
+        """Start a new stream: forget the temporal smoothing state (no-op when smoothing is off)."""
+        if self.smoother is not None:
+            self.smoother.reset()
 
     def set_effect(self, effect: str | Effect | None = None, strength: float | None = None,
                    background: np.ndarray | str | Path | None = None, color: Color | str | None = None) -> None:
@@ -69,6 +94,7 @@ class Pipeline:
         """The alpha :meth:`process` composites with: refined, full resolution, inverted if ``invert``.
 
         1 = left as is (the kept classes, unless inverted), 0 = effect applied; H x W float32.
+        Not temporally smoothed: the image is treated on its own and the stream state is untouched.
         """
         rgb = as_rgb(image)
         return self._matte(self.segmenter.predict_lowres(rgb), rgb)
@@ -78,10 +104,16 @@ class Pipeline:
         return np.subtract(1.0, alpha, out=alpha) if self.invert else alpha
 
     def process(self, image: np.ndarray) -> np.ndarray:
-        """Apply the effect to one RGB uint8 frame (any size); returns an RGB uint8 frame of the same size."""
+        """Apply the effect to one RGB uint8 frame (any size); returns an RGB uint8 frame of the same size.
+
+        With temporal smoothing on, this frame continues the stream of the previous calls (the
+        ``segment`` timing then includes the smoothing).
+        """
         t0 = time.perf_counter()
         rgb = as_rgb(image)
         prob = self.segmenter.predict_lowres(rgb)
+        if self.smoother is not None:
+            prob = self.smoother(prob, rgb)
         t1 = time.perf_counter()
         alpha = self._matte(prob, rgb, self._ws)
         t2 = time.perf_counter()

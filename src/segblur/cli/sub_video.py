@@ -1,0 +1,97 @@
+"""``segblur video``: blur the background of video files, keeping audio and subtitles as they are."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .options import EFFECTS, add_mask_options, add_model_options, finite
+
+ORDER = 20
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Add the ``video`` subcommand."""
+    p = sub.add_parser("video", help="blur the background of video files (audio and subtitles copied)",
+                       description="Run every frame of each video through the pipeline and re-encode it with the "
+                       "same size, frame rate and timestamps; audio and subtitle streams are copied unchanged. "
+                       "OUTPUT is a file for one input, otherwise a folder (OUTPUT/<input name>). Outputs are "
+                       "written to a temp file and renamed, so a failure or Ctrl-C leaves nothing half-written.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="video files (mp4, mov, mkv, webm, avi, ...)")
+    p.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="output file, or folder for several")
+    g = p.add_argument_group("effect")
+    g.add_argument("--effect", choices=EFFECTS, default=None,
+                   help="what happens to the background (default: blur; image when --background is given)")
+    g.add_argument("--strength", type=finite, default=None, help="effect strength 0..1 (default: per effect)")
+    g.add_argument("--background", metavar="IMAGE", default=None, help="replacement background picture")
+    g.add_argument("--color", default=None, help="colour for --effect color: #RRGGBB, R,G,B or a name")
+    g.add_argument("--invert", action="store_true", help="apply the effect to the kept classes instead")
+    g = p.add_argument_group("video")
+    g.add_argument("--codec", default=None,
+                   help="video encoder (default: libx264; libvpx-vp9 for .webm), e.g. libx265, mpeg4")
+    g.add_argument("--crf", type=finite, default=None,
+                   help="constant quality, lower is better (default: 23 for libx264, 32 for libvpx-vp9)")
+    g.add_argument("--preset", default=None,
+                   help="libx264/libx265 speed preset, ultrafast..veryslow (default veryfast)")
+    g.add_argument("--no-temporal", dest="temporal", action="store_false",
+                   help="treat every frame on its own (default: smooth the mask across frames against flicker)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress or summary lines")
+    add_model_options(p)
+    add_mask_options(p)
+    p.set_defaults(func=run)
+
+
+def _outputs(inputs: list[str], output: str) -> list[tuple[Path, Path]]:
+    out = Path(output)
+    if len(inputs) == 1 and not out.is_dir():
+        return [(Path(inputs[0]), out)]
+    return [(Path(i), out / Path(i).name) for i in inputs]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Process each input; one line per failure, a summary per success; 1 if any input failed."""
+    from ..media import video
+    from ..progress import Progress
+    from .commands import FatalError, _pipeline, _report
+
+    effect = args.effect or ("image" if args.background else "blur")
+    if args.background and effect != "image":
+        raise FatalError("--background is only used with --effect image")
+    if args.color and effect != "color":
+        raise FatalError("--color is only used with --effect color")
+    if len(args.inputs) > 1 and Path(args.output).is_file():
+        raise FatalError(f"{args.output}: is a file; several inputs need an output folder")
+    try:
+        if args.codec:
+            video.check_codec(args.codec)
+    except video.VideoError as e:
+        raise FatalError(str(e)) from None
+    kw = {"softness": args.softness} if args.softness is not None else {}
+    pipe = _pipeline(args, effect=effect, strength=args.strength, background=args.background, color=args.color,
+                     invert=args.invert, temporal=args.temporal, **kw)
+    failed, seen = 0, set()
+    for src, dst in _outputs(args.inputs, args.output):
+        progress = None
+        try:
+            if dst in seen:
+                raise video.VideoError(f"{src}: another input already writes {dst}")
+            seen.add(dst)
+            info = video.probe_video(src)
+            progress = Progress(info.frames, "frames", enabled=not args.quiet)
+            stats = video.process_video(src, dst, pipe, codec=args.codec, crf=args.crf, progress=progress,
+                                        options={"preset": args.preset} if args.preset else None)
+        except video.VideoError as e:
+            if progress is not None:
+                progress.clear()
+            _report(str(e))
+            failed += 1
+            continue
+        finally:
+            if progress is not None:
+                progress.close()
+        if not args.quiet:
+            pad = f", padded to {stats.padded[0]}x{stats.padded[1]}" if stats.padded else ""
+            _report(f"{dst}: {stats.frames} frames, {stats.width}x{stats.height}{pad} at {float(stats.fps):.3g} fps, "
+                    f"{stats.duration:.2f} s, {stats.copied_streams} audio/subtitle stream(s) copied; "
+                    f"{stats.rate:.1f} frames/s")
+    return 1 if failed else 0

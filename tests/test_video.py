@@ -1,0 +1,324 @@
+"""``segblur video`` and segblur.media.video: frames through the pipeline, audio/subtitles copied, atomic output."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import assert_one_line_naming
+
+av = pytest.importorskip("av")
+
+from segblur.cli.main import main  # noqa: E402
+from segblur.media.video import VideoError, VideoWriter, probe_video, process_video  # noqa: E402
+from segblur.runtime.pipeline import Pipeline  # noqa: E402
+
+SRT = "1\n00:00:00,100 --> 00:00:00,600\nhello\n\n2\n00:00:00,700 --> 00:00:01,200\nworld\n"
+
+
+def frame_at(i: int, w: int, h: int) -> np.ndarray:
+    """Green background with a red (person) square moving right, and a little texture."""
+    img = np.zeros((h, w, 3), np.uint8)
+    img[..., 1] = 200
+    img[::4, ::4] = (0, 120, 255)
+    s = h // 3
+    x = (i * 3) % max(1, w - s)
+    img[h // 3:h // 3 + s, x:x + s] = (255, 0, 0)
+    return img
+
+
+def make_video(path: Path, *, frames: int = 12, size: tuple[int, int] = (64, 48), fps: Fraction = Fraction(12),
+               audio: bool = True, video: bool = True, subtitles: Path | None = None,
+               pts: list[int] | None = None, time_base: Fraction | None = None) -> Path:
+    """A small synthetic clip: moving square, a sine-wave audio track, optionally subtitles copied from an .srt.
+
+    ``pts``/``time_base`` give each frame's own timestamp (variable frame rate).
+    """
+    webm = path.suffix == ".webm"
+    w, h = size
+    out = av.open(str(path), "w")
+    if video:
+        vs = out.add_stream("libvpx-vp9" if webm else "libx264", rate=fps)
+        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+        vs.codec_context.options = {"deadline": "realtime", "cpu-used": "8"} if webm else {"preset": "ultrafast"}
+        tb = time_base or 1 / fps
+        vs.codec_context.time_base = tb
+        vs.time_base = tb
+    if audio:
+        rate = 48000
+        # AVI's usual audio is MP3 (FFmpeg's AVI muxer gives copied AAC byte-based timestamps).
+        aus = out.add_stream("libopus" if webm else "libmp3lame" if path.suffix == ".avi" else "aac", rate=rate)
+        aus.layout = "mono"
+    sub_in = av.open(str(subtitles)) if subtitles else None
+    sub_out = out.add_stream_from_template(sub_in.streams.subtitles[0]) if sub_in else None
+    if video:
+        for i in range(frames):
+            f = av.VideoFrame.from_ndarray(frame_at(i, w, h), format="rgb24")
+            f.pts = pts[i] if pts else i
+            f.time_base = tb
+            for p in vs.encode(f):
+                out.mux(p)
+        for p in vs.encode(None):
+            out.mux(p)
+    if audio:
+        n_total = int(rate * frames / fps)
+        t = np.arange(n_total) / rate
+        wave = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+        chunk = {"libopus": 960, "libmp3lame": 1152}.get(aus.codec_context.name, 1024)
+        fmt = "flt" if webm else "fltp"
+        for k in range(0, n_total, chunk):
+            a = av.AudioFrame.from_ndarray(wave[None, k:k + chunk].copy(), format=fmt, layout="mono")
+            a.sample_rate, a.pts, a.time_base = rate, k, Fraction(1, rate)
+            for p in aus.encode(a):
+                out.mux(p)
+        for p in aus.encode(None):
+            out.mux(p)
+    if sub_in:
+        for p in sub_in.demux(sub_in.streams.subtitles[0]):
+            if p.dts is not None:
+                p.stream = sub_out
+                out.mux(p)
+        sub_in.close()
+    out.close()
+    return path
+
+
+def packets(path: Path, kind: str) -> list[tuple[bytes, float | None, float | None]]:
+    """(payload, pts seconds, duration seconds) of every packet of the first ``kind`` stream."""
+    with av.open(str(path)) as c:
+        s = getattr(c.streams, kind)[0]
+        return [(bytes(p), float(p.pts * p.time_base) if p.pts is not None else None,
+                 float(p.duration * p.time_base) if p.duration else None)
+                for p in c.demux(s) if p.size]
+
+
+def video_frames(path: Path) -> tuple[list[float], list[np.ndarray], dict[str, object]]:
+    """Each frame's time in seconds and pixels, and the stream's width, height, rate and codec."""
+    with av.open(str(path)) as c:
+        vs = c.streams.video[0]
+        frames = list(c.decode(vs))
+        cc = vs.codec_context
+        meta = {"size": (cc.width, cc.height), "rate": vs.average_rate, "codec": cc.name}
+        return [float(f.pts * f.time_base) for f in frames], [f.to_ndarray(format="rgb24") for f in frames], meta
+
+
+@pytest.fixture
+def pipe(model_path: Path) -> Pipeline:
+    return Pipeline(model_path, effect="color", color="#0000ff", temporal=True)
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".segblur-"))
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mov", ".mkv", ".webm", ".avi"])
+def test_each_container_keeps_size_rate_frames_and_audio(tmp_path: Path, model_path: Path, suffix: str,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    src = make_video(tmp_path / f"in{suffix}")
+    dst = tmp_path / f"out{suffix}"
+    assert main(["video", str(src), "-o", str(dst), "--model", str(model_path), "--effect", "color",
+                 "--color", "#0000ff"]) == 0
+    assert dst.is_file() and not leftovers(tmp_path)
+    t_in, f_in, vs_in = video_frames(src)
+    t_out, f_out, vs_out = video_frames(dst)
+    assert len(f_out) == len(f_in) == 12
+    assert vs_out["size"] == (64, 48)
+    assert vs_out["rate"] == vs_in["rate"] == 12
+    if suffix == ".avi":  # AVI stores frame numbers, not timestamps: the spacing is what must match
+        np.testing.assert_allclose(np.diff(t_out), np.diff(t_in), atol=1e-3)
+        assert abs(t_out[0] - t_in[0]) <= 2 / 12 + 1e-6
+    else:
+        np.testing.assert_allclose(t_out, t_in, atol=1e-3)
+    assert vs_out["codec"] == ("vp9" if suffix == ".webm" else "h264")
+    # The background became blue, the red square stayed (within the codec's error).
+    last = f_out[-1].astype(int)
+    assert abs(last[2, 2] - (0, 0, 255)).max() < 40
+    y, x = 16 + 8, (11 * 3) % (64 - 16) + 8
+    assert abs(last[y, x] - (255, 0, 0)).max() < 40
+    a_in, a_out = packets(src, "audio"), packets(dst, "audio")
+    assert [p[0] for p in a_out] == [p[0] for p in a_in]  # copied byte for byte, not re-encoded
+    np.testing.assert_allclose([p[1] for p in a_out], [p[1] for p in a_in], atol=2e-3)
+    with av.open(str(dst)) as c, av.open(str(src)) as c_in:
+        assert abs(c.duration - c_in.duration) / 1e6 < 0.1
+    err = capsys.readouterr().err
+    assert "12 frames" in err and str(dst) in err
+
+
+def test_subtitles_are_copied_in_mkv(tmp_path: Path, model_path: Path) -> None:
+    srt = tmp_path / "subs.srt"
+    srt.write_text(SRT)
+    src = make_video(tmp_path / "in.mkv", subtitles=srt)
+    dst = tmp_path / "out.mkv"
+    assert main(["video", str(src), "-o", str(dst), "--model", str(model_path), "-q"]) == 0
+    s_in, s_out = packets(src, "subtitles"), packets(dst, "subtitles")
+    assert len(s_out) == 2 and s_out == s_in
+    assert packets(dst, "audio") == packets(src, "audio")
+
+
+def test_variable_frame_rate_keeps_every_timestamp(tmp_path: Path, pipe: Pipeline) -> None:
+    pts = [0, 40, 120, 130, 300, 310, 320, 600, 700, 705]  # ms: irregular gaps
+    src = make_video(tmp_path / "vfr.mkv", frames=len(pts), pts=pts, time_base=Fraction(1, 1000), audio=False)
+    stats = process_video(src, tmp_path / "vfr-out.mkv", pipe)
+    t_out, _, _ = video_frames(tmp_path / "vfr-out.mkv")
+    np.testing.assert_allclose(t_out, [p / 1000 for p in pts], atol=1e-3)
+    assert stats.frames == len(pts) and stats.copied_streams == 0
+
+
+def test_fractional_rate_and_odd_size(tmp_path: Path, pipe: Pipeline) -> None:
+    src = make_video(tmp_path / "ntsc.mp4", frames=10, fps=Fraction(30000, 1001), size=(66, 50))
+    t_in, _, _ = video_frames(src)
+    stats = process_video(src, tmp_path / "ntsc-out.mp4", pipe)
+    t_out, f_out, vs = video_frames(tmp_path / "ntsc-out.mp4")
+    assert vs["rate"] == Fraction(30000, 1001) and stats.fps == Fraction(30000, 1001)
+    np.testing.assert_allclose(t_out, t_in, atol=1e-3)
+    # An odd size cannot be stored in 4:2:0; it is padded by one edge pixel.
+    with VideoWriter(tmp_path / "odd.mp4", 63, 47, 10) as w:
+        for i in range(3):
+            w.write(frame_at(i, 63, 47))
+    _, f_odd, vs_odd = video_frames(tmp_path / "odd.mp4")
+    assert len(f_odd) == 3 and vs_odd["size"] == (64, 48)
+
+
+def test_video_writer_is_atomic_and_aborts_on_error(tmp_path: Path) -> None:
+    dst = tmp_path / "rec.mp4"
+    w = VideoWriter(dst, 32, 24, Fraction(25))
+    w.write(frame_at(0, 32, 24))
+    assert not dst.exists() and len(leftovers(tmp_path)) == 1  # only the temp file while recording
+    w.close()
+    assert dst.is_file() and not leftovers(tmp_path)
+    assert len(video_frames(dst)[1]) == 1
+    with pytest.raises(RuntimeError), VideoWriter(tmp_path / "b.webm", 32, 24, 25) as w2:
+        w2.write(frame_at(0, 32, 24))
+        raise RuntimeError("boom")
+    assert not (tmp_path / "b.webm").exists() and not leftovers(tmp_path)
+    with VideoWriter(tmp_path / "c.mkv", 32, 24, 25) as w3, pytest.raises(ValueError):
+        w3.write(np.zeros((10, 10, 3), np.uint8))  # wrong size: refused, the writer still works
+    with pytest.raises(VideoError) as e:
+        VideoWriter(tmp_path / "x.gif", 32, 24, 25)
+    assert_one_line_naming(e.value, tmp_path / "x.gif")
+
+
+def test_probe_video(tmp_path: Path) -> None:
+    info = probe_video(make_video(tmp_path / "p.mp4", frames=10))
+    assert (info.width, info.height, info.fps, info.frames, info.copied_streams) == (64, 48, 12, 10, 1)
+    assert info.duration == pytest.approx(10 / 12, abs=0.05)
+
+
+def test_rotated_video_keeps_its_rotation(tmp_path: Path, pipe: Pipeline) -> None:
+    src = tmp_path / "rot.mp4"
+    with av.open(str(src), "w") as c:
+        s = c.add_stream("libx264", rate=10)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        s.set_display_rotation(90)
+        for i in range(4):
+            f = av.VideoFrame.from_ndarray(frame_at(i, 64, 48), format="rgb24")
+            f.pts = i
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+    seen = []
+    pipe.process = lambda rgb: (seen.append(rgb.shape), rgb.copy())[1]
+    process_video(src, tmp_path / "rot-out.mp4", pipe)
+    assert seen[0] == (64, 48, 3)  # the pipeline sees the picture upright
+    with av.open(str(tmp_path / "rot-out.mp4")) as c:
+        f = next(c.decode(video=0))
+        assert (f.width, f.height, f.rotation) == (64, 48, 90)
+
+
+@pytest.mark.parametrize("case", ["audio-only", "truncated-mp4", "truncated-mkv", "not-video", "empty", "missing"])
+def test_bad_input_one_line_no_output(tmp_path: Path, model_path: Path, case: str,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / {"truncated-mkv": "in.mkv", "audio-only": "in.m4a", "not-video": "in.mp4"}.get(case, "in.mp4")
+    if case == "audio-only":
+        make_video(src, video=False)
+    elif case.startswith("truncated"):
+        make_video(src, frames=30)
+        data = src.read_bytes()
+        src.write_bytes(data[: len(data) // 2])
+    elif case == "not-video":
+        src.write_text("hello, not a video\n" * 20)
+    elif case == "empty":
+        src.write_bytes(b"")
+    dst = tmp_path / "out" / "o.mp4"
+    assert main(["video", str(src), "-o", str(dst), "--model", str(model_path), "-q"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert_one_line_naming(err, src)
+    assert not dst.exists() and (not dst.parent.exists() or not list(dst.parent.iterdir()))
+
+
+def test_output_problems(tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = make_video(tmp_path / "in.mkv", frames=4)
+    before = src.read_bytes()
+    assert main(["video", str(src), "-o", str(src), "--model", str(model_path), "-q"]) == 1
+    assert_one_line_naming(capsys.readouterr().err.strip(), src)
+    assert src.read_bytes() == before
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if not _can_write(locked):
+            assert main(["video", str(src), "-o", str(locked / "o.mkv"), "--model", str(model_path), "-q"]) == 1
+            assert_one_line_naming(capsys.readouterr().err.strip(), locked / "o.mkv")
+            assert list(locked.iterdir()) == []
+    finally:
+        locked.chmod(0o700)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    assert main(["video", str(src), "-o", str(blocker / "o.mkv"), "--model", str(model_path), "-q"]) == 1
+    assert_one_line_naming(capsys.readouterr().err.strip(), blocker / "o.mkv")  # folder cannot be made
+    assert main(["video", str(src), "-o", str(tmp_path / "o.xyz"), "--model", str(model_path), "-q"]) == 1
+    assert_one_line_naming(capsys.readouterr().err.strip(), tmp_path / "o.xyz")
+
+
+def _can_write(folder: Path) -> bool:
+    """True when running as root (permissions do not stop us, so the unwritable case cannot be made)."""
+    try:
+        (folder / ".w").touch()
+    except OSError:
+        return False
+    (folder / ".w").unlink()
+    return True
+
+
+def test_keyboard_interrupt_leaves_nothing(tmp_path: Path, model_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    src = make_video(tmp_path / "in.mp4", frames=10)
+    calls = []
+
+    def process(self: Pipeline, image: np.ndarray) -> np.ndarray:
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return image
+
+    monkeypatch.setattr(Pipeline, "process", process)
+    dst = tmp_path / "o.mp4"
+    assert main(["video", str(src), "-o", str(dst), "--model", str(model_path), "-q"]) == 130
+    assert not dst.exists() and not leftovers(tmp_path)
+    assert "interrupted" in capsys.readouterr().err
+
+
+def test_several_inputs_to_a_folder_and_no_temporal(tmp_path: Path, model_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    a = make_video(tmp_path / "a.mp4", frames=4)
+    b = make_video(tmp_path / "b.webm", frames=4)
+    bad = tmp_path / "bad.mkv"
+    bad.write_bytes(b"\x1a\x45\xdf\xa3 junk")
+    seen: list[object] = []
+    real = process_video
+
+    def spy(src, dst, pipeline, **kw):
+        seen.append(pipeline.temporal)
+        return real(src, dst, pipeline, **kw)
+
+    monkeypatch.setattr("segblur.media.video.process_video", spy)
+    out = tmp_path / "out"
+    assert main(["video", str(a), str(bad), str(b), "-o", str(out), "--model", str(model_path), "-q",
+                 "--no-temporal"]) == 1
+    assert sorted(p.name for p in out.iterdir()) == ["a.mp4", "b.webm"]
+    assert seen == [None, None]  # bad.mkv is refused before processing
+    assert main(["video", str(a), "-o", str(out / "t.mp4"), "--model", str(model_path), "-q"]) == 0
+    assert seen[-1] is not None  # temporal smoothing is on by default for video
