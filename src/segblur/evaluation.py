@@ -1,6 +1,11 @@
-"""Person-segmentation evaluation on the binary person sets, without torch.
+"""Evaluation without torch: any segmentation model or a folder of predicted masks on a dataset, and
+the person-segmentation scores of the binary person sets.
 
-Shared by the integration tests, ``benchmarks/quality.py`` (segblur vs the MediaPipe reference)
+:func:`evaluate_segmenter` and :func:`evaluate_predictions` score predictions on a
+:class:`~segblur.datasets.SegDataset` split with :class:`~segblur.metrics.SegmentationMetrics`
+(IoU, accuracies, boundary F1); ``segblur evaluate`` calls them.
+
+The person functions are shared by the integration tests, ``benchmarks/quality.py`` (segblur vs the MediaPipe reference)
 and the training recipe, so every number in the model card comes from the same code and splits.
 
 Splits (see each dataset's README in ``../shared/data``):
@@ -12,14 +17,18 @@ Splits (see each dataset's README in ``../shared/data``):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import cv2
 import numpy as np
 
-from .media.images import read_image
-from .metrics import ConfusionMatrix
+from .datasets import DatasetError, SegDataset, read_png_indices
+from .media.images import ImageError, read_image, write_image
+from .metrics import BOUNDARY_TOLERANCE, ConfusionMatrix, SegmentationMetrics
+from .progress import Progress
 
 SHEN = "flickr-portraits-shen2016"
 VIKRAM = "human-segmentation-vikram"
@@ -107,3 +116,199 @@ def evaluate_person(predict: Callable[[np.ndarray], np.ndarray],
     return PersonScore(images=len(per_image), iou=m["per_class_iou"]["person"] or 0.0,
                        mean_image_iou=float(np.mean(per_image)) if per_image else float("nan"),
                        pixel_accuracy=m["pixel_accuracy"], mean_iou=m["mean_iou"])
+
+
+# ---------------------------------------------------------------------------------------------- any dataset
+
+
+class EvaluationError(ValueError):
+    """A problem that stops a whole evaluation (classes that do not fit, no such folder); one line."""
+
+
+@dataclass
+class ClassMapping:
+    """How model class ids and dataset class ids map onto the evaluated classes (256-entry lookup tables)."""
+
+    classes: list[str]
+    truth: np.ndarray  # dataset id -> evaluated id (the ignore index stays the ignore index)
+    prediction: np.ndarray  # model id -> evaluated id
+    folded: list[str] = field(default_factory=list)  # class names counted as background
+    to_dataset: np.ndarray | None = None  # evaluated id -> dataset id
+
+    def note(self) -> str | None:
+        """One line describing any folding into background, for the report."""
+        return f"counted as background: {', '.join(self.folded)}" if self.folded else None
+
+
+def match_classes(model_classes: Sequence[str], dataset_classes: Sequence[str],
+                  ignore_index: int = 255) -> ClassMapping:
+    """Map model classes onto dataset classes by name.
+
+    The same names in any order are a permutation. Otherwise, when both have ``background`` and share
+    at least one other class, the evaluation uses the shared classes and counts every class that only
+    one side has as background (e.g. a background/person model on the 21 VOC classes). Anything else
+    is an :class:`EvaluationError` naming both lists.
+    """
+    model, data = list(model_classes), list(dataset_classes)
+    if len(data) > 255 or len(model) > 256:
+        raise EvaluationError(f"too many classes (dataset {len(data)}, model {len(model)}; at most 255)")
+    shared = [c for c in data if c in model]
+    if set(model) == set(data) and len(model) == len(data):
+        classes, folded = data, []
+    elif "background" in shared and len(shared) >= 2:
+        classes = shared
+        folded = [c for c in data if c not in shared] + [c for c in model if c not in shared and c not in data]
+    else:
+        raise EvaluationError(f"the model's classes ({', '.join(model)}) do not fit the dataset's "
+                              f"({', '.join(data)}): they must be the same names, or share background and "
+                              "at least one other class")
+    bg = classes.index("background") if "background" in classes else 0
+    truth = np.full(256, bg, np.uint8)
+    truth[ignore_index] = ignore_index
+    for i, c in enumerate(data):
+        truth[i] = classes.index(c) if c in classes else bg
+    prediction = np.full(256, bg, np.uint8)
+    for i, c in enumerate(model):
+        prediction[i] = classes.index(c) if c in classes else bg
+    to_dataset = np.array([data.index(c) for c in classes], np.uint8)
+    return ClassMapping(classes, truth, prediction, folded, to_dataset)
+
+
+def dataset_spec(dataset: SegDataset) -> str:
+    """``KIND:PATH`` of a dataset, for reports."""
+    return f"{dataset.kind}:{dataset.root}"
+
+
+def read_prediction(path: Path, num_classes: int) -> np.ndarray:
+    """A predicted mask file -> HxW uint8 class ids; 0/255 masks count as 0/1 for two classes.
+
+    Raises :class:`ImageError` naming the file when it is missing, unreadable, coloured or out of range.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ImageError(f"{p}: no such file")
+    try:
+        values = read_png_indices(p) if p.suffix.lower() == ".png" else None
+    except DatasetError as e:
+        raise ImageError(str(e)) from None
+    if values is None:
+        img = cv2.imdecode(np.fromfile(str(p), np.uint8), cv2.IMREAD_UNCHANGED)
+        if img is None or img.dtype != np.uint8:
+            raise ImageError(f"{p}: cannot decode as an 8-bit mask")
+        if img.ndim == 3:
+            if not all((img[..., 0] == img[..., k]).all() for k in range(1, min(img.shape[2], 3))):
+                raise ImageError(f"{p}: colour image; a prediction must hold class ids in one channel")
+            img = img[..., 0]
+        values = img
+    values = np.ascontiguousarray(values)
+    if num_classes == 2 and values.max(initial=0) == 255 and np.isin(np.unique(values), (0, 255)).all():
+        return (values // 255).astype(np.uint8)
+    if values.max(initial=0) >= num_classes:
+        bad = np.unique(values[values >= num_classes])[:5].tolist()
+        raise ImageError(f"{p}: values {bad} are not class ids 0..{num_classes - 1}")
+    return values
+
+
+def _prediction_image(ids: np.ndarray, num_classes: int) -> np.ndarray:
+    """Class ids as written by --predictions-out: 0/255 for two-class sets (like ``segblur mask``), else the ids."""
+    return ids * np.uint8(255) if num_classes == 2 else ids
+
+
+def _score(dataset: SegDataset, split: str | None, work: Callable[[Any, np.ndarray, np.ndarray], np.ndarray | None],
+           classes: list[str], truth_lut: np.ndarray | None, *, on_error: Callable[[str], None] | None,
+           show_progress: bool, tolerance: float, tolerance_px: float | None) -> dict[str, Any]:
+    """Shared loop: load each sample, get its prediction from ``work``, accumulate, report failures."""
+    split = split or dataset.default_split("test")
+    samples = dataset.samples(split)
+    metrics = SegmentationMetrics(classes, dataset.ignore_index, tolerance=tolerance, tolerance_px=tolerance_px)
+    progress = Progress(len(samples), "images", enabled=show_progress and len(samples) > 1)
+    errors: list[str] = []
+    for sample in samples:
+        try:
+            image, truth = dataset.load(sample)
+            prediction = work(sample, image, truth)
+            if prediction is not None:
+                if prediction.shape != truth.shape:
+                    raise ImageError(f"{sample.image}: prediction {prediction.shape[1]}x{prediction.shape[0]} "
+                                     f"differs from the mask's size {truth.shape[1]}x{truth.shape[0]}")
+                metrics.update(truth_lut[truth] if truth_lut is not None else truth, prediction)
+        except (DatasetError, ImageError, ValueError, OSError, cv2.error) as e:
+            msg = " ".join(str(e).split()) or type(e).__name__
+            if not isinstance(e, (DatasetError, ImageError)) and str(sample.image) not in msg:
+                msg = f"{sample.image}: {msg}"
+            errors.append(msg)
+            if on_error is not None:
+                progress.clear()
+                on_error(msg)
+        progress.update()
+    progress.close()
+    report: dict[str, Any] = {"data": dataset_spec(dataset), "split": split}
+    report.update(metrics.compute())
+    report["failed"] = len(errors)
+    report["errors"] = errors
+    return report
+
+
+def evaluate_segmenter(predict: Callable[[np.ndarray], np.ndarray], dataset: SegDataset, split: str | None = None,
+                       *, model_classes: Sequence[str] | None = None, model_name: str | None = None,
+                       predictions_out: str | Path | None = None, on_error: Callable[[str], None] | None = None,
+                       show_progress: bool = False, tolerance: float = BOUNDARY_TOLERANCE,
+                       tolerance_px: float | None = None) -> dict[str, Any]:
+    """Score ``predict(rgb) -> HxW model class ids`` on a dataset split (default: its test split).
+
+    Model classes (default: the dataset's) are matched to the dataset's by :func:`match_classes`.
+    A sample that fails (unreadable, wrong size) is reported through ``on_error`` and counted in
+    ``failed``; the others are still scored. With ``predictions_out`` each prediction is also written
+    to ``<dir>/<id>.png`` as dataset class ids (0/255 for two-class sets), readable by
+    :func:`evaluate_predictions`. Returns the JSON-ready report (see :func:`segblur.metrics.format_table`).
+    """
+    mapping = match_classes(model_classes if model_classes is not None else dataset.classes, dataset.classes,
+                            dataset.ignore_index)
+    out_dir = Path(predictions_out) if predictions_out is not None else None
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        raise EvaluationError(f"{out_dir}: exists and is not a folder")
+    n_data = len(dataset.classes)
+
+    def work(sample: Any, image: np.ndarray, truth: np.ndarray) -> np.ndarray:
+        raw = np.asarray(predict(image))
+        if raw.ndim != 2 or raw.shape != truth.shape:
+            raise ImageError(f"{sample.image}: prediction of shape {raw.shape} does not match the mask's "
+                             f"{truth.shape[1]}x{truth.shape[0]}")
+        if raw.min(initial=0) < 0 or raw.max(initial=0) >= 256:
+            raise ImageError(f"{sample.image}: prediction holds values outside 0..255")
+        pred = mapping.prediction[raw.astype(np.intp)]
+        if out_dir is not None and mapping.to_dataset is not None:
+            write_image(out_dir / f"{sample.id}.png", _prediction_image(mapping.to_dataset[pred], n_data))
+        return pred
+
+    report = _score(dataset, split, work, mapping.classes, mapping.truth, on_error=on_error,
+                    show_progress=show_progress, tolerance=tolerance, tolerance_px=tolerance_px)
+    report = {"model": model_name, **report} if model_name else report
+    if mapping.note():
+        report["class_note"] = mapping.note()
+    return report
+
+
+def evaluate_predictions(predictions: str | Path, dataset: SegDataset, split: str | None = None, *,
+                         on_error: Callable[[str], None] | None = None, show_progress: bool = False,
+                         tolerance: float = BOUNDARY_TOLERANCE, tolerance_px: float | None = None) -> dict[str, Any]:
+    """Score a folder of predicted masks ``<id>.png`` (dataset class ids; 0/255 for two-class sets).
+
+    A missing or unreadable prediction is reported through ``on_error`` (naming the id) and counted
+    as failed; the rest are still scored.
+    """
+    folder = Path(predictions)
+    if not folder.is_dir():
+        raise EvaluationError(f"{folder}: no such folder of predictions")
+    n = len(dataset.classes)
+
+    def work(sample: Any, image: np.ndarray, truth: np.ndarray) -> np.ndarray:
+        path = folder / f"{sample.id}.png"
+        if not path.is_file():
+            raise ImageError(f"{path}: no prediction for id {sample.id!r}")
+        return read_prediction(path, n)
+
+    report = _score(dataset, split, work, list(dataset.classes), None, on_error=on_error,
+                    show_progress=show_progress, tolerance=tolerance, tolerance_px=tolerance_px)
+    return {"predictions": str(folder), **report}
+

@@ -1,0 +1,193 @@
+"""Static INT8 quantisation of segblur ONNX models (onnx + ONNX Runtime, no torch).
+
+    quantize_int8("person-fast.onnx", "person-fast-int8.onnx", Path("calibration_photos/"))
+
+Weights are quantised per output channel to int8 and activations to uint8 in QDQ format, with
+ranges calibrated on real photos preprocessed exactly as the runtime feeds the model (stretched to
+the input size with the runtime's downscaling, normalised with the metadata's mean/std). The final
+softmax stays in float, so probabilities keep their full resolution. The segblur metadata is
+carried over with ``"quantization": "int8"`` added, so the result loads like any other model;
+it is checked with the runtime's loader before it is written (atomically).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .media.images import READ_SUFFIXES, ImageError, open_temp, read_image
+from .runtime.model import METADATA_KEY, ModelError, ModelInfo, OnnxModel, resolve_model_path
+from .runtime.resize import downscale
+from .runtime.segmenter import as_rgb
+
+log = logging.getLogger("segblur")
+
+CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
+
+
+class QuantizeError(ValueError):
+    """A quantisation that cannot be done; the message is one line naming the file or folder."""
+
+
+def calibration_files(images: Path | str | Sequence[Path | str], max_images: int = 200) -> list[Path]:
+    """Image files from a folder (searched recursively, sorted) or a list, thinned evenly to ``max_images``."""
+    if max_images < 1:
+        raise QuantizeError(f"max_images must be at least 1, not {max_images}")
+    if isinstance(images, (str, Path)):
+        folder = Path(images)
+        if not folder.is_dir():
+            raise QuantizeError(f"{folder}: no such calibration folder")
+        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in READ_SUFFIXES and p.is_file()
+                       and not p.name.startswith("."))
+        if not files:
+            raise QuantizeError(f"{folder}: no images to calibrate with ({', '.join(READ_SUFFIXES)})")
+    else:
+        files = [Path(p) for p in images]
+        if not files:
+            raise QuantizeError("no calibration images given")
+    if len(files) > max_images:
+        files = [files[i] for i in np.linspace(0, len(files) - 1, max_images).round().astype(int)]
+    return files
+
+
+def preprocess(image: np.ndarray, info: ModelInfo) -> np.ndarray:
+    """An image -> the 1x3xHxW float32 blob the runtime's Segmenter feeds this model."""
+    h, w = info.input_size
+    x = downscale(as_rgb(image), (w, h))
+    if info.color == "BGR":
+        x = x[..., ::-1]
+    f = np.subtract(x, np.array(info.mean, np.float32).reshape(1, 1, 3), dtype=np.float32)
+    f *= (1.0 / np.array(info.std, np.float32)).reshape(1, 1, 3)
+    return np.ascontiguousarray(f.transpose(2, 0, 1)[None])
+
+
+def _reader(files: list[Path], info: ModelInfo, input_name: str):
+    """An ONNX Runtime CalibrationDataReader over ``files`` (unreadable ones skipped with a warning)."""
+    from onnxruntime.quantization import CalibrationDataReader
+
+    class ImageReader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.used = 0
+            self._it = self._blobs()
+
+        def _blobs(self) -> Iterator[dict[str, np.ndarray]]:
+            for p in files:
+                try:
+                    blob = preprocess(read_image(p), info)
+                except ImageError as e:
+                    log.warning("%s (skipped for calibration)", e)
+                    continue
+                self.used += 1
+                yield {input_name: blob}
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self._it, None)
+
+    return ImageReader()
+
+
+def quantize_int8(src_onnx: str | Path, dst_onnx: str | Path, calibration_images: Path | str | Sequence[Path | str],
+                  *, max_images: int = 200, method: str = "minmax", per_channel: bool = True) -> Path:
+    """Write a static INT8 (QDQ) version of a segblur model calibrated on ``calibration_images``; returns the path.
+
+    ``calibration_images`` is a folder or a list of image files (at most ``max_images`` are used);
+    ``method`` is the ONNX Runtime calibration: minmax, entropy or percentile.
+    """
+    import onnx
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    if method not in CALIBRATION_METHODS:
+        raise QuantizeError(f"unknown calibration method {method!r} (choose from {', '.join(CALIBRATION_METHODS)})")
+    try:
+        src = resolve_model_path(src_onnx)
+        fp32 = OnnxModel(src, providers=["CPUExecutionProvider"])
+    except ModelError as e:
+        raise QuantizeError(str(e)) from None
+    if fp32.info.extra.get("quantization"):
+        raise QuantizeError(f"{src}: already quantised ({fp32.info.extra['quantization']})")
+    dst = Path(dst_onnx)
+    if dst.is_dir():
+        raise QuantizeError(f"{dst}: is a folder; give the output .onnx file name")
+    files = calibration_files(calibration_images, max_images)
+    proto = onnx.load(str(src))
+    with tempfile.TemporaryDirectory(prefix="segblur-quant-") as tmp:
+        pre = Path(tmp) / "pre.onnx"
+        try:  # shape inference and graph optimisation help the quantiser; a model it cannot handle still works
+            quant_pre_process(str(src), str(pre), skip_symbolic_shape=False)
+            model_in = pre
+        except Exception as e:  # noqa: BLE001 - the preprocessing is optional
+            log.info("quantisation preprocessing skipped for %s (%s)", src, str(e).splitlines()[0][:120])
+            model_in = src
+        graph_in = onnx.load(str(model_in))
+        _name_nodes(graph_in)  # the softmax is excluded by name, and an empty name would exclude every unnamed node
+        model_in = Path(tmp) / "named.onnx"
+        onnx.save(graph_in, str(model_in))
+        softmax = [n.name for n in graph_in.graph.node if n.op_type == "Softmax"]
+        reader = _reader(files, fp32.info, fp32.input_name)
+        out = Path(tmp) / "int8.onnx"
+        calib = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
+                 "percentile": CalibrationMethod.Percentile}[method]
+        try:
+            quantize_static(str(model_in), str(out), reader, quant_format=QuantFormat.QDQ, per_channel=per_channel,
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                            nodes_to_exclude=softmax, calibrate_method=calib,
+                            calibration_providers=["CPUExecutionProvider"])
+        except Exception as e:  # noqa: BLE001 - ONNX Runtime's quantiser raises many kinds of error
+            if reader.used == 0:
+                raise QuantizeError(f"{files[0].parent}: none of the calibration images could be read") from None
+            reason = " ".join(str(e).split())[:200] or type(e).__name__
+            raise QuantizeError(f"{src}: INT8 quantisation failed ({reason})") from None
+        if reader.used == 0:
+            raise QuantizeError(f"{files[0].parent}: none of the calibration images could be read")
+        q = onnx.load(str(out))
+    meta = fp32.info.to_metadata()
+    meta["quantization"] = "int8"
+    meta["calibration"] = {"images": reader.used, "method": method, "per_channel": per_channel, "format": "QDQ",
+                           "activations": "uint8", "weights": "int8"}
+    props = {p.key: p.value for p in proto.metadata_props}
+    props[METADATA_KEY] = json.dumps(meta)
+    del q.metadata_props[:]
+    for k, v in props.items():
+        entry = q.metadata_props.add()
+        entry.key, entry.value = k, v
+    q.producer_name = "segblur"
+    return _write_checked(q.SerializeToString(), dst)
+
+
+def _name_nodes(model) -> None:
+    """Give every unnamed node of an ONNX model a unique name."""
+    taken = {n.name for n in model.graph.node if n.name}
+    for i, node in enumerate(model.graph.node):
+        if not node.name:
+            name = f"{node.op_type}_{i}"
+            while name in taken:
+                name += "_"
+            node.name = name
+            taken.add(name)
+
+
+def _write_checked(data: bytes, dst: Path) -> Path:
+    """Write ``data`` to a temp file beside ``dst``, load it with the runtime, then rename it into place."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = open_temp(dst)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            OnnxModel(tmp, providers=["CPUExecutionProvider"])
+        except ModelError as e:
+            raise QuantizeError(f"{dst}: the quantised model does not load ({str(e).split(': ', 1)[-1]})") from None
+        os.replace(tmp, dst)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return dst
