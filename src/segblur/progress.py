@@ -27,6 +27,7 @@ class Progress:
         self.min_interval = min_interval if min_interval is not None else (0.1 if self.tty else 5.0)
         self.start = time.perf_counter()
         self._last = -1e9
+        self.extra = ""  # shown after the rate, e.g. the running loss
 
     def line(self) -> str:
         """The current progress text."""
@@ -35,9 +36,11 @@ class Progress:
         if self.total:
             eta = (self.total - self.done) / rate if rate > 0 else float("nan")
             eta_s = format_duration(eta) if eta == eta else "?"
-            return (f"{self.done}/{self.total} {self.unit} ({100 * self.done / self.total:.0f}%)  "
+            text = (f"{self.done}/{self.total} {self.unit} ({100 * self.done / self.total:.0f}%)  "
                     f"{rate:.1f} {self.unit}/s  ETA {eta_s}")
-        return f"{self.done} {self.unit}  {rate:.1f} {self.unit}/s  {format_duration(elapsed)}"
+        else:
+            text = f"{self.done} {self.unit}  {rate:.1f} {self.unit}/s  {format_duration(elapsed)}"
+        return f"{text}  {self.extra}" if self.extra else text
 
     def update(self, n: int = 1) -> None:
         """Count ``n`` more items done and redraw if it is time to."""

@@ -76,17 +76,61 @@ def model_from_checkpoint(ckpt_path: str | Path) -> tuple[nn.Module, dict]:
     """Rebuild the network stored in a training checkpoint; returns (model in eval mode, config)."""
     ck = load(ckpt_path)
     cfg = ck["config"]
-    model = create_model(cfg["arch"], num_classes=len(cfg["classes"]), width=cfg.get("width", 1.0))
+    kwargs = cfg.get("arch_kwargs")
+    if kwargs is None:  # checkpoints of train_person store the width at the top level
+        kwargs = {"width": cfg.get("width", 1.0)}
+    model = create_model(cfg["arch"], num_classes=len(cfg["classes"]), **kwargs)
     model.load_state_dict(ck["model"])
     return model.eval(), ck
+
+
+def checkpoint_metadata(ck: dict, name: str, *, foreground: list[str] | None = None, data: str | None = None,
+                        metrics: dict | None = None) -> dict:
+    """The runtime metadata of a checkpoint's network: classes, input, normalisation, data and scores."""
+    cfg = ck["config"]
+    size = int(cfg["image_size"])
+    classes = list(cfg["classes"])
+    fg = foreground or cfg.get("foreground") or classes[1:]
+    unknown = [c for c in fg if c not in classes]
+    if unknown:
+        raise ValueError(f"foreground classes {unknown} are not among the model's classes {classes}")
+    if data is None:
+        data = cfg.get("data", "")
+        if cfg.get("train_split"):
+            data = f"{data} (split {cfg['train_split']}, {cfg.get('train_samples', '?')} images)"
+    return {
+        "format": 1, "name": name, "architecture": cfg["arch"],
+        "classes": classes, "foreground": list(fg),
+        "input": {"name": "image", "size": [size, size], "layout": "NCHW", "color": "RGB",
+                  "mean": list(cfg["mean"]), "std": list(cfg["std"]), "resize": "stretch"},
+        "output": {"name": "probabilities", "kind": "probabilities"},
+        "data": data, "training": training_summary(ck), "metrics": metrics or {},
+    }
+
+
+def export_checkpoint(ckpt_path: str | Path, output: str | Path, *, name: str | None = None,
+                      foreground: list[str] | None = None, data: str | None = None, metrics: dict | None = None,
+                      opset: int = 17) -> Path:
+    """Checkpoint file -> ONNX model meeting the runtime contract (verified against torch); returns the path."""
+    output = Path(output)
+    model, ck = model_from_checkpoint(ckpt_path)
+    meta = checkpoint_metadata(ck, name or output.stem, foreground=foreground, data=data, metrics=metrics)
+    return export_onnx(model, output, meta, opset=opset)
 
 
 def training_summary(ck: dict) -> dict:
     """Epochs and the checkpoint's own validation scores (when it has them), for the metadata."""
     out: dict[str, Any] = {"epochs": ck.get("epoch", -1) + 1}
+    cfg = ck.get("config", {})
+    for key in ("optimizer", "schedule", "lr", "batch_size", "image_size", "seed", "arch_kwargs"):
+        if key in cfg:
+            out[key] = cfg[key]
     val = ck.get("val")
     if val:
+        out["val_split"] = cfg.get("val_split")
         out["val_mean_iou"] = round(val["mean_iou"], 4)
+        if val.get("pixel_accuracy") is not None:
+            out["val_pixel_accuracy"] = round(val["pixel_accuracy"], 4)
         out["val_per_class_iou"] = {k: v if v is None else round(v, 4) for k, v in val["per_class_iou"].items()}
     return out
 
@@ -100,20 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default="", help="one-line description of the training data")
     ap.add_argument("--metrics", type=Path, default=None, help="JSON file whose content goes into metadata.metrics")
     args = ap.parse_args(argv)
-    model, ck = model_from_checkpoint(args.checkpoint)
-    cfg = ck["config"]
-    size = int(cfg["image_size"])
-    classes = list(cfg["classes"])
-    meta = {
-        "format": 1, "name": args.name or args.output.stem, "architecture": cfg["arch"],
-        "classes": classes, "foreground": args.foreground or classes[1:],
-        "input": {"name": "image", "size": [size, size], "layout": "NCHW", "color": "RGB",
-                  "mean": list(cfg["mean"]), "std": list(cfg["std"]), "resize": "stretch"},
-        "output": {"name": "probabilities", "kind": "probabilities"},
-        "data": args.data, "training": training_summary(ck),
-        "metrics": json.loads(args.metrics.read_text()) if args.metrics else {},
-    }
-    export_onnx(model, args.output, meta)
+    export_checkpoint(args.checkpoint, args.output, name=args.name, foreground=args.foreground,
+                      data=args.data or None, metrics=json.loads(args.metrics.read_text()) if args.metrics else None)
     print(f"wrote {args.output} ({args.output.stat().st_size / 1e6:.2f} MB)")
     return 0
 

@@ -1,0 +1,484 @@
+"""The training loop: one-stage supervised training of any registered architecture on any dataset.
+
+Cross-entropy with the dataset's ignore index; Adam with ReduceLROnPlateau on the validation
+score (as the original UNet work) or SGD with a poly schedule; mixed precision and channels-last
+on CUDA; a checkpoint after every epoch written atomically (``last.pt``, ``best.pt``), from which
+``resume`` continues exactly (weights, optimiser, scheduler, epoch, RNG: the sample order and the
+augmentation are functions of seed and epoch); early stopping; data-parallel training with DDP
+when launched by ``torchrun`` (gloo on CPU, NCCL on GPUs). Validation scores the ORIGINAL-size
+masks: predictions are upsampled to each mask, as the runtime does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Sampler
+
+from ..datasets import SegDataset, open_dataset
+from ..media.images import write_atomic
+from ..metrics import ConfusionMatrix
+from ..progress import Progress, format_duration
+from .checkpoint import load, save_atomic
+from .data.segmentation import MEAN, STD, SegTorchDataset, eval_collate
+from .models import create_model
+from .tracking import Tracker, comparison_grid
+
+log = logging.getLogger("segblur")
+
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("plateau", "poly")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run; saved in every checkpoint and in ``metrics.json``."""
+
+    data: str
+    arch: str
+    out: str
+    epochs: int = 50
+    batch_size: int = 8
+    image_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    optimizer: str = "adam"
+    schedule: str = "plateau"
+    momentum: float = 0.9
+    plateau_patience: int = 3
+    plateau_factor: float = 0.5
+    min_lr: float = 1e-6
+    early_stop: int = 10
+    seed: int = 0
+    device: str = "auto"
+    workers: int = 0
+    amp: bool = True
+    channels_last: bool = True
+    arch_kwargs: dict[str, Any] = field(default_factory=dict)
+    pretrained: str | None = None
+    train_split: str | None = None
+    val_split: str | None = None
+    monitor: str = "mean_iou"
+    backgrounds: str | None = None
+    steps_per_epoch: int | None = None
+    val_limit: int | None = None
+    tensorboard: bool = True
+    wandb: bool = False
+    wandb_project: str = "segblur"
+    threads: int | None = None
+
+    def validate(self) -> None:
+        """Refuse impossible settings with one line each, before any work starts."""
+        checks = [
+            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
+            (self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),
+            (self.image_size >= 32, f"image size must be >= 32, got {self.image_size}"),
+            (self.lr > 0 and math.isfinite(self.lr), f"learning rate must be positive, got {self.lr}"),
+            (self.weight_decay >= 0, f"weight decay must be >= 0, got {self.weight_decay}"),
+            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
+            (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),
+            (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
+             f"device must be auto, cpu or cuda, got {self.device!r}"),
+            (self.early_stop >= 0, "early stop patience must be >= 0 (0 = off)"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise ValueError(msg)
+
+    @classmethod
+    def fields(cls) -> list[str]:
+        """Names accepted in a YAML config file."""
+        return [f.name for f in dataclasses.fields(cls)]
+
+
+class EpochSampler(Sampler[int]):
+    """This rank's share of a permutation that depends only on (seed, epoch): resumable, DDP-aware."""
+
+    def __init__(self, n: int, seed: int, rank: int = 0, world: int = 1, shuffle: bool = True) -> None:
+        self.n, self.seed, self.rank, self.world, self.shuffle = n, seed, rank, world, shuffle
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the permutation of ``epoch``."""
+        self.epoch = epoch
+
+    def _order(self) -> list[int]:
+        if not self.shuffle:
+            return list(range(self.n))
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return torch.randperm(self.n, generator=g).tolist()
+
+    def __iter__(self):
+        order = self._order()
+        per = len(self)
+        total = per * self.world
+        order = (order * (total // max(1, len(order)) + 1))[:total]  # pad so every rank gets the same count
+        return iter(order[self.rank:total:self.world])
+
+    def __len__(self) -> int:
+        return -(-self.n // self.world)
+
+
+@dataclass
+class DistInfo:
+    """Rank and world size (1 process unless launched by torchrun)."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device: str) -> DistInfo:
+    """Join the process group when torchrun started us (``WORLD_SIZE`` > 1); gloo on CPU, NCCL on CUDA."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
+    return DistInfo(rank=dist.get_rank(), world=dist.get_world_size(),
+                    local_rank=int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def pick_device(name: str, local_rank: int = 0) -> torch.device:
+    """``auto`` is CUDA when present; one GPU per local rank under DDP."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError("--device cuda was asked for but no CUDA GPU is available")
+        return torch.device(f"cuda:{local_rank}" if name == "cuda" else name)
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> None:
+    """Python, numpy and torch generators."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def poly_lambda(total_steps: int, power: float = 0.9) -> Callable[[int], float]:
+    """``(1 - step / total) ** power`` (DeepLab's poly schedule)."""
+    return lambda step: max(0.0, 1.0 - step / max(1, total_steps)) ** power
+
+
+class Trainer:
+    """Trains ``config.arch`` on ``config.data`` into ``config.out``; :meth:`fit` returns the final summary.
+
+    ``on_epoch(epoch, metrics)`` is called after each validation (the tuner reports to Optuna there and may
+    raise to prune the run).
+    """
+
+    def __init__(self, config: TrainConfig, *, resume: bool = False, quiet: bool = False,
+                 on_epoch: Callable[[int, dict], None] | None = None) -> None:
+        config.validate()
+        self.cfg = config
+        self.resume = resume
+        self.quiet = quiet
+        self.on_epoch = on_epoch
+        self.out = Path(config.out)
+
+    # -- set-up -----------------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        cfg = self.cfg
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.dist = init_distributed(cfg.device)
+        self.device = pick_device(cfg.device, self.dist.local_rank)
+        self.cuda = self.device.type == "cuda"
+        seed_everything(cfg.seed)
+        self.dataset: SegDataset = open_dataset(cfg.data)
+        self.classes = list(self.dataset.classes)
+        self.train_split = cfg.train_split or self.dataset.default_split("train")
+        self.val_split = cfg.val_split or self.dataset.default_split("val")
+        backgrounds = None
+        if cfg.backgrounds:
+            from .data.person import load_backgrounds
+
+            backgrounds = load_backgrounds(Path(cfg.backgrounds))
+        self.train_ds = SegTorchDataset(self.dataset, self.train_split, train=True, image_size=cfg.image_size,
+                                        backgrounds=backgrounds, seed=cfg.seed)
+        self.val_ds = SegTorchDataset(self.dataset, self.val_split, train=False, image_size=cfg.image_size)
+        self.sampler = EpochSampler(len(self.train_ds), cfg.seed, self.dist.rank, self.dist.world)
+        self.loader = DataLoader(self.train_ds, batch_size=cfg.batch_size, sampler=self.sampler, drop_last=True,
+                                 num_workers=cfg.workers, pin_memory=self.cuda,
+                                 persistent_workers=cfg.workers > 0)
+        if len(self.loader) == 0:
+            raise ValueError(f"{cfg.data}: split {self.train_split!r} has {len(self.train_ds)} samples, fewer than "
+                             f"one batch of {cfg.batch_size} per process")
+        n_val = len(self.val_ds) if cfg.val_limit is None else min(cfg.val_limit, len(self.val_ds))
+        val_idx = list(range(self.dist.rank, n_val, self.dist.world))
+        self.val_loader = DataLoader(torch.utils.data.Subset(self.val_ds, val_idx), batch_size=cfg.batch_size,
+                                     shuffle=False, num_workers=cfg.workers, collate_fn=eval_collate)
+        self.steps_per_epoch = min(len(self.loader), cfg.steps_per_epoch or len(self.loader))
+
+        model = create_model(cfg.arch, num_classes=len(self.classes), **cfg.arch_kwargs)
+        if cfg.pretrained:
+            from .models.pretrained import load_pretrained
+
+            skipped = load_pretrained(model, cfg.pretrained)
+            if self.dist.main and not self.quiet:
+                print(f"segblur: initialised from {cfg.pretrained}" +
+                      (f" ({len(skipped)} tensors not loaded: {', '.join(skipped[:4])}...)" if skipped else ""),
+                      file=sys.stderr)
+        model.to(self.device)
+        if self.cuda and cfg.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model
+        self.net: nn.Module = model
+        if self.dist.world > 1:
+            self.net = nn.parallel.DistributedDataParallel(
+                model, device_ids=[self.device.index] if self.cuda else None)
+        params = [p for p in model.parameters() if p.requires_grad]
+        if cfg.optimizer == "adam":
+            self.opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        else:
+            self.opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        if cfg.schedule == "plateau":
+            self.sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                self.opt, mode="max", factor=cfg.plateau_factor, patience=cfg.plateau_patience, min_lr=cfg.min_lr)
+        else:
+            self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, poly_lambda(cfg.epochs * self.steps_per_epoch))
+        self.amp_dtype = None
+        if self.cuda and cfg.amp:
+            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+
+    def run_config(self) -> dict[str, Any]:
+        """What export and evaluate need to rebuild and feed the network."""
+        return {**dataclasses.asdict(self.cfg), "classes": self.classes,
+                "foreground": list(self.dataset.foreground), "image_size": self.cfg.image_size,
+                "mean": list(MEAN), "std": list(STD), "train_split": self.train_split, "val_split": self.val_split,
+                "train_samples": len(self.train_ds), "val_samples": len(self.val_ds), "world_size": self.dist.world}
+
+    # -- checkpoints ------------------------------------------------------------------------------------------
+    def _state(self, epoch: int, best: float, bad_epochs: int, val: dict, history: list) -> dict:
+        return {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
+                "scheduler": self.sched.state_dict(), "scaler": self.scaler.state_dict(), "epoch": epoch,
+                "best": best, "bad_epochs": bad_epochs, "val": val, "history": history, "config": self.run_config(),
+                "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(),
+                "python_rng": random.getstate(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if self.cuda else None}
+
+    def _restore(self, ck: dict) -> tuple[int, float, int, list]:
+        old = ck.get("config", {})
+        for key in ("arch", "classes", "image_size"):
+            mine = self.run_config()[key]
+            if key in old and old[key] != mine:
+                raise ValueError(f"{self.out / 'last.pt'}: cannot resume, the checkpoint's {key} is {old[key]!r}, "
+                                 f"this run's is {mine!r}")
+        self.model.load_state_dict(ck["model"])
+        self.opt.load_state_dict(ck["optimizer"])
+        self.sched.load_state_dict(ck["scheduler"])
+        if ck.get("scaler"):
+            self.scaler.load_state_dict(ck["scaler"])
+        torch.set_rng_state(ck["torch_rng"])
+        np.random.set_state(ck["numpy_rng"])
+        random.setstate(ck["python_rng"])
+        if self.cuda and ck.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state_all(ck["cuda_rng"])
+        return ck["epoch"] + 1, ck["best"], ck.get("bad_epochs", 0), ck.get("history", [])
+
+    # -- one epoch --------------------------------------------------------------------------------------------
+    def train_epoch(self, epoch: int) -> float:
+        """One pass over this rank's share of the training split; returns the mean loss (over all ranks)."""
+        self.net.train()
+        self.sampler.set_epoch(epoch)
+        self.train_ds.epoch = epoch
+        total, count = torch.zeros((), dtype=torch.float64), 0
+        progress = Progress(self.steps_per_epoch * self.cfg.batch_size * self.dist.world, "images",
+                            enabled=self.dist.main and not self.quiet)
+        for step, (x, y) in enumerate(self.loader):
+            if step >= self.steps_per_epoch:
+                break
+            x = x.to(self.device, non_blocking=True)
+            y = y.to(self.device, non_blocking=True)
+            if self.cuda and self.cfg.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
+                                enabled=self.amp_dtype is not None):
+                logits = self.net(x)
+                loss = F.cross_entropy(logits.float(), y, ignore_index=self.dataset.ignore_index)
+                aux = getattr(self.model, "aux_logits", None)  # DeepLabv3 with aux=True, as torchvision's recipe
+                if aux is not None:
+                    loss = loss + 0.5 * F.cross_entropy(aux.float(), y, ignore_index=self.dataset.ignore_index)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"epoch {epoch + 1} step {step}: the loss is {loss.item()} "
+                                         f"(try a lower --lr)")
+            self.opt.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.opt)
+            self.scaler.update()
+            if self.cfg.schedule == "poly":
+                self.sched.step()
+            total += loss.detach().double().cpu() * len(x)
+            count += len(x)
+            progress.extra = f"epoch {epoch + 1}/{self.cfg.epochs} loss {float(total) / count:.4f}"
+            progress.update(len(x) * self.dist.world)
+        progress.close()
+        stats = torch.tensor([total.item(), float(count)], dtype=torch.float64)
+        if self.dist.world > 1:
+            dist.all_reduce(stats)
+        return float(stats[0] / max(1.0, stats[1]))
+
+    @torch.no_grad()
+    def validate(self, epoch: int) -> tuple[dict, list]:
+        """Confusion-matrix metrics on the validation split at the masks' original size (all ranks combined)."""
+        self.net.eval()
+        cm = ConfusionMatrix(len(self.classes), self.dataset.ignore_index)
+        examples = []
+        for x, masks in self.val_loader:
+            x = x.to(self.device)
+            with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
+                                enabled=self.amp_dtype is not None):
+                logits = self.model(x)
+            for i, mask in enumerate(masks):
+                up = F.interpolate(logits[i:i + 1].float(), size=mask.shape[-2:], mode="bilinear",
+                                   align_corners=False)
+                pred = up.argmax(1)[0].cpu().numpy()
+                cm.update(mask.numpy(), pred)
+                if len(examples) < 4 and self.dist.main:
+                    examples.append((x[i].float().cpu(), mask.numpy(), pred))
+        if self.dist.world > 1:
+            mat = torch.from_numpy(cm.mat)
+            dist.all_reduce(mat)
+            cm.mat = mat.numpy()
+        metrics = cm.compute(self.classes)
+        return metrics, examples
+
+    def _examples_picture(self, examples: list) -> np.ndarray:
+        import cv2
+
+        rows = []
+        mean, std = np.array(MEAN, np.float32), np.array(STD, np.float32)
+        for x, gt, pred in examples:
+            img = np.clip(x.numpy().transpose(1, 2, 0) * std + mean, 0, 255).astype(np.uint8)
+            img = cv2.resize(img, gt.shape[::-1], interpolation=cv2.INTER_LINEAR)
+            rows.append((img, gt, pred))
+        return comparison_grid(rows, self.dataset.ignore_index)
+
+    # -- the run ----------------------------------------------------------------------------------------------
+    def fit(self) -> dict:
+        """Train (or continue) to ``epochs`` or early stop; returns the summary written to ``metrics.json``."""
+        self._build()
+        cfg, main = self.cfg, self.dist.main
+        start, best, bad_epochs, history = 0, -math.inf, 0, []
+        last = self.out / "last.pt"
+        if self.resume:
+            if not last.exists():
+                raise FileNotFoundError(f"{last}: nothing to resume (no checkpoint)")
+            start, best, bad_epochs, history = self._restore(load(last))
+            if main and not self.quiet:
+                print(f"segblur: resumed {last} after epoch {start}", file=sys.stderr)
+        elif main and last.exists():
+            raise FileExistsError(f"{self.out}: holds a run already; pass --resume to continue it or choose "
+                                  f"another --out")
+        tracker = None
+        if main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            tracker = Tracker(self.out, self.run_config(), tensorboard=cfg.tensorboard, wandb=cfg.wandb,
+                              wandb_project=cfg.wandb_project, resume=self.resume)
+            if not self.quiet:
+                n_params = sum(p.numel() for p in self.model.parameters()) / 1e6
+                print(f"segblur: training {cfg.arch} ({n_params:.2f} M parameters) on {cfg.data} "
+                      f"[{self.train_split}: {len(self.train_ds)}, {self.val_split}: {len(self.val_ds)}] "
+                      f"on {self.device}" + (f" x{self.dist.world} processes" if self.dist.world > 1 else ""),
+                      file=sys.stderr)
+        stopped_early = False
+        t_run = time.perf_counter()
+        try:
+            for epoch in range(start, cfg.epochs):
+                t0 = time.perf_counter()
+                loss = self.train_epoch(epoch)
+                metrics, examples = self.validate(epoch)
+                score = float(metrics.get(cfg.monitor, float("nan")))
+                if cfg.schedule == "plateau":
+                    self.sched.step(score if math.isfinite(score) else -1.0)
+                improved = math.isfinite(score) and score > best
+                if improved:
+                    best, bad_epochs = score, 0
+                else:
+                    bad_epochs += 1
+                lr = self.opt.param_groups[0]["lr"]
+                row = {"train_loss": loss, "lr": lr, "epoch_seconds": time.perf_counter() - t0,
+                       **{f"val_{k}": v for k, v in metrics.items() if isinstance(v, (int, float))},
+                       **{f"val_iou_{c}": v for c, v in metrics["per_class_iou"].items()}}
+                history.append({"epoch": epoch + 1, "train_loss": loss, "lr": lr,
+                                cfg.monitor: score, "pixel_accuracy": metrics["pixel_accuracy"]})
+                if main:
+                    state = self._state(epoch, best, bad_epochs, metrics, history)
+                    save_atomic(state, last)
+                    if improved:
+                        save_atomic(state, self.out / "best.pt")
+                    tracker.log(epoch + 1, row)
+                    if examples:
+                        picture = self._examples_picture(examples)
+                        tracker.image("val/image_truth_prediction", epoch + 1, picture)
+                        _write_picture(self.out / "predictions.jpg", picture)
+                    if not self.quiet:
+                        done = epoch + 1 - start
+                        eta = (time.perf_counter() - t_run) / done * (cfg.epochs - epoch - 1)
+                        ious = " ".join(f"{c} {v:.3f}" for c, v in metrics["per_class_iou"].items()
+                                        if v is not None and len(self.classes) <= 6)
+                        print(f"epoch {epoch + 1}/{cfg.epochs} loss {loss:.4f} val {cfg.monitor} {score:.4f} "
+                              f"pixel acc {metrics['pixel_accuracy']:.4f} {ious} lr {lr:.1e} "
+                              f"{time.perf_counter() - t0:.0f}s ETA {format_duration(eta)}"
+                              + (" *" if improved else ""), file=sys.stderr, flush=True)
+                if self.on_epoch is not None:
+                    self.on_epoch(epoch, metrics)
+                if cfg.early_stop and bad_epochs >= cfg.early_stop:
+                    stopped_early = True
+                    if main and not self.quiet:
+                        print(f"segblur: early stop: no better {cfg.monitor} for {bad_epochs} epochs",
+                              file=sys.stderr)
+                    break
+        finally:
+            if tracker is not None:
+                tracker.close()
+        summary = self._summary(best, history, stopped_early)
+        if main:
+            write_atomic(self.out / "metrics.json", (json.dumps(summary, indent=2) + "\n").encode())
+        if self.dist.world > 1:
+            dist.barrier()
+        return summary
+
+    def _summary(self, best: float, history: list, stopped_early: bool) -> dict:
+        best_path = self.out / "best.pt"
+        best_val = load(best_path)["val"] if self.dist.main and best_path.exists() else None
+        return {"arch": self.cfg.arch, "data": self.cfg.data, "monitor": self.cfg.monitor,
+                "best": best if math.isfinite(best) else None, "best_val": best_val,
+                "epochs_run": len(history), "stopped_early": stopped_early, "history": history,
+                "config": self.run_config()}
+
+
+def _write_picture(path: Path, rgb: np.ndarray) -> None:
+    import cv2
+
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    if ok:
+        write_atomic(path, buf.tobytes())
+
+
+def train(config: TrainConfig, *, resume: bool = False, quiet: bool = False) -> dict:
+    """Train per ``config`` (see :class:`TrainConfig`); returns the summary also written to ``metrics.json``."""
+    return Trainer(config, resume=resume, quiet=quiet).fit()

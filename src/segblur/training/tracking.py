@@ -1,0 +1,141 @@
+"""Experiment tracking: a CSV log always, TensorBoard by default, Weights & Biases on request.
+
+One :class:`Tracker` fans each record out to every backend, so the training loop logs once.
+W&B honours ``WANDB_MODE=offline`` (runs are synced later with ``wandb sync``); a missing optional
+package is a one-line error before training starts, not a crash after the first epoch.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger("segblur")
+
+# Pascal VOC's colour map (bit-interleaved), good for any class count up to 256.
+def palette(n: int = 256) -> np.ndarray:
+    """``n x 3`` uint8 colours: class 0 black, then VOC's distinct colours."""
+    out = np.zeros((n, 3), np.uint8)
+    for i in range(n):
+        c, r, g, b = i, 0, 0, 0
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        out[i] = (r, g, b)
+    return out
+
+
+_PALETTE = palette()
+
+
+def colorize(labels: np.ndarray, ignore_index: int = 255) -> np.ndarray:
+    """Class map (H x W ints) -> RGB picture; ignored pixels are white."""
+    lab = np.asarray(labels).astype(np.int64)
+    rgb = _PALETTE[np.clip(lab, 0, 255)]
+    rgb[lab == ignore_index] = 255
+    return rgb
+
+
+def comparison_grid(rows: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], ignore_index: int = 255,
+                    height: int = 160) -> np.ndarray:
+    """Stack ``image | ground truth | prediction`` rows (RGB uint8, class maps) into one RGB picture."""
+    import cv2
+
+    out = []
+    for img, gt, pred in rows:
+        h, w = gt.shape
+        scale = height / h
+        size = (max(1, round(w * scale)), height)
+        tiles = [cv2.resize(img, size, interpolation=cv2.INTER_AREA),
+                 cv2.resize(colorize(gt, ignore_index), size, interpolation=cv2.INTER_NEAREST),
+                 cv2.resize(colorize(pred, ignore_index), size, interpolation=cv2.INTER_NEAREST)]
+        out.append(np.concatenate(tiles, axis=1))
+    width = max(r.shape[1] for r in out)
+    out = [np.pad(r, ((0, 2), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in out]
+    return np.concatenate(out, axis=0)
+
+
+class Tracker:
+    """Logs scalars and comparison pictures of one run to ``run_dir/log.csv``, TensorBoard and W&B.
+
+    ``resume`` appends to an existing CSV (an exactly resumed run continues its log) instead of replacing it.
+    """
+
+    def __init__(self, run_dir: str | Path, config: Mapping[str, Any], *, tensorboard: bool = True,
+                 wandb: bool = False, wandb_project: str = "segblur", resume: bool = False) -> None:
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.csv_path = self.run_dir / "log.csv"
+        self._fields: list[str] | None = None
+        if resume and self.csv_path.exists():
+            with open(self.csv_path, newline="") as f:
+                header = next(csv.reader(f), None)
+            self._fields = header or None
+        elif self.csv_path.exists():
+            self.csv_path.unlink()
+        self.tb = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError as e:  # tensorboard is part of the train extra, but may be missing
+                raise RuntimeError("TensorBoard logging needs the tensorboard package (pip install tensorboard); "
+                                   "or pass --no-tensorboard") from e
+            self.tb = SummaryWriter(log_dir=str(self.run_dir / "tensorboard"))
+        self.wandb_run = None
+        if wandb:
+            try:
+                import wandb as wandb_mod
+            except ImportError as e:
+                raise RuntimeError("--wandb needs the wandb package (pip install wandb)") from e
+            self.wandb_run = wandb_mod.init(project=wandb_project, name=self.run_dir.name, dir=str(self.run_dir),
+                                            config=dict(config), resume="allow",
+                                            mode=os.environ.get("WANDB_MODE", "online"))
+
+    def log(self, step: int, values: Mapping[str, float]) -> None:
+        """One row of scalars (e.g. an epoch's losses, metrics and learning rate)."""
+        row = {"epoch": step, **{k: v for k, v in values.items()}}
+        if self._fields is None:
+            self._fields = list(row)
+            with open(self.csv_path, "w", newline="") as f:
+                csv.writer(f).writerow(self._fields)
+        with open(self.csv_path, "a", newline="") as f:
+            csv.writer(f).writerow([_fmt(row.get(k)) for k in self._fields])
+        for k, v in values.items():
+            if v is None or not np.isfinite(v):
+                continue
+            if self.tb is not None:
+                self.tb.add_scalar(k, v, step)
+        if self.wandb_run is not None:
+            self.wandb_run.log({k: v for k, v in values.items() if v is not None}, step=step)
+
+    def image(self, tag: str, step: int, rgb: np.ndarray) -> None:
+        """An RGB uint8 picture (e.g. a :func:`comparison_grid`)."""
+        if self.tb is not None:
+            self.tb.add_image(tag, rgb, step, dataformats="HWC")
+        if self.wandb_run is not None:
+            import wandb as wandb_mod
+
+            self.wandb_run.log({tag: wandb_mod.Image(rgb)}, step=step)
+
+    def close(self) -> None:
+        """Flush and close every backend."""
+        if self.tb is not None:
+            self.tb.close()
+            self.tb = None
+        if self.wandb_run is not None:
+            self.wandb_run.finish()
+            self.wandb_run = None
+
+
+def _fmt(v: Any) -> Any:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return "" if v is None else v
