@@ -135,6 +135,29 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _benchmark_streams(args: argparse.Namespace, frame) -> dict:
+    """``benchmark --stream``: threaded loop at 30 and 1000 fps, flicker off/on, 1080p file throughput."""
+    from ..bench.run import make_frame
+    from ..bench.stream import FAST_FPS, measure_file_throughput, measure_flicker, measure_stream
+
+    if not args.stream_seconds > 0:
+        raise FatalError(f"--stream-seconds must be positive, got {args.stream_seconds:g}")
+    effect = (args.effect or ["blur"])[0]
+    pipe = _pipeline(args, effect=effect, background=frame[:, ::-1] if effect == "image" else None, temporal=True)
+    runs = []
+    for name, fps in (("camera 30 fps", 30.0), ("as fast as it goes", FAST_FPS)):
+        runs.append({"name": name, **measure_stream(pipe, frame, fps, args.stream_seconds)})
+    try:
+        big = make_frame((1920, 1080), args.image)
+    except (ValueError, ImageError) as e:
+        raise FatalError(str(e)) from None
+    if effect == "image":
+        pipe.set_effect("image", background=big[:, ::-1])
+    flicker = measure_flicker(pipe, frame)
+    file = measure_file_throughput(pipe, big, args.file_frames) if args.file_frames else None
+    return {"model": pipe.segmenter.info.name, "effect": effect, "stream": runs, "flicker": flicker, "file": file}
+
+
 def cmd_benchmark(args: argparse.Namespace) -> int:
     """``segblur benchmark``: per-stage milliseconds of segblur and, optionally, the reference."""
     from ..bench.run import format_table, machine, make_frame, parse_size, time_pipeline, time_reference
@@ -154,6 +177,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
                 args.reference, frame, args.repeats, threads=args.threads)
         except (RuntimeError, ValueError, OSError) as e:
             raise FatalError(f"{args.reference}: {e}") from None
+    stream = _benchmark_streams(args, frame) if args.stream else None
     info = machine()
     print(f"{size[0]}x{size[1]} frame, median of {args.repeats} runs; {info['cpu']}, {info['cores']} cores")
     print(format_table(results))
@@ -161,10 +185,16 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         ref = list(results.values())[-1]["total"]
         for name, r in list(results.items())[:-1]:
             print(f"{name}: {ref / r['total']:.2f}x the reference's speed")
+    if stream is not None:
+        from ..bench.stream import format_stream_table
+
+        print(f"\nstreams ({stream['model']}, {stream['effect']}, temporal smoothing on unless noted; "
+              f"{size[0]}x{size[1]} source, {args.stream_seconds:g} s per run)")
+        print(format_stream_table(stream))
     if args.json:
         try:
             write_atomic(args.json, json.dumps({"size": size, "repeats": args.repeats, "machine": info,
-                                                "results": results}, indent=2).encode())
+                                                "results": results, "stream": stream}, indent=2).encode())
         except OSError as e:
             raise FatalError(f"{args.json}: cannot write ({e.strerror or e})") from None
     return 0

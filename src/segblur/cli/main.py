@@ -80,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("benchmark", help="time each pipeline stage on a frame (and a reference pipeline)",
                        description="Per-stage milliseconds of Pipeline.process on one frame, median of "
-                       "--repeats runs, and the same for the MediaPipe-style reference when --reference is given.")
+                       "--repeats runs, and the same for the MediaPipe-style reference when --reference is given. "
+                       "--stream adds the camera loop (fps, dropped frames, latency), flicker and video file speed.")
     p.add_argument("--size", default="1280x720", help="frame size WxH (default 1280x720)")
     p.add_argument("--image", type=Path, default=None, help="photo to use (default: the bundled sample)")
     p.add_argument("--effect", action="append", choices=EFFECTS, default=None,
@@ -88,6 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int_in(1), default=100)
     p.add_argument("--reference", type=Path, default=None, metavar="TFLITE",
                    help="MediaPipe selfie_segmentation.tflite to time alongside (needs segblur[bench])")
+    p.add_argument("--stream", action="store_true",
+                   help="also measure streams: the threaded camera loop on a synthetic source paced at 30 fps and "
+                   "at 1000 fps (as fast as it goes), mask flicker on a still noisy scene with temporal smoothing "
+                   "off and on, and 1920x1080 video file throughput")
+    p.add_argument("--stream-seconds", type=finite, default=10.0, metavar="S",
+                   help="seconds of each threaded stream run (default 10)")
+    p.add_argument("--file-frames", type=int_in(0), default=60, metavar="N",
+                   help="frames of the 1920x1080 clip for --stream's video file throughput (default 60; 0 skips it)")
     p.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
     add_model_options(p)
     p.set_defaults(func="cmd_benchmark")

@@ -1,0 +1,172 @@
+"""``segblur camera``: a live camera (or a file or stream played like one) with preview, virtual camera, recording."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .options import EFFECTS, add_mask_options, add_model_options, finite, int_in
+
+ORDER = 30
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size {text!r} must look like 1280x720") from None
+    if w < 16 or h < 16:
+        raise argparse.ArgumentTypeError(f"size {text!r} is too small")
+    return w, h
+
+
+def _rate(text: str) -> float:
+    v = finite(text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"frame rate must be positive, got {text}")
+    return v
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Add the ``camera`` subcommand."""
+    p = sub.add_parser(
+        "camera", help="live background blur of a camera: preview window, virtual camera, recording",
+        description="Blur the background of a live camera (or of a video file or stream, played in real time) and "
+        "show it in a window, send it to a virtual camera for video calls (--virtual) and/or record it (--record). "
+        "Preview keys: e/E effect, +/- strength, b background picture, m mask view, t smoothing, q or Esc quit. "
+        "Frames the model cannot keep up with are dropped, so the delay stays at one or two frames. "
+        "Exit status: 0 done, 1 the source was lost mid-stream or an output failed, 2 the source or an output "
+        "cannot be opened, 130 Ctrl-C (recordings are finalised in every case).")
+    p.add_argument("--source", default="0", metavar="SOURCE",
+                   help="camera index (default 0), /dev/videoN, a video file or a stream URL (rtsp://, http://)")
+    p.add_argument("--size", type=_size, default=None, metavar="WxH",
+                   help="frame size to ask the camera for, e.g. 1280x720 (it may give another; default: its own)")
+    p.add_argument("--fps", type=_rate, default=None,
+                   help="frame rate to ask the camera for; for a file, the rate it is played at (default: its own)")
+    g = p.add_argument_group("output")
+    g.add_argument("--no-preview", dest="preview", action="store_false", help="no window (headless)")
+    g.add_argument("--virtual", action="store_true", help="send the frames to a virtual camera (pyvirtualcam)")
+    g.add_argument("--virtual-device", default=None, metavar="DEV",
+                   help="virtual camera device, e.g. /dev/video10 (default: the first one found)")
+    g.add_argument("--record", type=Path, default=None, metavar="FILE",
+                   help="also save the shown frames as a video (.mp4, .mkv, .mov, .webm, .avi)")
+    g.add_argument("--frames", type=int_in(1), default=None, metavar="N", help="stop after N frames shown")
+    g.add_argument("-q", "--quiet", action="store_true", help="no progress line and no final report")
+    g = p.add_argument_group("effect")
+    g.add_argument("--effect", choices=EFFECTS, default=None,
+                   help="what happens to the background (default: blur; image when --background is given)")
+    g.add_argument("--strength", type=finite, default=None, help="effect strength 0..1 (default: per effect)")
+    g.add_argument("--background", action="append", metavar="IMAGE", default=None,
+                   help="replacement background picture; repeat to switch between several with the b key")
+    g.add_argument("--color", default=None, help="colour for the color effect: #RRGGBB, R,G,B or a name")
+    g.add_argument("--invert", action="store_true", help="apply the effect to the kept classes instead")
+    g.add_argument("--no-temporal", dest="temporal", action="store_false",
+                   help="no smoothing of the mask across frames (it is on by default against flicker)")
+    add_model_options(p)
+    add_mask_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Open the source, the pipeline and the outputs, stream until done, report; returns the exit status."""
+    import sys
+
+    from ..media import camera
+    from ..media.images import ImageError, read_image
+    from ..media.preview import Controls, PreviewWindow, gui_problem
+    from ..media.video import VideoError
+    from ..progress import Progress
+    from ..runtime.effects import parse_color
+    from .commands import FatalError, _pipeline, _report
+
+    effect = args.effect or ("image" if args.background else "blur")
+    if effect == "image" and not args.background:
+        raise FatalError("--effect image needs --background")
+    preview = args.preview
+    if preview and (problem := gui_problem()):
+        if not (args.virtual or args.record):
+            raise FatalError(f"{problem}; install opencv-python for it (it replaces opencv-python-headless), "
+                             "or run with --no-preview, --virtual or --record")
+        _report(f"{problem}; running without it")
+        preview = False
+    if args.record is not None and Path(args.source).is_file() and _same(args.record, Path(args.source)):
+        raise FatalError(f"{args.record}: is the source; choose another file to record to")
+    try:
+        backgrounds = tuple(read_image(b) for b in args.background or ())
+    except ImageError as e:
+        raise FatalError(str(e)) from None
+    try:
+        color = parse_color(args.color) if args.color is not None else None
+    except ValueError as e:
+        raise FatalError(str(e)) from None
+    kw = {"softness": args.softness} if args.softness is not None else {}
+    pipe = _pipeline(args, effect=effect, strength=args.strength, background=backgrounds[0] if backgrounds else None,
+                     color=color if effect == "color" else None, invert=args.invert, temporal=args.temporal, **kw)
+    try:
+        source = camera.open_source(args.source, args.size, args.fps)
+    except camera.SourceError as e:
+        raise FatalError(str(e)) from None
+
+    sinks: list = []
+    try:
+        if preview:
+            sinks.append(PreviewWindow(f"segblur - {source.name}"))
+        virtual = None
+        if args.virtual:
+            from ..media.virtualcam import VirtualCamera
+
+            virtual = VirtualCamera(source.width, source.height, source.fps, device=args.virtual_device)
+            sinks.append(virtual)
+        recorder = camera.RecordSink(args.record, source.width, source.height, source.fps) if args.record else None
+    except camera.SinkError as e:
+        for s in sinks:
+            s.close()
+        source.close()
+        raise FatalError(str(e)) from None
+    if recorder is not None:
+        sinks.append(recorder)
+
+    if not args.quiet:
+        outs = (["preview"] if preview else []) + ([f"virtual camera {virtual.device}"] if virtual else []) + \
+            ([f"recording to {args.record}"] if recorder else [])
+        _report(f"{source.name}: {source.width}x{source.height} at {float(source.fps):.3g} fps -> "
+                f"{', '.join(outs) or 'no output (headless)'}" + ("" if preview else "; Ctrl-C stops"))
+    progress = Progress(args.frames, "frames", enabled=not args.quiet and not preview)
+    controls = Controls(backgrounds=backgrounds, color=color)
+    try:
+        stats = camera.run_stream(source, pipe, sinks, frames=args.frames, controls=controls,
+                                  on_frame=lambda _: progress.update())
+    except (VideoError, camera.SinkError) as e:
+        progress.close()
+        _report(str(e))
+        return 1
+    except (OSError, RuntimeError, ValueError) as e:  # a sink or the pipeline failed mid-stream
+        progress.close()
+        reason = (getattr(e, "strerror", None) or str(e) or type(e).__name__).strip().splitlines()[-1]
+        _report(f"{source.name}: stream stopped ({reason[:200]})")
+        return 1
+    progress.close()
+    if not args.quiet:
+        s = stats.summary()
+        _report(f"{stats.shown} frames shown of {stats.captured} captured ({stats.dropped} dropped), "
+                f"{s['fps']:.1f} fps")
+        if stats.shown:
+            stages = ", ".join(f"{k} {v:.1f}" for k, v in s["stages_median_ms"].items())
+            _report(f"latency capture to output: median {s['latency_median_ms']:.1f} ms, "
+                    f"p95 {s['latency_p95_ms']:.1f} ms; median ms per stage: {stages}")
+        if recorder is not None:
+            _report(f"recorded {recorder.frames} frames to {args.record}")
+    if stats.ended == "lost":
+        _report(stats.message + (f"; recording saved to {args.record}" if recorder is not None else ""))
+        return 1
+    if stats.ended == "interrupted":
+        print("segblur: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and a.samefile(b))
+    except OSError:
+        return False
