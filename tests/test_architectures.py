@@ -448,3 +448,14 @@ def test_wrong_shape_missing_key_and_bad_files_name_the_file(tmp_path: Path) -> 
         with pytest.raises(ValueError) as info:
             load_pretrained(build(name), str(path))
         assert_one_line_naming(str(info.value), path)
+
+
+def test_mobilenet_deeplab_bn_momentum_option() -> None:
+    """torchvision's 0.01 by default (fine-tuning); a from-scratch run can ask for a faster 0.1."""
+    default = create_model("deeplabv3_mobilenet_v3_large", 3, width=0.25)
+    fast = create_model("deeplabv3_mobilenet_v3_large", 3, width=0.25, bn_momentum=0.1)
+    bns = [m for m in default.backbone.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert bns and all(m.momentum == 0.01 for m in bns)
+    assert all(m.momentum == 0.1 for m in fast.backbone.modules() if isinstance(m, nn.BatchNorm2d))
+    with pytest.raises(ValueError, match="bn_momentum"):
+        create_model("deeplabv3_mobilenet_v3_large", 3, width=0.25, bn_momentum=0.0)

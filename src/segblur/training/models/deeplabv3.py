@@ -130,10 +130,21 @@ def deeplabv3_resnet50(num_classes: int = 21, output_stride: int = 8, aux: bool 
 
 @register_model("deeplabv3_mobilenet_v3_large")
 def deeplabv3_mobilenet_v3_large(num_classes: int = 21, output_stride: int = 16, aux: bool = False,
-                                 width: float = 1.0, atrous_rates: Sequence[int] | None = None) -> DeepLabV3:
-    """DeepLabv3 on a dilated MobileNetV3-Large (output stride 16 as torchvision, or 8); ``width`` is width_mult."""
+                                 width: float = 1.0, atrous_rates: Sequence[int] | None = None,
+                                 bn_momentum: float | None = None) -> DeepLabV3:
+    """DeepLabv3 on a dilated MobileNetV3-Large (output stride 16 as torchvision, or 8); ``width`` is width_mult.
+
+    The backbone keeps torchvision's batch-norm momentum 0.01 (right for fine-tuning its weights); from
+    scratch, ``bn_momentum=0.1`` lets the running statistics keep up with fast-changing weights.
+    """
     if output_stride not in (8, 16):
         raise ValueError(f"deeplabv3_mobilenet_v3_large output_stride must be 8 or 16, got {output_stride}")
     backbone = mobilenet_v3_large(output_stride=output_stride, width=width)
+    if bn_momentum is not None:
+        if not 0 < bn_momentum <= 1:
+            raise ValueError(f"bn_momentum must be in (0, 1], got {bn_momentum}")
+        for m in backbone.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.momentum = bn_momentum
     rates = _rates(atrous_rates, (12, 24, 36))
     return DeepLabV3(backbone, num_classes, rates, aux=aux, channels=max(8, int(round(256 * width))))
