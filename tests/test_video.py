@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
 from fractions import Fraction
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from conftest import assert_one_line_naming
@@ -12,6 +17,7 @@ from conftest import assert_one_line_naming
 av = pytest.importorskip("av")
 
 from segblur.cli.main import main  # noqa: E402
+from segblur.media import video as video_module  # noqa: E402
 from segblur.media.video import VideoError, VideoWriter, probe_video, process_video  # noqa: E402
 from segblur.runtime.pipeline import Pipeline  # noqa: E402
 
@@ -322,3 +328,156 @@ def test_several_inputs_to_a_folder_and_no_temporal(tmp_path: Path, model_path: 
     assert seen == [None, None]  # bad.mkv is refused before processing
     assert main(["video", str(a), "-o", str(out / "t.mp4"), "--model", str(model_path), "-q"]) == 0
     assert seen[-1] is not None  # temporal smoothing is on by default for video
+
+
+def video_threads() -> list[str]:
+    """Names of the live decode/encode threads of process_video."""
+    return [t.name for t in threading.enumerate() if t.name.startswith("segblur-video")]
+
+
+def test_threaded_output_equals_the_serial_loop(tmp_path: Path, pipe: Pipeline) -> None:
+    src = make_video(tmp_path / "in.mkv", frames=20)
+    threaded = process_video(src, tmp_path / "thr.mkv", pipe)
+    serial = process_video(src, tmp_path / "ser.mkv", pipe, threads=False)
+    assert threaded.frames == serial.frames == 20 and not video_threads()
+    # Same frames in the same order with the same timestamps: the encoded streams are identical.
+    assert packets(tmp_path / "thr.mkv", "video") == packets(tmp_path / "ser.mkv", "video")
+    assert packets(tmp_path / "thr.mkv", "audio") == packets(src, "audio")
+    assert video_frames(tmp_path / "thr.mkv")[0] == video_frames(src)[0]
+    assert {"decode", "segment", "pipeline", "encode", "pipeline waiting"} <= set(threaded.stage_ms)
+    assert all(v >= 0 for v in threaded.stage_ms.values()) and "pipeline waiting" not in serial.stage_ms
+
+
+def test_yuv_fast_path_matches_ffmpeg_conversion(tmp_path: Path) -> None:
+    """VideoWriter's own RGB -> yuv420p conversion (OpenCV) gives the colours FFmpeg's conversion gives."""
+    rng = np.random.default_rng(1)
+    frames = [cv2.resize(rng.integers(30, 220, (6, 8, 3), dtype=np.uint8), (64, 48)) for _ in range(3)]
+    with VideoWriter(tmp_path / "fast.mkv", 64, 48, 10, crf=0, options={"preset": "ultrafast"}) as w:
+        for f in frames:
+            w.write(f)
+    with av.open(str(tmp_path / "ffmpeg.mkv"), "w") as c:  # rgb24 frames converted by FFmpeg (swscale)
+        s = c.add_stream("libx264", rate=10)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        s.codec_context.options = {"crf": "0", "preset": "ultrafast"}
+        for i, f in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(f, format="rgb24")
+            vf.pts = i
+            c.mux(s.encode(vf))
+        c.mux(s.encode(None))
+    fast, ref = yuv_frames(tmp_path / "fast.mkv"), yuv_frames(tmp_path / "ffmpeg.mkv")
+    assert len(fast) == len(ref) == 3
+    for a, b, rgb in zip(fast, ref, frames):
+        assert np.abs(a[:48].astype(int) - b[:48]).max() <= 1  # luma: the same matrix and range (lossless CRF 0)
+        err = [np.abs(cv2.cvtColor(x, cv2.COLOR_YUV2RGB_I420).astype(int) - rgb).mean() for x in (a, b)]
+        # chroma: a 2x2 box filter instead of swscale's, about as faithful (4.98 vs 4.17 on these sharp colour
+        # edges); swapped or misplaced U/V planes would be tens of levels off.
+        assert err[0] <= err[1] + 1.5
+
+
+def yuv_frames(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="yuv420p") for f in c.decode(video=0)]
+
+
+def _fail_in(stage: str, when: int, exc: BaseException,
+             monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], list[int]]:
+    """Make the decode, pipeline or encode stage raise ``exc`` at its ``when``-th call of a run.
+
+    Returns the names of the threads it was raised in, and the call count to clear between runs.
+    """
+    seen: list[str] = []
+    calls: list[int] = []
+
+    def hit(n: int) -> None:
+        if n == when:
+            seen.append(threading.current_thread().name)
+            raise exc
+
+    if stage == "decode":
+        real_packets = video_module._packets
+
+        def failing_packets(container, path):
+            for n, packet in enumerate(real_packets(container, path)):
+                hit(n)
+                yield packet
+
+        monkeypatch.setattr(video_module, "_packets", failing_packets)
+    else:
+        cls, name = (Pipeline, "process") if stage == "pipeline" else (VideoWriter, "write")
+        real = getattr(cls, name)
+
+        def failing(self, *a, **kw):
+            calls.append(1)
+            hit(len(calls))
+            return real(self, *a, **kw)
+
+        monkeypatch.setattr(cls, name, failing)
+    return seen, calls
+
+
+@pytest.mark.parametrize("stage", ["decode", "pipeline", "encode"])
+def test_error_in_any_stage_is_one_line_and_stops_everything(tmp_path: Path, model_path: Path, stage: str,
+                                                             monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    src = make_video(tmp_path / "in.mp4", frames=16)
+    dst = tmp_path / "out.mp4"
+    named = {"decode": src, "pipeline": src, "encode": dst}[stage]
+    exc = {"decode": VideoError(f"{src}: cannot read, truncated or corrupt (Invalid data)"),
+           "pipeline": ValueError("the model returned NaN"),
+           "encode": VideoError(f"{dst}: cannot write (No space left on device)")}[stage]
+    seen, calls = _fail_in(stage, 5, exc, monkeypatch)
+    assert main(["video", str(src), "-o", str(dst), "--model", str(model_path), "-q"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert_one_line_naming(err, named)
+    assert "NaN" in err if stage == "pipeline" else str(exc) in err
+    assert seen == [{"decode": "segblur-video-decode", "pipeline": "MainThread",
+                     "encode": "segblur-video-encode"}[stage]]
+    assert not dst.exists() and not leftovers(tmp_path) and not video_threads()
+    # The one-thread loop fails with the same error.
+    pipe = Pipeline(model_path)
+    calls.clear()
+    with pytest.raises(type(exc)) as threaded:
+        process_video(src, dst, pipe)
+    calls.clear()
+    with pytest.raises(type(exc)) as serial:
+        process_video(src, dst, pipe, threads=False)
+    assert str(threaded.value) == str(serial.value) == str(exc)
+    assert not dst.exists() and not leftovers(tmp_path) and not video_threads()
+
+
+@pytest.mark.parametrize("stage", ["decode", "pipeline", "encode"])
+def test_keyboard_interrupt_in_any_stage_cleans_up(tmp_path: Path, model_path: Path, stage: str,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    src = make_video(tmp_path / "in.mkv", frames=16)
+    _fail_in(stage, 4, KeyboardInterrupt(), monkeypatch)
+    dst = tmp_path / "o.mkv"
+    assert main(["video", str(src), "-o", str(dst), "--model", str(model_path), "-q"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert not dst.exists() and not leftovers(tmp_path) and not video_threads()
+
+
+def test_ctrl_c_while_waiting_for_frames(tmp_path: Path, model_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real SIGINT reaches the caller's thread while it waits on the decode thread, which then stops too."""
+    src = make_video(tmp_path / "in.mp4", frames=30)
+    real_packets = video_module._packets
+
+    def slow_packets(container, path):
+        for n, packet in enumerate(real_packets(container, path)):
+            if n == 3:
+                os.kill(os.getpid(), signal.SIGINT)
+            if n >= 3:
+                time.sleep(0.05)  # the pipeline thread is left waiting in its queue
+            yield packet
+
+    monkeypatch.setattr(video_module, "_packets", slow_packets)
+    assert main(["video", str(src), "-o", str(tmp_path / "o.mp4"), "--model", str(model_path), "-q"]) == 130
+    assert not (tmp_path / "o.mp4").exists() and not leftovers(tmp_path) and not video_threads()
+
+
+def test_default_x264_settings(tmp_path: Path) -> None:
+    """segblur's own speed setting applies only when the user names no preset."""
+    assert video_module._codec_options("libx264", None) == ({"crf": "23", "preset": "veryfast",
+                                                             "x264-params": "subme=1"}, None)
+    assert video_module._codec_options("libx264", 18, "slow") == ({"crf": "18", "preset": "slow"}, None)
+    assert video_module._codec_options("libx265", None)[0] == {"crf": "28", "preset": "veryfast"}
