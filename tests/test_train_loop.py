@@ -257,3 +257,62 @@ def test_ddp_two_processes_on_cpu(folder: Path, tmp_path: Path) -> None:
     assert ck["epoch"] == 1 and all(not k.startswith("module.") for k in ck["model"])
     rows = read_log(run / "log.csv")
     assert len(rows) == 2  # only rank 0 writes
+
+
+def test_cli_resume_takes_the_run_settings_from_the_checkpoint(folder: Path, tmp_path: Path, capsys) -> None:
+    run = tmp_path / "run"
+    common = ["--no-tensorboard", "-q", "--threads", "1"]
+    assert main(["train", "--data", f"folder:{folder}", "--arch", "unet", "--arch-option", "width=4",
+                 "--image-size", "32", "--batch-size", "3", "--epochs", "1", "--out", str(run), *common]) == 0
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume", "--epochs", "2", *common]) == 0
+    ck = load(run / "last.pt")
+    assert ck["epoch"] == 1 and ck["config"]["arch_kwargs"] == {"width": 4} and ck["config"]["batch_size"] == 3
+    assert "changed settings" not in capsys.readouterr().err
+    assert main(["train", "--out", str(run), "--resume", "--epochs", "3", "--batch-size", "2", *common]) == 0
+    err = capsys.readouterr().err
+    assert "changed settings" in err and "batch_size 3 -> 2" in err
+    assert main(["train", "--out", str(tmp_path / "nothing"), "--resume"]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+
+
+def test_cli_bad_setting_types_and_arch_options_are_one_line(folder: Path, tmp_path: Path, capsys) -> None:
+    conf = tmp_path / "c.yaml"
+    conf.write_text(f"data: folder:{folder}\narch: unet\nepochs: ten\n")
+    assert main(["train", "--config", str(conf), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "epochs" in err and "ten" in err and len(err.strip().splitlines()) == 1
+    assert main(["train", "--data", f"folder:{folder}", "--arch", "unet", "--arch-option", "depth=9",
+                 "--out", str(tmp_path / "r2"), "-q", "--no-tensorboard"]) == 2
+    err = capsys.readouterr().err
+    assert "depth" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_resuming_an_early_stopped_run_trains_no_more(folder: Path, tmp_path: Path) -> None:
+    Trainer(cfg(folder, tmp_path / "e", epochs=10, lr=1e-12, early_stop=2), quiet=True).fit()
+    before = load(tmp_path / "e" / "last.pt")["epoch"]
+    summary = Trainer(cfg(folder, tmp_path / "e", epochs=10, lr=1e-12, early_stop=2), resume=True, quiet=True).fit()
+    assert load(tmp_path / "e" / "last.pt")["epoch"] == before and summary["stopped_early"]
+
+
+def test_export_stores_an_evaluate_report_as_a_summary(folder: Path, tmp_path: Path, capsys) -> None:
+    run = tmp_path / "run"
+    Trainer(cfg(folder, run, epochs=1), quiet=True).fit()
+    report = tmp_path / "test.json"
+    assert main(["evaluate", "--model", str(run / "best.pt"), "--data", f"folder:{folder}", "--split", "val",
+                 "--json", str(report), "-q"]) == 0
+    model = tmp_path / "new" / "folder" / "m.onnx"  # the output folder does not exist yet
+    assert main(["export", str(run / "best.pt"), "-o", str(model), "--metrics", str(report)]) == 0
+    from segblur.runtime.model import OnnxModel
+
+    metrics = OnnxModel(model).info.extra["metrics"]
+    scores = metrics["discs val"]
+    got = json.loads(report.read_text())
+    assert scores["mean_iou"] == pytest.approx(got["mean_iou"], abs=1e-4)
+    assert {"pixel_accuracy", "iou_background", "iou_foreground"} <= set(scores)
+    capsys.readouterr()
+    assert main(["models", str(model)]) in (0, 2)  # by path or refused; never a traceback
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2")
+    assert main(["export", str(run / "best.pt"), "-o", str(tmp_path / "x.onnx"), "--metrics", str(bad)]) == 2
+    assert "bad.json" in capsys.readouterr().err

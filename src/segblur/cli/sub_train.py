@@ -19,7 +19,10 @@ def _kv(text: str) -> tuple[str, object]:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
     key, value = text.split("=", 1)
-    import yaml
+    try:
+        import yaml
+    except ImportError:
+        raise argparse.ArgumentTypeError("--arch-option needs pyyaml: pip install 'segblur[train]'") from None
 
     try:
         return key.strip(), yaml.safe_load(value)
@@ -112,10 +115,16 @@ def _fatal(msg: str) -> int:
 
 
 def _config(args: argparse.Namespace):
-    """TrainConfig from --config YAML plus the options given on the command line."""
-    from ..training.loop import TrainConfig
+    """TrainConfig from the resumed run's checkpoint, then --config YAML, then the options given."""
+    from ..training.loop import EXACTNESS_FIELDS, TrainConfig, saved_config
 
     values: dict = {}
+    saved: dict = {}
+    if getattr(args, "resume", False):
+        if not args.out:
+            raise ValueError("--resume needs --out RUN_DIR")
+        saved = saved_config(args.out)
+        values.update(saved)
     if args.config is not None:
         import yaml
 
@@ -141,7 +150,29 @@ def _config(args: argparse.Namespace):
     values["out"] = str(values["out"])
     cfg = TrainConfig(**values)
     cfg.validate()
+    changed = [f"{k} {saved[k]!r} -> {getattr(cfg, k)!r}" for k in EXACTNESS_FIELDS
+               if k in saved and saved[k] != getattr(cfg, k)]
+    if changed and _is_main_rank():
+        print(f"segblur: note: resuming with changed settings ({'; '.join(changed)}): the continuation is no "
+              f"longer identical to an uninterrupted run", file=sys.stderr)
     return cfg
+
+
+def _is_main_rank() -> bool:
+    import os
+
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _one_line(e: BaseException) -> str:
+    """The message of an error in one line; for errors re-raised from DataLoader workers, the original one."""
+    lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
+    if not lines:
+        return type(e).__name__
+    if len(lines) > 1 and "Traceback" in str(e):
+        last = lines[-1]
+        return last.split(": ", 1)[1] if last.split(": ", 1)[0].endswith(("Error", "Exception")) else last
+    return lines[0]
 
 
 def _training_errors() -> tuple[type[BaseException], ...]:
@@ -171,8 +202,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             return _fatal(f"unknown architecture {cfg.arch!r}; choose from {', '.join(list_models())}")
         summary = Trainer(cfg, resume=args.resume, quiet=args.quiet).fit()
     except _training_errors() as e:
-        return _fatal(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
-    if not args.quiet and summary.get("best") is not None:
+        return _fatal(_one_line(e))
+    if not args.quiet and summary.get("best") is not None and _is_main_rank():
         print(f"segblur: best val {summary['monitor']} {summary['best']:.4f}; checkpoints in {cfg.out}")
     return 0
 
@@ -183,15 +214,20 @@ def cmd_export(args: argparse.Namespace) -> int:
         return _fatal(msg)
     import json
 
-    from ..training.export import export_checkpoint
+    from ..training.export import export_checkpoint, metrics_summary
 
     if args.int8 and args.calibration is None:
         return _fatal("--int8 needs --calibration DIR (a few hundred typical images)")
     if not args.checkpoint.is_file():
         return _fatal(f"{args.checkpoint}: no such checkpoint")
     fg = [c for v in args.foreground for c in v.split(",") if c] if args.foreground else None
+    metrics = None
+    if args.metrics is not None:
+        try:
+            metrics = metrics_summary(json.loads(args.metrics.read_text()))
+        except (OSError, ValueError) as e:
+            return _fatal(f"{args.metrics}: cannot use these metrics ({_one_line(e)})")
     try:
-        metrics = json.loads(args.metrics.read_text()) if args.metrics else None
         target = args.output
         if args.int8:
             target = args.output.with_name(f".{args.output.stem}.fp32.onnx")
@@ -207,7 +243,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     except (KeyError, EOFError) as e:
         return _fatal(f"{args.checkpoint}: not a segblur training checkpoint (missing {e})")
     except (ValueError, OSError, RuntimeError) as e:
-        return _fatal(str(e).strip().splitlines()[0])
+        return _fatal(_one_line(e))
     except Exception as e:  # torch.load raises UnpicklingError and friends on a file that is not a checkpoint
         if type(e).__module__.startswith(("pickle", "_pickle", "zipfile", "torch")):
             return _fatal(f"{args.checkpoint}: not a readable checkpoint ({type(e).__name__})")
@@ -231,7 +267,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         cfg = _config(args)
         result = tune(cfg, trials=args.trials, storage=args.storage, study_name=args.study, quiet=args.quiet)
     except _training_errors() as e:
-        return _fatal(str(e).strip().splitlines()[0])
+        return _fatal(_one_line(e))
     print(f"segblur: study {result['study']}: best {cfg.monitor} {result['best_value']:.4f} "
           f"with {result['best_params']} (trial {result['best_trial']}, {result['trials']} trials in the study)")
     return 0

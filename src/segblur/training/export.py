@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +41,17 @@ def export_onnx(model: nn.Module, path: str | Path, metadata: dict[str, Any], op
     """Export ``model`` (logits NCHW) to ``path`` with ``metadata`` (see runtime.model); returns the path."""
     path = Path(path)
     info = parse_metadata(metadata, str(path))  # refuse bad metadata before exporting anything
+    path.parent.mkdir(parents=True, exist_ok=True)
     h, w = info.input_size
     net = WithSoftmax(model).eval()
     x = torch.randn(1, 3, h, w)
     buf = io.BytesIO()
-    torch.onnx.export(net, (x,), buf, dynamo=False, opset_version=opset, input_names=[info.input_name or "image"],
-                      output_names=[info.output_name or "probabilities"],
-                      dynamic_axes={info.input_name or "image": {0: "batch"},
-                                    info.output_name or "probabilities": {0: "batch"}})
+    with warnings.catch_warnings():  # the tracer's notes on shape checks and its own deprecation are not ours
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (x,), buf, dynamo=False, opset_version=opset,
+                          input_names=[info.input_name or "image"], output_names=[info.output_name or "probabilities"],
+                          dynamic_axes={info.input_name or "image": {0: "batch"},
+                                        info.output_name or "probabilities": {0: "batch"}})
     proto = onnx.load_from_string(buf.getvalue())
     meta = info.to_metadata()
     meta["input"]["name"] = proto.graph.input[0].name
@@ -70,6 +74,32 @@ def export_onnx(model: nn.Module, path: str | Path, metadata: dict[str, Any], op
         tmp.unlink(missing_ok=True)
     write_atomic(path, proto.SerializeToString())
     return path
+
+
+SUMMARY_KEYS = ("pixel_accuracy", "mean_pixel_accuracy", "mean_iou", "frequency_weighted_iou", "mean_boundary_f1")
+
+
+def metrics_summary(obj: Any) -> dict:
+    """Metrics for the model metadata: ``{"<dataset> <split>": {score: value}}``.
+
+    Accepts ``segblur evaluate --json`` reports (one, or a list of them) and keeps their summary scores
+    and per-class IoU; any other mapping of split names to score mappings is stored as it is.
+    """
+    reports = obj if isinstance(obj, list) else [obj]
+    if all(isinstance(r, dict) and "split" in r and "mean_iou" in r for r in reports):
+        out: dict[str, dict] = {}
+        for r in reports:
+            name = Path(str(r.get("data", "")).split(":", 1)[-1]).name or "data"
+            scores = {k: round(r[k], 4) for k in SUMMARY_KEYS if isinstance(r.get(k), (int, float))}
+            for cls, row in (r.get("per_class") or {}).items():
+                if isinstance(row, dict) and isinstance(row.get("iou"), (int, float)):
+                    scores[f"iou_{cls}"] = round(row["iou"], 4)
+            scores["images"] = r.get("images")
+            out[f"{name} {r['split']}"] = scores
+        return out
+    if isinstance(obj, dict) and all(isinstance(v, dict) for v in obj.values()):
+        return obj
+    raise ValueError("expected a segblur evaluate --json report or {split: {metric: value}}")
 
 
 def model_from_checkpoint(ckpt_path: str | Path) -> tuple[nn.Module, dict]:

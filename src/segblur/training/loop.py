@@ -85,6 +85,17 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Refuse impossible settings with one line each, before any work starts."""
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            kind = str(f.type)
+            if v is None and "None" in kind:
+                continue
+            ok = {"int": isinstance(v, int) and not isinstance(v, bool),
+                  "float": isinstance(v, (int, float)) and not isinstance(v, bool),
+                  "str": isinstance(v, str), "bool": isinstance(v, bool),
+                  "dict": isinstance(v, dict)}.get(kind.split("[")[0].split(" ")[0], True)
+            if not ok:
+                raise ValueError(f"setting {f.name!r} must be {kind.split(' ')[0]}, got {v!r}")
         checks = [
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
             (self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),
@@ -148,13 +159,15 @@ class DistInfo:
         return self.rank == 0
 
 
-def init_distributed(device: str) -> DistInfo:
+def init_distributed(device: torch.device) -> DistInfo:
     """Join the process group when torchrun started us (``WORLD_SIZE`` > 1); gloo on CPU, NCCL on CUDA."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return DistInfo()
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
     if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     return DistInfo(rank=dist.get_rank(), world=dist.get_world_size(),
                     local_rank=int(os.environ.get("LOCAL_RANK", "0")))
 
@@ -170,8 +183,26 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
     return torch.device("cpu")
 
 
+# Settings whose change makes a resumed run differ from an uninterrupted one.
+EXACTNESS_FIELDS = ("data", "arch", "arch_kwargs", "batch_size", "image_size", "lr", "weight_decay", "optimizer",
+                    "schedule", "momentum", "plateau_patience", "plateau_factor", "min_lr", "seed", "train_split",
+                    "val_split", "backgrounds", "steps_per_epoch", "val_limit", "monitor", "pretrained")
+
+
+def saved_config(run_dir: str | Path) -> dict[str, Any]:
+    """The TrainConfig settings stored in ``run_dir/last.pt`` (what ``--resume`` continues with)."""
+    path = Path(run_dir) / "last.pt"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: nothing to resume (no checkpoint)")
+    try:
+        saved = load(path).get("config", {})
+    except Exception as e:  # a truncated or foreign file: one line, not a traceback
+        raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__})") from None
+    return {k: saved[k] for k in TrainConfig.fields() if k in saved}
+
+
 def seed_everything(seed: int) -> None:
-    """Python, numpy and torch generators."""
+    """Python, numpy and torch generators (CPU runs repeat bit for bit; cuDNN may pick other kernels on GPUs)."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -203,8 +234,8 @@ class Trainer:
         cfg = self.cfg
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        self.dist = init_distributed(cfg.device)
-        self.device = pick_device(cfg.device, self.dist.local_rank)
+        self.device = pick_device(cfg.device, int(os.environ.get("LOCAL_RANK", "0")))
+        self.dist = init_distributed(self.device)
         self.cuda = self.device.type == "cuda"
         seed_everything(cfg.seed)
         self.dataset: SegDataset = open_dataset(cfg.data)
@@ -232,7 +263,10 @@ class Trainer:
                                      shuffle=False, num_workers=cfg.workers, collate_fn=eval_collate)
         self.steps_per_epoch = min(len(self.loader), cfg.steps_per_epoch or len(self.loader))
 
-        model = create_model(cfg.arch, num_classes=len(self.classes), **cfg.arch_kwargs)
+        try:
+            model = create_model(cfg.arch, num_classes=len(self.classes), **cfg.arch_kwargs)
+        except TypeError as e:
+            raise ValueError(f"architecture {cfg.arch} does not take the options {cfg.arch_kwargs} ({e})") from None
         if cfg.pretrained:
             from .models.pretrained import load_pretrained
 
@@ -380,19 +414,20 @@ class Trainer:
     # -- the run ----------------------------------------------------------------------------------------------
     def fit(self) -> dict:
         """Train (or continue) to ``epochs`` or early stop; returns the summary written to ``metrics.json``."""
+        last = self.out / "last.pt"
+        # Checked by every rank before any work (dataset decoding, weight downloads, process group).
+        if self.resume and not last.exists():
+            raise FileNotFoundError(f"{last}: nothing to resume (no checkpoint)")
+        if not self.resume and last.exists():
+            raise FileExistsError(f"{self.out}: holds a run already; pass --resume to continue it or choose "
+                                  f"another --out")
         self._build()
         cfg, main = self.cfg, self.dist.main
         start, best, bad_epochs, history = 0, -math.inf, 0, []
-        last = self.out / "last.pt"
         if self.resume:
-            if not last.exists():
-                raise FileNotFoundError(f"{last}: nothing to resume (no checkpoint)")
             start, best, bad_epochs, history = self._restore(load(last))
             if main and not self.quiet:
                 print(f"segblur: resumed {last} after epoch {start}", file=sys.stderr)
-        elif main and last.exists():
-            raise FileExistsError(f"{self.out}: holds a run already; pass --resume to continue it or choose "
-                                  f"another --out")
         tracker = None
         if main:
             self.out.mkdir(parents=True, exist_ok=True)
@@ -404,10 +439,10 @@ class Trainer:
                       f"[{self.train_split}: {len(self.train_ds)}, {self.val_split}: {len(self.val_ds)}] "
                       f"on {self.device}" + (f" x{self.dist.world} processes" if self.dist.world > 1 else ""),
                       file=sys.stderr)
-        stopped_early = False
+        stopped_early = bool(cfg.early_stop and bad_epochs >= cfg.early_stop)  # a resumed run that had stopped
         t_run = time.perf_counter()
         try:
-            for epoch in range(start, cfg.epochs):
+            for epoch in range(start, cfg.epochs if not stopped_early else start):
                 t0 = time.perf_counter()
                 loss = self.train_epoch(epoch)
                 metrics, examples = self.validate(epoch)
