@@ -406,16 +406,33 @@ def test_folder_palette_mask_reads_indices(tmp_path: Path) -> None:
     np.testing.assert_array_equal(ds.load(ds.samples("val")[0])[1], m)
 
 
-def test_folder_unlabeled_images(tmp_path: Path) -> None:
+def test_folder_without_masks_folder_is_refused(tmp_path: Path) -> None:
     make_folder(tmp_path, splits=False)
     for p in (tmp_path / "masks").iterdir():
         p.unlink()
     (tmp_path / "masks").rmdir()
+    with pytest.raises(DatasetError) as err:
+        open_dataset(f"folder:{tmp_path}")
+    assert str(err.value).startswith(f"{tmp_path / 'masks'}: no masks folder")
+    assert "\n" not in str(err.value)
+
+
+def test_folder_split_with_every_mask_missing(tmp_path: Path) -> None:
+    make_folder(tmp_path)
+    for p in (tmp_path / "masks").iterdir():
+        p.unlink()
     ds = open_dataset(f"folder:{tmp_path}")
-    s = ds.samples("all")[0]
-    assert s.mask is None
-    image, mask = ds.load(s)
-    assert mask.shape == image.shape[:2] and (mask == 255).all()
+    with pytest.raises(DatasetError, match=r"masks/a\.png: no mask for image .*images/a\.png \(and 1 more\)$"):
+        ds.samples("train")
+    with pytest.raises(DatasetError, match=r"masks/a\.png: no mask for image .*images/a\.png \(and 2 more\)$"):
+        ds.samples("all")
+
+
+def test_sample_without_mask_is_refused(tmp_path: Path) -> None:
+    make_folder(tmp_path)
+    ds = open_dataset(f"folder:{tmp_path}")
+    with pytest.raises(DatasetError, match=r"images/a\.png: no mask for this image"):
+        ds.load(Sample("a", tmp_path / "images" / "a.png", None))
 
 
 def test_folder_image_without_mask(tmp_path: Path) -> None:

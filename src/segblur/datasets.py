@@ -32,7 +32,7 @@ class DatasetError(ValueError):
 
 @dataclass(frozen=True)
 class Sample:
-    """One image and its mask; ``mask`` is None only for unlabeled images."""
+    """One image and its class-id mask (every dataset kind sets ``mask``; :meth:`SegDataset.load` refuses None)."""
 
     id: str
     image: Path
@@ -245,7 +245,7 @@ class SegDataset:
             image, mask = self._paths(sid)
             if image is None or not image.is_file():
                 missing.append(f"{image or self._image_hint(sid)}: no image for id {sid!r} listed in {where}")
-            elif mask is not None and not mask.is_file():
+            elif not mask.is_file():
                 missing.append(f"{mask}: no mask for image {image}")
             else:
                 out.append(Sample(sid, image, mask))
@@ -255,13 +255,17 @@ class SegDataset:
         return out
 
     def load(self, sample: Sample) -> tuple[np.ndarray, np.ndarray]:
-        """(RGB uint8 HxWx3, uint8 HxW class ids with ``ignore_index`` where unlabeled) for ``sample``."""
+        """(RGB uint8 HxWx3, uint8 HxW class ids with ``ignore_index`` where unlabeled) for ``sample``.
+
+        A sample without a mask is an error, not an all-ignore mask: training on it gives a NaN loss and scoring it
+        an empty table.
+        """
+        if sample.mask is None:
+            raise DatasetError(f"{sample.image}: no mask for this image (segmentation needs a labeled mask)")
         try:
             image = read_image(sample.image)
         except ImageError as e:
             raise DatasetError(str(e)) from None
-        if sample.mask is None:
-            return image, np.full(image.shape[:2], self.ignore_index, np.uint8)
         mask = self._read_mask(sample.mask)
         if mask.shape != image.shape[:2]:
             raise DatasetError(f"{sample.mask}: mask size {mask.shape[1]}x{mask.shape[0]} differs from image "
@@ -286,7 +290,7 @@ class SegDataset:
     def _role_candidates(self) -> dict[str, list[str]]:
         raise NotImplementedError
 
-    def _paths(self, sid: str) -> tuple[Path | None, Path | None]:
+    def _paths(self, sid: str) -> tuple[Path | None, Path]:
         """(image, mask) paths for an id; image None when no file of any image type exists."""
         raise NotImplementedError
 
@@ -321,7 +325,7 @@ class VocDataset(SegDataset):
     def _role_candidates(self) -> dict[str, list[str]]:
         return {"train": ["train", "trainval"], "val": ["val"], "test": ["val", "test"]}
 
-    def _paths(self, sid: str) -> tuple[Path | None, Path | None]:
+    def _paths(self, sid: str) -> tuple[Path | None, Path]:
         return self.root / "JPEGImages" / f"{sid}.jpg", self.root / "SegmentationClass" / f"{sid}.png"
 
     def _read_mask(self, path: Path) -> np.ndarray:
@@ -378,7 +382,7 @@ class LfwDataset(SegDataset):
     def _role_candidates(self) -> dict[str, list[str]]:
         return {"train": ["train", "all"], "val": ["validation", "val", "all"], "test": ["test", "all"]}
 
-    def _paths(self, sid: str) -> tuple[Path | None, Path | None]:
+    def _paths(self, sid: str) -> tuple[Path | None, Path]:
         if not self.original:
             return self.root / "images" / f"{sid}.jpg", self.root / "masks" / f"{sid}.png"
         name = sid.rsplit("_", 1)[0]
@@ -411,7 +415,6 @@ class FolderDataset(SegDataset):
                 raise DatasetError(f"{cfile}: at most 255 classes (255 is the ignore value), found {len(classes)}")
         super().__init__(root, classes, classes[1:])
         self._images: dict[str, Path] | None = None
-        self.labeled = (root / "masks").is_dir()
 
     def _image_index(self) -> dict[str, Path]:
         if self._images is None:
@@ -441,9 +444,8 @@ class FolderDataset(SegDataset):
         return {"train": ["train", "all"], "val": ["val", "validation", "test", "all"],
                 "test": ["test", "val", "validation", "all"]}
 
-    def _paths(self, sid: str) -> tuple[Path | None, Path | None]:
-        mask = self.root / "masks" / f"{sid}.png" if self.labeled else None
-        return self._image_index().get(sid), mask
+    def _paths(self, sid: str) -> tuple[Path | None, Path]:
+        return self._image_index().get(sid), self.root / "masks" / f"{sid}.png"
 
     def _image_hint(self, sid: str) -> Path:
         return self.root / "images" / f"{sid}.*"
@@ -483,4 +485,7 @@ def open_dataset(spec: str) -> SegDataset:
         return LfwDataset(path, original)
     if not (path / "images").is_dir():
         raise DatasetError(f"{path}: not an image folder dataset (expected images/ and masks/ in it)")
+    if not (path / "masks").is_dir():
+        raise DatasetError(f"{path / 'masks'}: no masks folder (a folder dataset needs masks/<stem>.png, class ids, "
+                           "for every image)")
     return FolderDataset(path)

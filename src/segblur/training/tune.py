@@ -1,71 +1,134 @@
 """Hyperparameter search with Optuna: each trial is a normal training run in ``OUT/trial-NNNN``.
 
-The sampler draws learning rate, weight decay, optimiser and batch size; every epoch's
-validation score is reported and Optuna's median pruner stops trials that lag. The study lives
-in an Optuna RDB storage: a local SQLite file by default, or any URL (PostgreSQL, MySQL) so that
-workers on several machines share one study (start ``segblur tune`` with the same --storage and
---study on each).
+The sampler draws learning rate, weight decay, optimiser and batch size (only batch sizes that fit the
+training split); every epoch's validation score is reported and Optuna's median pruner stops trials
+that lag. The study lives in an Optuna RDB storage: a local SQLite file by default, or any URL
+(PostgreSQL, MySQL) so that workers on several machines share one study (start ``segblur tune`` with
+the same --storage and --study on each).
+
+Seeding: with the default local SQLite file the sampler's seed is derived from ``base.seed`` and the
+number of trials already in the study, so a run is reproducible and a later run continuing the study
+draws new points instead of repeating the first ones. With an explicit --storage, workers may run at
+the same time and would see the same study state, so each worker seeds its sampler from
+(``base.seed``, process id, time) instead: identical seeds would make them draw identical startup trials.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import os
+import re
+import time
 from pathlib import Path
 from typing import Any
 
 import optuna
 
+from ..datasets import open_dataset
 from ..media.images import write_atomic
 from .loop import TrainConfig, Trainer
 
 BATCH_SIZES = (4, 8, 16)
 
 
-def suggest(trial: optuna.Trial, base: TrainConfig) -> dict[str, Any]:
+class TrialError(RuntimeError):
+    """One trial could not produce a score; the study records it as failed and goes on."""
+
+
+def batch_choices(train_samples: int) -> list[int]:
+    """The batch sizes a trial may draw: those of BATCH_SIZES that fit ``train_samples`` (else the split size)."""
+    fit = [b for b in BATCH_SIZES if b <= train_samples]
+    return fit or [max(1, train_samples)]
+
+
+def suggest(trial: optuna.Trial, base: TrainConfig, batch_sizes: list[int] | None = None) -> dict[str, Any]:
     """The searched settings for one trial (around the base config's learning rate)."""
     return {
         "lr": trial.suggest_float("lr", base.lr / 10, base.lr * 10, log=True),
         "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-3, log=True),
         "optimizer": trial.suggest_categorical("optimizer", ["adam", "sgd"]),
-        "batch_size": trial.suggest_categorical("batch_size", list(BATCH_SIZES)),
+        "batch_size": trial.suggest_categorical("batch_size", list(batch_sizes or BATCH_SIZES)),
     }
+
+
+def sampler_seed(base_seed: int, shared: bool, existing_trials: int) -> int:
+    """The TPE sampler's seed: reproducible for a local study, distinct per worker for a shared one."""
+    parts = (base_seed, os.getpid(), time.time_ns()) if shared else (base_seed, existing_trials)
+    return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:4], "big")
+
+
+def _redact(storage: str) -> str:
+    """The storage URL without its password (it is printed in messages)."""
+    return re.sub(r"(://[^/:@]*:)[^/@]*@", r"\1***@", storage)
+
+
+def _storage_errors() -> tuple[type[BaseException], ...]:
+    """What opening a storage raises: SQLAlchemy (bad URL, unwritable file, refused connection), a missing driver."""
+    errors: tuple[type[BaseException], ...] = (ImportError, OSError, ValueError, RuntimeError,
+                                               optuna.exceptions.OptunaError)
+    try:
+        from sqlalchemy.exc import SQLAlchemyError
+    except ImportError:
+        return errors
+    return (*errors, SQLAlchemyError)
+
+
+def open_study(storage: str, name: str, seed: int, shared: bool) -> optuna.Study:
+    """Create or load study ``name`` in ``storage``; ValueError with one line when the storage cannot be used."""
+    try:
+        study = optuna.create_study(study_name=name, storage=storage, direction="maximize", load_if_exists=True,
+                                    pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1))
+    except _storage_errors() as e:
+        if isinstance(e, ImportError) and e.__cause__ is not None:
+            reason = f"database driver missing: {e.__cause__}"
+        else:
+            text = str(e).strip()
+            reason = text.splitlines()[0] if text else type(e).__name__
+        raise ValueError(f"{_redact(storage)}: cannot open the study ({reason})") from None
+    study.sampler = optuna.samplers.TPESampler(seed=sampler_seed(seed, shared, len(study.trials)))
+    return study
 
 
 def tune(base: TrainConfig, trials: int, storage: str | None = None, study_name: str | None = None,
          quiet: bool = False) -> dict[str, Any]:
     """Run ``trials`` trials of a (possibly shared) study; returns the study's best so far."""
+    dataset = open_dataset(base.data)  # a bad dataset is one error now, not one failed trial after another
+    n_train = len(dataset.samples(base.train_split or dataset.default_split("train")))
+    batch_sizes = batch_choices(n_train)
     root = Path(base.out)
     root.mkdir(parents=True, exist_ok=True)
+    shared = storage is not None
     storage = storage or f"sqlite:///{(root / 'study.db').resolve()}"
     name = study_name or root.resolve().name
-    study = optuna.create_study(study_name=name, storage=storage, direction="maximize", load_if_exists=True,
-                                sampler=optuna.samplers.TPESampler(seed=base.seed),
-                                pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1))
     if quiet:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = open_study(storage, name, base.seed, shared)
 
     def objective(trial: optuna.Trial) -> float:
-        params = suggest(trial, base)
+        params = suggest(trial, base, batch_sizes)
         cfg = dataclasses.replace(base, out=str(root / f"trial-{trial.number:04d}"), tensorboard=False, **params)
 
         def report(epoch: int, metrics: dict) -> None:
-            trial.report(float(metrics[base.monitor]), epoch)
+            value = metrics.get(base.monitor)
+            trial.report(float("nan") if value is None else float(value), epoch)  # NaN: the pruner drops it
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after epoch {epoch + 1}")
 
         summary = Trainer(cfg, quiet=quiet, on_epoch=report).fit()
         if summary["best"] is None:
-            raise ValueError("the trial produced no finite validation score")
+            raise TrialError(f"trial {trial.number}: no finite validation score")
         return float(summary["best"])
 
-    study.optimize(objective, n_trials=trials, catch=(FloatingPointError,))
+    study.optimize(objective, n_trials=trials, catch=(FloatingPointError, TrialError))
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not done:
         raise RuntimeError(f"study {name}: no trial has completed")
     best = study.best_trial
-    result = {"study": name, "storage": storage, "best_value": best.value, "best_params": best.params,
+    result = {"study": name, "storage": _redact(storage), "best_value": best.value, "best_params": best.params,
               "best_trial": best.number, "trials": len(study.trials),
-              "pruned": sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials)}
+              "pruned": sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials),
+              "failed": sum(t.state == optuna.trial.TrialState.FAIL for t in study.trials)}
     write_atomic(root / "best.json", (json.dumps(result, indent=2) + "\n").encode())
     return result

@@ -34,11 +34,30 @@ def load_pair(img_path: Path, mask_path: Path, max_side: int | None = None) -> t
     return img, (mask > 127).astype(np.uint8)
 
 
+BACKGROUND_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
 def load_backgrounds(root: Path, max_side: int = 512) -> list[np.ndarray]:
-    """People-free RGB photos used as paste targets."""
+    """People-free RGB photos used as paste targets: ``root/images/*`` when that folder exists, else ``root/*``.
+
+    ValueError (one line naming the file or folder) for a missing or empty folder or an unreadable image.
+    """
+    from ...media.images import ImageError, read_image
+
+    root = Path(root)
+    folder = root / "images" if (root / "images").is_dir() else root
+    if not folder.is_dir():
+        raise ValueError(f"{root}: no such folder of background images")
+    paths = sorted(p for p in folder.iterdir()
+                   if p.suffix.lower() in BACKGROUND_SUFFIXES and not p.name.startswith(".") and p.is_file())
+    if not paths:
+        raise ValueError(f"{root}: no background images found ({', '.join(BACKGROUND_SUFFIXES)})")
     out = []
-    for p in sorted((root / "images").glob("*.jpg")):
-        img = cv2.cvtColor(cv2.imread(str(p), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    for p in paths:
+        try:
+            img = read_image(p)
+        except ImageError as e:
+            raise ValueError(f"{e} (background image)") from None
         s = max_side / max(img.shape[:2])
         if s < 1:
             img = cv2.resize(img, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
