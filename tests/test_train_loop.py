@@ -316,3 +316,20 @@ def test_export_stores_an_evaluate_report_as_a_summary(folder: Path, tmp_path: P
     bad.write_text("[1, 2")
     assert main(["export", str(run / "best.pt"), "-o", str(tmp_path / "x.onnx"), "--metrics", str(bad)]) == 2
     assert "bad.json" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("recipe", sorted((Path(__file__).parents[1] / "recipes").glob("*.yaml")),
+                         ids=lambda p: p.stem)
+def test_shipped_recipes_are_valid_configs(recipe: Path) -> None:
+    import yaml
+
+    from segblur.training.models import list_models
+
+    values = yaml.safe_load(recipe.read_text())
+    cfg = TrainConfig(out="runs/x", **values)
+    cfg.validate()
+    assert cfg.arch in list_models()
+    from segblur.training.models import create_model
+
+    with torch.device("meta"):  # the options are accepted by the builder; no memory for the weights
+        create_model(cfg.arch, 21, **cfg.arch_kwargs)
