@@ -8,11 +8,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import av
 import cv2
 import numpy as np
 import pytest
-import pyvirtualcam
 from conftest import split_image
 
 from segblur.cli.main import main
@@ -34,11 +32,23 @@ from segblur.runtime.pipeline import Pipeline
 W, H = 32, 24
 
 
-def write_clip(path: Path, frames: int, fps: int = 100) -> Path:
+def need_av():
+    """PyAV (the video/camera extra): tests of files and recordings skip without it, the others still run."""
+    return pytest.importorskip("av")
+
+
+def need_pyvirtualcam():
+    return pytest.importorskip("pyvirtualcam")
+
+
+def write_clip(path: Path, frames: int, fps: int = 100, rotation: int = 0) -> Path:
     """A tiny H.264 clip: a red person region (left) growing over green, one column per frame."""
+    av = need_av()
     with av.open(str(path), "w") as c:
         s = c.add_stream("libx264", rate=fps)
         s.width, s.height, s.pix_fmt = W, H, "yuv420p"
+        if rotation:
+            s.set_display_rotation(rotation)
         for i in range(frames):
             frame = av.VideoFrame.from_ndarray(split_image(H, W, split=8 + i % 16), format="rgb24")
             for packet in s.encode(frame):
@@ -49,6 +59,7 @@ def write_clip(path: Path, frames: int, fps: int = 100) -> Path:
 
 
 def decoded(path: Path) -> list[np.ndarray]:
+    av = need_av()
     with av.open(str(path)) as c:
         return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
 
@@ -96,12 +107,14 @@ class ListSink:
     def __init__(self, interrupt_at: int | None = None) -> None:
         self.indices: list[int] = []
         self.shapes: list[tuple[int, ...]] = []
+        self.captured: list[float] = []
         self.closed = False
         self.interrupt_at = interrupt_at
 
-    def send(self, rgb: np.ndarray, index: int) -> None:
+    def send(self, rgb: np.ndarray, index: int, captured: float) -> None:
         self.indices.append(index)
         self.shapes.append(rgb.shape)
+        self.captured.append(captured)
         if self.interrupt_at is not None and len(self.indices) == self.interrupt_at:
             raise KeyboardInterrupt
 
@@ -119,6 +132,9 @@ def test_file_source_headless_stops_after_n_frames(clip: Path, model_path: Path,
                                                             err).groups())
     assert shown == 5 and captured == shown + dropped
     assert "latency capture to output: median" in err and "segment" in err
+    # The headless progress line carries the live per-stage and end-to-end medians.
+    assert re.search(r"5/5 frames .*median ms: segment [\d.]+  refine [\d.]+  effect [\d.]+  compose [\d.]+  "
+                     r"end-to-end \d+", err), err
 
 
 def test_file_source_ends_with_the_file(clip: Path, model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -132,6 +148,7 @@ def test_file_source_ends_with_the_file(clip: Path, model_path: Path, capsys: py
 def test_virtual_camera_gets_every_frame_at_the_source_size(clip: Path, model_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    pyvirtualcam = need_pyvirtualcam()
     FakeVirtualCam.instances = []
     monkeypatch.setattr(pyvirtualcam, "Camera", FakeVirtualCam)
     code, err = run(capsys, "camera", "--source", clip, "--no-preview", "--virtual", "--virtual-device",
@@ -148,6 +165,8 @@ def test_virtual_camera_gets_every_frame_at_the_source_size(clip: Path, model_pa
 def test_virtual_camera_missing_gives_setup_instructions(clip: Path, model_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    pyvirtualcam = need_pyvirtualcam()
+
     def no_device(*a: Any, **kw: Any) -> None:
         raise RuntimeError("'v4l2loopback' backend: No v4l2 loopback device found at /dev/video[0-99].")
 
@@ -161,6 +180,8 @@ def test_virtual_camera_missing_gives_setup_instructions(clip: Path, model_path:
 
 
 def test_virtual_camera_hint_on_other_platforms(monkeypatch: pytest.MonkeyPatch) -> None:
+    pyvirtualcam = need_pyvirtualcam()
+
     def no_device(*a: Any, **kw: Any) -> None:
         raise RuntimeError("no backend found")
 
@@ -200,6 +221,7 @@ def test_missing_source_file_and_camera(tmp_path: Path, model_path: Path, monkey
 
 
 def test_not_a_video_file(tmp_path: Path) -> None:
+    need_av()
     bad = tmp_path / "notes.mp4"
     bad.write_text("not a video at all")
     with pytest.raises(SourceError, match="notes.mp4"):
@@ -208,6 +230,37 @@ def test_not_a_video_file(tmp_path: Path) -> None:
         open_source("/dev/video99")
     with pytest.raises(SourceError, match="is not a file"):
         open_source(tmp_path)
+
+
+def test_file_source_is_resized_to_the_asked_size(clip: Path, tmp_path: Path, model_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    src = open_source(clip, size=(48, 36))
+    try:
+        assert (src.width, src.height) == (48, 36)
+        assert src.read().shape == (36, 48, 3)
+    finally:
+        src.close()
+    out = tmp_path / "big.mkv"
+    code, err = run(capsys, "camera", "--source", clip, "--size", "48x36", "--no-preview", "--record", out,
+                    "--frames", "3", "--model", model_path)
+    assert code == 0, err
+    assert "48x36" in err and [f.shape for f in decoded(out)] == [(36, 48, 3)] * 3
+
+
+def test_file_source_turns_rotated_video_upright(tmp_path: Path) -> None:
+    """Display rotation is applied as ``segblur video`` applies it: the pipeline sees people upright."""
+    from segblur.media.video import upright
+
+    plain, turned = write_clip(tmp_path / "plain.mp4", 3), write_clip(tmp_path / "turned.mp4", 3, rotation=90)
+    src = open_source(turned, realtime=False)
+    try:
+        assert (src.width, src.height) == (H, W)
+        frame = src.read()
+    finally:
+        src.close()
+    expected = upright(decoded(plain)[0], 90)
+    assert frame.shape == (W, H, 3) and frame.flags.c_contiguous
+    assert np.abs(frame.astype(int) - expected).mean() < 2
 
 
 def test_file_pacing_rate_and_size(clip: Path) -> None:
@@ -314,6 +367,8 @@ def test_keys_from_the_window_reach_the_stream(model_path: Path) -> None:
     assert stats.ended == "quit" and controls.show_mask
     assert len(win.indices) == 4 and win.closed
     assert "fps" in win.statuses[-1] and "[mask]" in win.statuses[-1]
+    # The overlay's second line: median ms per stage and end to end over the recent frames.
+    assert re.search(r"\nmedian ms: segment [\d.]+ .*compose [\d.]+  end-to-end \d+$", win.statuses[-1])
 
 
 # --- the threaded stream ---------------------------------------------------------------------------------
@@ -414,6 +469,7 @@ def test_device_source_reads_rgb_and_reports_loss(monkeypatch: pytest.MonkeyPatc
 def test_camera_lost_mid_stream_exits_1_and_keeps_the_recording(tmp_path: Path, model_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    need_av()
     monkeypatch.setattr(camera.cv2, "VideoCapture", lambda dev: FakeCapture(frames=6))
     monkeypatch.setattr(camera, "LOST_AFTER_S", 0.05)
     out = tmp_path / "lost.mp4"
@@ -427,6 +483,7 @@ def test_camera_lost_mid_stream_exits_1_and_keeps_the_recording(tmp_path: Path, 
 
 
 def test_ctrl_c_finalises_the_recording(tmp_path: Path, model_path: Path) -> None:
+    need_av()
     pipe = Pipeline(model_path, temporal=True)
     src = SyntheticSource(split_image(H, W), fps=200)
     rec = RecordSink(tmp_path / "r.mp4", W, H, src.fps)
@@ -437,17 +494,63 @@ def test_ctrl_c_finalises_the_recording(tmp_path: Path, model_path: Path) -> Non
     assert stats.captured == stats.shown + stats.dropped
 
 
-def test_recording_keeps_real_time_across_dropped_frames(tmp_path: Path) -> None:
-    rec = RecordSink(tmp_path / "gaps.mkv", W, H, Fraction(10))
-    for index in (5, 6, 9):  # capture numbers: 7 and 8 were dropped
-        rec.send(split_image(H, W), index)
+def recorded_times(path: Path) -> list[float]:
+    av = need_av()
+    with av.open(str(path)) as c:
+        return [f.time for f in c.decode(video=0)]
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_recording_is_stamped_with_capture_times(tmp_path: Path, suffix: str) -> None:
+    """A camera claiming 30 fps that delivers about 15, with a dropped frame, still records in real time."""
+    need_av()
+    rec = RecordSink(tmp_path / f"slow{suffix}", W, H, Fraction(30))
+    captured = [100.0, 100.067, 100.134, 100.267, 100.333]  # capture numbers 5, 6, 7, (8 dropped) 9, 10
+    for index, t in zip((5, 6, 7, 9, 10), captured):
+        rec.send(split_image(H, W), index, t)
     rec.close()
-    with av.open(str(tmp_path / "gaps.mkv")) as c:
-        times = [round(f.time, 2) for f in c.decode(video=0)]
-    assert times == [0.0, 0.1, 0.4]
+    np.testing.assert_allclose(recorded_times(tmp_path / f"slow{suffix}"), [t - 100 for t in captured], atol=1e-3)
+
+
+def test_recording_in_avi_keeps_real_time_in_frame_slots(tmp_path: Path) -> None:
+    need_av()
+    rec = RecordSink(tmp_path / "gaps.avi", W, H, Fraction(10))
+    for index, t in ((5, 7.0), (6, 7.1), (9, 7.4), (10, 7.41)):  # two frames in one slot: the later one moves on
+        rec.send(split_image(H, W), index, t)
+    rec.close()
+    times = recorded_times(tmp_path / "gaps.avi")  # AVI numbers its frames: the span is what it keeps
+    assert len(times) == 4 and round(times[-1] - times[0], 2) == 0.5
+
+
+class Overclaiming:
+    """A source that announces ``fps`` but delivers at the rate of the one it wraps (a cheap webcam in the dark)."""
+
+    def __init__(self, inner: SyntheticSource, fps: Fraction) -> None:
+        self.inner, self.fps = inner, fps
+        self.name, self.width, self.height = inner.name, inner.width, inner.height
+
+    def read(self) -> np.ndarray | None:
+        return self.inner.read()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_recording_of_a_stream_follows_the_capture_clock(tmp_path: Path, model_path: Path) -> None:
+    """Through run_stream: each recorded frame sits at its capture time, not at index / claimed fps."""
+    need_av()
+    src = Overclaiming(SyntheticSource(split_image(H, W), fps=20, count=8), Fraction(40))
+    rec = RecordSink(tmp_path / "r.mkv", W, H, src.fps)
+    sink = ListSink()
+    stats = run_stream(src, Pipeline(model_path, temporal=True), [rec, sink])
+    assert stats.ended == "end" and rec.frames == stats.shown == len(sink.captured) >= 2
+    np.testing.assert_allclose(recorded_times(tmp_path / "r.mkv"), [t - sink.captured[0] for t in sink.captured],
+                               atol=1.5e-3)
+    assert recorded_times(tmp_path / "r.mkv")[-1] >= 0.9 * (sink.indices[-1] - sink.indices[0]) / 20
 
 
 def test_recording_with_no_frame_leaves_no_file(tmp_path: Path) -> None:
+    need_av()
     rec = RecordSink(tmp_path / "none.mp4", W, H, Fraction(30))
     rec.close()
     assert list(tmp_path.iterdir()) == []
@@ -468,3 +571,16 @@ def test_stats_status_line_and_empty_percentiles() -> None:
     s = StreamStats()
     assert np.isnan(s.percentile("latency", 50)) and s.fps() == 0.0
     assert "fps" in s.status_line()
+    assert s.stage_line() == "" and s.live_stages() == {}
+
+
+def test_live_figures_are_medians_over_the_recent_frames() -> None:
+    s = StreamStats()
+    for i in range(100):
+        old = i < 100 - camera.LIVE  # the first 70 frames were slow: they no longer count
+        for name, ms in (("segment", 10.0), ("refine", 2.0), ("effect", 3.0), ("compose", 1.0), ("wait", 5.0)):
+            s.add(name, ms * (50 if old else 1) + i % 3)
+        s.add("latency", 400.0 if old else 40.0 + i % 5)
+    assert s.live_stages() == {"segment": 11.0, "refine": 3.0, "effect": 4.0, "compose": 2.0, "latency": 42.0}
+    assert s.stage_line() == "median ms: segment 11.0  refine 3.0  effect 4.0  compose 2.0  end-to-end 42"
+    assert "latency 42 ms" in s.status_line()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 from fractions import Fraction
@@ -18,7 +19,14 @@ av = pytest.importorskip("av")
 
 from segblur.cli.main import main  # noqa: E402
 from segblur.media import video as video_module  # noqa: E402
-from segblur.media.video import VideoError, VideoWriter, probe_video, process_video  # noqa: E402
+from segblur.media.video import (  # noqa: E402
+    UNTAGGED,
+    ColorInfo,
+    VideoError,
+    VideoWriter,
+    probe_video,
+    process_video,
+)
 from segblur.runtime.pipeline import Pipeline  # noqa: E402
 
 SRT = "1\n00:00:00,100 --> 00:00:00,600\nhello\n\n2\n00:00:00,700 --> 00:00:01,200\nworld\n"
@@ -348,11 +356,13 @@ def test_threaded_output_equals_the_serial_loop(tmp_path: Path, pipe: Pipeline) 
     assert all(v >= 0 for v in threaded.stage_ms.values()) and "pipeline waiting" not in serial.stage_ms
 
 
-def test_yuv_fast_path_matches_ffmpeg_conversion(tmp_path: Path) -> None:
-    """VideoWriter's own RGB -> yuv420p conversion (OpenCV) gives the colours FFmpeg's conversion gives."""
+@pytest.mark.parametrize("color", [UNTAGGED, ColorInfo(), ColorInfo(1, 1, 1, 2), ColorInfo(9, 9, 14, 1)],
+                         ids=["untagged", "bt709", "bt709-full", "bt2020"])
+def test_yuv_fast_path_matches_ffmpeg_conversion(tmp_path: Path, color: ColorInfo) -> None:
+    """VideoWriter's own RGB -> yuv420p conversion (OpenCV) gives the colours FFmpeg's gives for the same matrix."""
     rng = np.random.default_rng(1)
     frames = [cv2.resize(rng.integers(30, 220, (6, 8, 3), dtype=np.uint8), (64, 48)) for _ in range(3)]
-    with VideoWriter(tmp_path / "fast.mkv", 64, 48, 10, crf=0, options={"preset": "ultrafast"}) as w:
+    with VideoWriter(tmp_path / "fast.mkv", 64, 48, 10, crf=0, options={"preset": "ultrafast"}, color=color) as w:
         for f in frames:
             w.write(f)
     with av.open(str(tmp_path / "ffmpeg.mkv"), "w") as c:  # rgb24 frames converted by FFmpeg (swscale)
@@ -361,6 +371,9 @@ def test_yuv_fast_path_matches_ffmpeg_conversion(tmp_path: Path) -> None:
         s.codec_context.options = {"crf": "0", "preset": "ultrafast"}
         for i, f in enumerate(frames):
             vf = av.VideoFrame.from_ndarray(f, format="rgb24")
+            if color != UNTAGGED:
+                vf = vf.reformat(format="yuv420p", dst_colorspace=video_module._SWS_CS[color.colorspace],
+                                 dst_color_range=color.range)
             vf.pts = i
             c.mux(s.encode(vf))
         c.mux(s.encode(None))
@@ -368,10 +381,83 @@ def test_yuv_fast_path_matches_ffmpeg_conversion(tmp_path: Path) -> None:
     assert len(fast) == len(ref) == 3
     for a, b, rgb in zip(fast, ref, frames):
         assert np.abs(a[:48].astype(int) - b[:48]).max() <= 1  # luma: the same matrix and range (lossless CRF 0)
-        err = [np.abs(cv2.cvtColor(x, cv2.COLOR_YUV2RGB_I420).astype(int) - rgb).mean() for x in (a, b)]
+        err = [np.abs(i420_to_rgb(x, color) - rgb).mean() for x in (a, b)]
         # chroma: a 2x2 box filter instead of swscale's, about as faithful (4.98 vs 4.17 on these sharp colour
         # edges); swapped or misplaced U/V planes would be tens of levels off.
         assert err[0] <= err[1] + 1.5
+    with av.open(str(tmp_path / "fast.mkv")) as c:
+        cc = c.streams.video[0].codec_context
+        assert (cc.colorspace, cc.color_primaries, cc.color_trc) == (color.colorspace, color.primaries, color.trc)
+
+
+def i420_to_rgb(i420: np.ndarray, color: ColorInfo) -> np.ndarray:
+    """Planar 4:2:0 back to RGB (float) with the inverse of ``color``'s matrix, chroma repeated 2 x 2."""
+    h, w = i420.shape[0] * 2 // 3, i420.shape[1]
+    flat, n = i420.reshape(-1).astype(np.float64), h * w // 4
+    planes = [flat[:h * w].reshape(h, w)] + [np.repeat(np.repeat(flat[h * w + k * n:h * w + (k + 1) * n]
+                                                                 .reshape(h // 2, w // 2), 2, 0), 2, 1) for k in (0, 1)]
+    m = color.matrix().astype(np.float64)
+    return (np.stack(planes, -1) - m[:, 3]) @ np.linalg.inv(m[:, :3]).T
+
+
+def flat_clip(path: Path, rgb: tuple[int, int, int], color: ColorInfo | None, size: tuple[int, int] = (64, 48)) -> Path:
+    """Three frames of one flat colour, converted to yuv420p with ``color``'s matrix and range, and tagged so."""
+    w, h = size
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=10)
+        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        cc = s.codec_context
+        cc.options = {"crf": "0", "preset": "ultrafast"}
+        if color is not None:
+            cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range = \
+                color.colorspace, color.primaries, color.trc, color.range
+        for i in range(3):
+            f = av.VideoFrame.from_ndarray(np.full((h, w, 3), rgb, np.uint8), format="rgb24")
+            if color is not None:
+                f = f.reformat(format="yuv420p", dst_colorspace=video_module._SWS_CS[color.colorspace],
+                               dst_color_range=color.range)
+            f.pts = i
+            c.mux(s.encode(f))
+        c.mux(s.encode(None))
+    return path
+
+
+def first_frame(path: Path) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
+    """The first frame as decoded RGB, its raw Y, U, V levels, and the stream's colour tags."""
+    with av.open(str(path)) as c:
+        cc = c.streams.video[0].codec_context
+        f = next(c.decode(video=0))
+        yuv = f.reformat(format="yuv420p").to_ndarray()
+        h, w = f.height, f.width
+        levels = np.array([yuv[h // 2, w // 2], yuv[h + 2, w // 4], yuv[h + h // 4 + 2, w // 4]], int)
+        return f.to_ndarray(format="rgb24")[h // 2, w // 2].astype(int), levels, \
+            (cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range)
+
+
+@pytest.mark.parametrize("color", [ColorInfo(), ColorInfo(1, 1, 1, 2), None], ids=["bt709", "bt709-full", "untagged"])
+@pytest.mark.parametrize("suffix", [".mp4", ".webm"])
+def test_untouched_colour_survives_the_round_trip(tmp_path: Path, color: ColorInfo | None, suffix: str) -> None:
+    """A flat colour the pipeline leaves alone keeps its YUV levels and colour tags (BT.709 HD input too)."""
+    src = flat_clip(tmp_path / "in.mkv", (200, 60, 40), color)
+    dst = tmp_path / f"out{suffix}"
+    process_video(src, dst, IdentityPipeline(), crf=0 if suffix == ".mp4" else 4)
+    rgb_in, yuv_in, tags_in = first_frame(src)
+    rgb_out, yuv_out, tags_out = first_frame(dst)
+    assert np.abs(yuv_out - yuv_in).max() <= 2, (yuv_in, yuv_out)  # BT.601 instead of BT.709: 10 levels of Y
+    assert np.abs(rgb_out - rgb_in).max() <= 3, (rgb_in, rgb_out)
+    assert tags_out[:3] == tags_in[:3] and (tags_out[3] == tags_in[3] or color is None)  # VP9 always marks a range
+
+
+class IdentityPipeline:
+    """Leaves every frame as it is (so the round trip alone is measured)."""
+
+    last_timings: dict[str, float] = {}
+
+    def reset(self) -> None:
+        pass
+
+    def process(self, rgb: np.ndarray) -> np.ndarray:
+        return rgb.copy()
 
 
 def yuv_frames(path: Path) -> list[np.ndarray]:
@@ -481,3 +567,67 @@ def test_default_x264_settings(tmp_path: Path) -> None:
                                                              "x264-params": "subme=1"}, None)
     assert video_module._codec_options("libx264", 18, "slow") == ({"crf": "18", "preset": "slow"}, None)
     assert video_module._codec_options("libx265", None)[0] == {"crf": "28", "preset": "veryfast"}
+
+
+def stream_codecs(path: Path) -> dict[str, str]:
+    with av.open(str(path)) as c:
+        return {s.type: s.codec_context.name for s in c.streams}
+
+
+def test_audio_the_container_cannot_hold_is_reencoded_in_time(tmp_path: Path, model_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """AAC cannot go into WebM: it becomes Opus with the same start and end, with a note; the video still works."""
+    src = make_video(tmp_path / "in.mp4")
+    dst = tmp_path / "out.webm"
+    assert main(["video", str(src), "-o", str(dst), "--model", str(model_path)]) == 0
+    err = capsys.readouterr().err
+    (note,) = [ln for ln in err.splitlines() if "re-encoding" in ln]
+    assert str(src) in note and "audio stream #1 (aac)" in note and "opus" in note
+    assert "1 converted" in err and "cannot encode" not in err
+    assert stream_codecs(dst) == {"video": "vp9", "audio": "opus"}
+    assert len(video_frames(dst)[1]) == 12 and not leftovers(tmp_path)
+    a_in, a_out = packets(src, "audio"), packets(dst, "audio")
+    end = [max(t + (d or 0) for _, t, d in a) for a in (a_in, a_out)]
+    assert abs(end[1] - end[0]) < 0.03  # 1 s of audio, still ending with the video
+    assert abs(a_out[0][1] - a_in[0][1]) < 0.03  # codec delays (AAC priming, Opus pre-skip) are below that
+
+
+@pytest.mark.parametrize(("suffix", "codec"), [(".mp4", "mov_text"), (".mov", "mov_text"), (".webm", "webvtt")])
+def test_text_subtitles_are_converted_for_the_container(tmp_path: Path, pipe: Pipeline, suffix: str,
+                                                        codec: str) -> None:
+    srt = tmp_path / "subs.srt"
+    srt.write_text(SRT)
+    src = make_video(tmp_path / "in.mkv", subtitles=srt)
+    notes: list[str] = []
+    stats = process_video(src, tmp_path / f"out{suffix}", pipe, notify=notes.append)
+    assert stream_codecs(tmp_path / f"out{suffix}")["subtitle"] == codec
+    cues = [(p, round(t, 3), round(d, 3)) for p, t, d in packets(tmp_path / f"out{suffix}", "subtitles")
+            if p.strip(b"\x00")]  # mov_text marks the gaps with empty cues
+    assert [(t, d) for _, t, d in cues] == [(0.1, 0.5), (0.7, 0.5)]
+    assert b"hello" in cues[0][0] and b"world" in cues[1][0]
+    assert any(f"{src}: subtitle stream #2 (srt)" in n and codec in n for n in notes)
+    assert stats.copied_streams == 2 and stats.converted_streams == (2 if suffix == ".webm" else 1)
+
+
+def test_subtitles_avi_cannot_hold_are_left_out_with_a_warning(tmp_path: Path, model_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    srt = tmp_path / "subs.srt"
+    srt.write_text(SRT)
+    src = make_video(tmp_path / "in.mkv", subtitles=srt)
+    dst = tmp_path / "out.avi"
+    assert main(["video", str(src), "-o", str(dst), "--model", str(model_path), "-q"]) == 0
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "warning" in line and str(src) in line and "subtitle stream #2" in line and "left out" in line
+    assert stream_codecs(dst) == {"video": "h264", "audio": "aac"}
+    assert [p[0] for p in packets(dst, "audio")] == [p[0] for p in packets(src, "audio")]
+
+
+def test_missing_pyav_is_one_error_for_all_inputs(tmp_path: Path, model_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(sys.modules, "av", None)  # import av now raises ImportError
+    code = main(["video", str(tmp_path / "a.mp4"), str(tmp_path / "b.mp4"), "-o", str(tmp_path / "out"),
+                 "--model", str(model_path)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "PyAV" in err and "Traceback" not in err
+    assert len(err.splitlines()) == 1

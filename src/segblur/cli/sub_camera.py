@@ -40,7 +40,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source", default="0", metavar="SOURCE",
                    help="camera index (default 0), /dev/videoN, a video file or a stream URL (rtsp://, http://)")
     p.add_argument("--size", type=_size, default=None, metavar="WxH",
-                   help="frame size to ask the camera for, e.g. 1280x720 (it may give another; default: its own)")
+                   help="frame size to ask the camera for, e.g. 1280x720 (it may give another; default: its own); "
+                   "a video file or stream is resized to it")
     p.add_argument("--fps", type=_rate, default=None,
                    help="frame rate to ask the camera for; for a file, the rate it is played at (default: its own)")
     g = p.add_argument_group("output")
@@ -133,9 +134,13 @@ def run(args: argparse.Namespace) -> int:
                 f"{', '.join(outs) or 'no output (headless)'}" + ("" if preview else "; Ctrl-C stops"))
     progress = Progress(args.frames, "frames", enabled=not args.quiet and not preview)
     controls = Controls(backgrounds=backgrounds, color=color)
+
+    def on_frame(st: camera.StreamStats) -> None:
+        progress.extra = st.stage_line()  # live per-stage and end-to-end latency
+        progress.update()
+
     try:
-        stats = camera.run_stream(source, pipe, sinks, frames=args.frames, controls=controls,
-                                  on_frame=lambda _: progress.update())
+        stats = camera.run_stream(source, pipe, sinks, frames=args.frames, controls=controls, on_frame=on_frame)
     except (VideoError, camera.SinkError) as e:
         progress.close()
         _report(str(e))

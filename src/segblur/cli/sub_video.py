@@ -14,7 +14,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Add the ``video`` subcommand."""
     p = sub.add_parser("video", help="blur the background of video files (audio and subtitles copied)",
                        description="Run every frame of each video through the pipeline and re-encode it with the "
-                       "same size, frame rate and timestamps; audio and subtitle streams are copied unchanged. "
+                       "same size, frame rate, timestamps and colours; audio and subtitle streams are copied "
+                       "unchanged (re-encoded or converted, with a note, where the output container cannot hold "
+                       "them). "
                        "OUTPUT is a file for one input, otherwise a folder (OUTPUT/<input name>). Outputs are "
                        "written to a temp file and renamed, so a failure or Ctrl-C leaves nothing half-written.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="video files (mp4, mov, mkv, webm, avi, ...)")
@@ -65,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if len(args.inputs) > 1 and Path(args.output).is_file():
         raise FatalError(f"{args.output}: is a file; several inputs need an output folder")
     try:
+        video.require_av()  # once, before any input: without PyAV no video can be processed
         if args.codec:
             video.check_codec(args.codec)
     except video.VideoError as e:
@@ -82,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
             info = video.probe_video(src)
             progress = Progress(info.frames, "frames", enabled=not args.quiet)
             stats = video.process_video(src, dst, pipe, codec=args.codec, crf=args.crf, progress=progress,
-                                        options={"preset": args.preset} if args.preset else None)
+                                        options={"preset": args.preset} if args.preset else None, notify=_report)
         except (video.VideoError, cv2.error, MemoryError, ValueError, OSError) as e:  # all one video can cause
             if progress is not None:
                 progress.clear()
@@ -98,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
                 progress.close()
         if not args.quiet:
             pad = f", padded to {stats.padded[0]}x{stats.padded[1]}" if stats.padded else ""
+            kept = f"{stats.copied_streams - stats.converted_streams} audio/subtitle stream(s) copied" + \
+                (f", {stats.converted_streams} converted" if stats.converted_streams else "")
             _report(f"{dst}: {stats.frames} frames, {stats.width}x{stats.height}{pad} at {float(stats.fps):.3g} fps, "
-                    f"{stats.duration:.2f} s, {stats.copied_streams} audio/subtitle stream(s) copied; "
-                    f"{stats.rate:.1f} frames/s")
+                    f"{stats.duration:.2f} s, {kept}; {stats.rate:.1f} frames/s")
     return 1 if failed else 0

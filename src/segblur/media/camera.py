@@ -30,6 +30,9 @@ import numpy as np
 
 LOST_AFTER_S = 2.0  # a live source that gives no frame for this long is considered gone
 HISTORY = 100_000  # per-frame timings kept for the final percentiles (the most recent ones)
+LIVE = 30  # recent frames the live figures (overlay, progress line) are medians over
+LIVE_STAGES = ("segment", "refine", "effect", "compose")  # the pipeline's stages shown live
+RECORD_TIME_BASE = Fraction(1, 90_000)  # recordings are stamped with capture times in this unit
 
 
 class SourceError(Exception):
@@ -58,16 +61,19 @@ class FrameSource(Protocol):
 
 
 class FrameSink(Protocol):
-    """Where processed frames go; ``index`` is the frame's capture number (gaps are dropped frames)."""
+    """Where processed frames go; ``index`` is the frame's capture number (gaps are dropped frames).
 
-    def send(self, rgb: np.ndarray, index: int) -> None: ...
+    ``captured`` is when the source delivered the frame (``time.perf_counter()``).
+    """
+
+    def send(self, rgb: np.ndarray, index: int, captured: float) -> None: ...
 
     def close(self) -> None: ...
 
 
 @runtime_checkable
 class Interactive(Protocol):
-    """A sink with a window: shows a status line and reports key presses (see ``media.preview``)."""
+    """A sink with a window: shows status text (lines split by newlines) and reports key presses (``media.preview``)."""
 
     def set_status(self, text: str) -> None: ...
 
@@ -144,15 +150,19 @@ class AvSource:
     """A video file or stream URL decoded with PyAV; files (and URLs of finite media) are paced like a camera.
 
     ``fps`` replaces the file's own frame rate for pacing; ``realtime=False`` decodes as fast as it can.
-    The end of the media is the end of the stream; a decoding or network error mid-stream is
+    Frames are turned upright by the display rotation (as ``segblur video`` does) and, with
+    ``size`` (width, height), resized to it, as a camera asked for a size would give them. The
+    end of the media is the end of the stream; a decoding or network error mid-stream is
     :class:`SourceLostError`.
     """
 
-    def __init__(self, spec: str | Path, fps: float | None = None, realtime: bool = True) -> None:
+    def __init__(self, spec: str | Path, fps: float | None = None, realtime: bool = True,
+                 size: tuple[int, int] | None = None) -> None:
         try:
             import av
         except ImportError:
             raise SourceError("reading video files and streams needs PyAV: pip install 'segblur[camera]'") from None
+        from .video import frame_rotation
         self.name = str(spec)
         self._av_error: type[Exception] = av.error.FFmpegError
         url = "://" in self.name
@@ -165,18 +175,34 @@ class AvSource:
             raise SourceError(f"{self.name}: has no video stream")
         stream = self._container.streams.video[0]
         stream.thread_type = "SLICE"  # frame threading would hold back a frame per thread (latency)
-        self.width, self.height = stream.codec_context.width, stream.codec_context.height
         self.fps = as_fraction(fps or stream.average_rate or stream.guessed_rate)
         self._fixed_rate = fps is not None
         live = url and self._container.duration is None
         self._pacer = _Pacer() if realtime and not live else None
         self._frames = self._container.decode(stream)
         self._count = 0
+        try:  # the first frame tells the display rotation (PyAV shows it on decoded frames only)
+            self._first = next(self._frames, None)
+        except (self._av_error, OSError) as e:
+            self._container.close()
+            raise SourceError(f"{self.name}: cannot read ({_reason(e)})") from None
+        if self._first is None:
+            self._container.close()
+            raise SourceError(f"{self.name}: has no video frames")
+        self.rotation = frame_rotation(self._first)
+        w, h = self._first.width, self._first.height
+        self.width, self.height = size or ((h, w) if self.rotation % 180 else (w, h))
 
     def read(self) -> np.ndarray | None:
-        """The next frame (RGB), after waiting for its time when paced; None at the end of the media."""
+        """The next frame (RGB), upright and at ``width`` x ``height``, after waiting for its time when paced.
+
+        None at the end of the media.
+        """
+        from .video import upright
+
+        frame, self._first = self._first, None
         try:
-            frame = next(self._frames)
+            frame = frame if frame is not None else next(self._frames)
         except StopIteration:
             return None
         except (self._av_error, OSError) as e:
@@ -185,7 +211,12 @@ class AvSource:
             t = frame.time if frame.time is not None and not self._fixed_rate else None
             self._pacer.wait(float(self._count / self.fps) if t is None else t)
         self._count += 1
-        return frame.to_ndarray(format="rgb24")
+        rgb = upright(frame.to_ndarray(format="rgb24"), self.rotation)
+        if rgb.shape[:2] != (self.height, self.width):
+            shrink = self.width * self.height < rgb.shape[0] * rgb.shape[1]
+            return cv2.resize(rgb, (self.width, self.height),
+                              interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        return np.ascontiguousarray(rgb)
 
     def close(self) -> None:
         self._container.close()
@@ -236,7 +267,8 @@ def open_source(spec: str | int | Path, size: tuple[int, int] | None = None, fps
     """Open a camera (index or /dev/videoN), a video file or a stream URL (rtsp://, http://, ...).
 
     ``size``/``fps`` are requested from a camera (it may give something else: read ``.width``,
-    ``.height``, ``.fps``); for a file ``fps`` is the pacing rate (default: its own). Raises
+    ``.height``, ``.fps``); a file or stream is resized to ``size`` and paced at ``fps`` (default:
+    its own size, turned upright, and rate). Raises
     :class:`SourceError` with one line naming the source when it cannot be opened.
     """
     text = str(spec)
@@ -252,7 +284,7 @@ def open_source(spec: str | int | Path, size: tuple[int, int] | None = None, fps
             raise SourceError(f"{text}: no such file (and not a camera index or URL)")
         if not p.is_file():
             raise SourceError(f"{text}: is not a file")
-    return AvSource(text, fps=fps, realtime=realtime)
+    return AvSource(text, fps=fps, realtime=realtime, size=size)
 
 
 def _reason(e: BaseException) -> str:
@@ -273,7 +305,7 @@ class NullSink:
     def __init__(self) -> None:
         self.frames = 0
 
-    def send(self, rgb: np.ndarray, index: int) -> None:
+    def send(self, rgb: np.ndarray, index: int, captured: float = 0.0) -> None:
         self.frames += 1
 
     def close(self) -> None:
@@ -281,11 +313,14 @@ class NullSink:
 
 
 class RecordSink:
-    """Records the shown frames with ``media.video.VideoWriter``, timed by their capture number.
+    """Records the shown frames with ``media.video.VideoWriter``, timed by when they were captured.
 
-    Each frame is stamped ``index / fps`` (the source's rate), so a frame dropped upstream leaves a
-    gap in which the previous frame stays on screen, and the recording keeps real time.
-    ``close`` finalises the file (atomic rename); ``abort`` deletes it.
+    Each frame is stamped with its capture time relative to the first one (in units of
+    :data:`RECORD_TIME_BASE`), not with a frame count at the rate the source claims, so a camera
+    that delivers fewer frames than it announces, or a frame dropped upstream (the previous one
+    stays on screen), still records in real time. AVI stores no timestamps: there each frame takes
+    the slot of ``1 / fps`` its capture time falls in. ``fps`` is the nominal rate written in the
+    file. ``close`` finalises the file (atomic rename); ``abort`` deletes it.
     """
 
     def __init__(self, path: str | Path, width: int, height: int, fps: Fraction, **options: Any) -> None:
@@ -293,17 +328,21 @@ class RecordSink:
 
         self.path = Path(path)
         self.width, self.height = width, height
+        tb = 1 / as_fraction(fps) if self.path.suffix.lower() == ".avi" else RECORD_TIME_BASE
         try:
-            self._writer = VideoWriter(self.path, width, height, fps, **options)
+            self._writer = VideoWriter(self.path, width, height, fps, time_base=tb, **options)
         except VideoError as e:
             raise SinkError(str(e)) from None
         self.frames = 0
-        self._first: int | None = None
+        self._first: float | None = None
 
-    def send(self, rgb: np.ndarray, index: int) -> None:
+    def send(self, rgb: np.ndarray, index: int, captured: float | None = None) -> None:
+        """Encode one frame stamped at ``captured`` (a ``perf_counter()`` time; default: now)."""
+        t = time.perf_counter() if captured is None else captured
         if self._first is None:
-            self._first = index
-        self._writer.write(fit_frame(rgb, self.width, self.height), pts=index - self._first)
+            self._first = t
+        pts = round((t - self._first) / self._writer.time_base)  # the writer keeps them strictly increasing
+        self._writer.write(fit_frame(rgb, self.width, self.height), pts=pts)
         self.frames += 1
 
     def close(self) -> None:
@@ -364,10 +403,30 @@ class StreamStats:
         order = [s for s in STAGES if s in self.times] + [s for s in self.times if s not in STAGES]
         return {s: statistics.median(self.times[s]) for s in order if s != "latency" and self.times[s]}
 
+    def recent_median(self, name: str, n: int = LIVE) -> float:
+        """Median milliseconds of a stage over its last ``n`` frames; NaN when there is none."""
+        values = self.times.get(name)
+        if not values:
+            return float("nan")
+        return statistics.median(values[i] for i in range(max(0, len(values) - n), len(values)))
+
+    def live_stages(self) -> dict[str, float]:
+        """Median ms over the recent frames of segment, refine, effect, compose and ``latency`` (capture to output)."""
+        return {s: self.recent_median(s) for s in (*LIVE_STAGES, "latency") if self.times.get(s)}
+
+    def stage_line(self) -> str:
+        """Per-stage and end-to-end median latency over the recent frames, for the overlay and the progress line."""
+        live = self.live_stages()
+        if not live:
+            return ""
+        end = live.pop("latency", None)
+        parts = [f"{k} {v:.1f}" for k, v in live.items()] + ([f"end-to-end {end:.0f}"] if end is not None else [])
+        return "median ms: " + "  ".join(parts)
+
     def status_line(self) -> str:
-        """One short line for the live overlay: fps, latency, dropped frames."""
-        lat = self.times.get("latency")
-        ms = f"{lat[-1]:.0f} ms" if lat else "-"
+        """One short line for the live overlay: fps, recent median latency, shown and dropped frames."""
+        lat = self.recent_median("latency")
+        ms = f"{lat:.0f} ms" if lat == lat else "-"
         return f"{self.live_fps():.1f} fps  latency {ms}  shown {self.shown}  dropped {self.dropped}"
 
     def summary(self) -> dict[str, Any]:
@@ -555,12 +614,13 @@ def run_stream(source: FrameSource, pipeline: Any, sinks: Sequence[FrameSink], *
             out, frame, timings, t_done = item
             if interactive:
                 status = stats.status_line() + (f"  {controls.describe(pipeline)}" if controls is not None else "")
+                status += f"\n{stats.stage_line()}" if stats.shown else ""
                 for sink in interactive:
                     sink.set_status(status)
             with st.lock:
                 stats.shown += 1  # counted once handed to the sinks, even if one of them fails on it
             for sink in sinks:
-                sink.send(out, frame.index)
+                sink.send(out, frame.index, frame.captured)
             now = time.perf_counter()
             for name, ms in timings.items():
                 if name != "total":

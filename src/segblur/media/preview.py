@@ -119,7 +119,7 @@ def draw_overlay(image: np.ndarray, lines: list[str]) -> np.ndarray:
 
 
 class PreviewWindow:
-    """A resizable window showing each frame with an overlay (status line, last key action, key help)."""
+    """A resizable window showing each frame with an overlay (status lines: fps, per-stage latency; key help)."""
 
     def __init__(self, title: str = "segblur") -> None:
         problem = gui_problem()
@@ -137,9 +137,9 @@ class PreviewWindow:
     def set_status(self, text: str) -> None:
         self.status = text
 
-    def send(self, rgb: np.ndarray, index: int) -> None:
+    def send(self, rgb: np.ndarray, index: int, captured: float = 0.0) -> None:
         bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-        cv2.imshow(self.title, draw_overlay(bgr, [self.status, self.help]))
+        cv2.imshow(self.title, draw_overlay(bgr, [*self.status.splitlines(), self.help]))
         self._shown = True
 
     def poll_key(self) -> int | None:

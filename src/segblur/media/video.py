@@ -1,10 +1,12 @@
 """Video files through a :class:`~segblur.runtime.pipeline.Pipeline`, with PyAV (the ``video`` extra).
 
 Every video frame is decoded, processed and re-encoded with its own timestamp (variable frame
-rates survive); audio and subtitle streams are copied packet for packet, not re-encoded. The
-output is written to a hidden temp file beside the destination and renamed at the end, so a
-failure or Ctrl-C never leaves a partial file. Problems are :class:`VideoError` with one line
-that names the file.
+rates survive) in the colours it was decoded with (same YUV matrix, range and colour tags); audio
+and subtitle streams are copied packet for packet, not re-encoded, unless the output container
+cannot hold their codec: then audio is re-encoded to the container's usual codec and text
+subtitles are converted (bitmap subtitles are dropped), each with a note. The output is written
+to a hidden temp file beside the destination and renamed at the end, so a failure or Ctrl-C never
+leaves a partial file. Problems are :class:`VideoError` with one line that names the file.
 """
 
 from __future__ import annotations
@@ -30,6 +32,18 @@ from .images import open_temp
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
 DEFAULT_CRF = {"libx264": 23, "libx265": 28, "libvpx-vp9": 32, "libvpx": 10, "libaom-av1": 32, "libsvtav1": 35}
 _COPIED = ("audio", "subtitle")  # stream types kept untouched; data/attachment streams are not copied
+# Encoders for audio that the output container cannot take as it is, in order of preference.
+AUDIO_FALLBACK = {"webm": ("libopus", "opus", "libvorbis"), "mp4": ("aac",), "mov": ("aac",),
+                  "matroska": ("aac",), "avi": ("libmp3lame", "mp3")}
+# Text subtitle codec of each container (AVI has none: its subtitles are dropped).
+SUBTITLE_FALLBACK = {"mp4": "mov_text", "mov": "mov_text", "webm": "webvtt", "matroska": "ass"}
+# A plain ASS header for text subtitle encoders (mov_text needs one) when the decoder gives none.
+_ASS_HEADER = (b"[Script Info]\nScriptType: v4.00+\nPlayResX: 384\nPlayResY: 288\n\n[V4+ Styles]\n"
+               b"Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, "
+               b"Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, "
+               b"Alignment, MarginL, MarginR, MarginV, Encoding\n"
+               b"Style: Default,Arial,16,&Hffffff,&Hffffff,&H0,&H0,0,0,0,0,100,100,0,0,1,1,0,2,10,10,10,0\n\n"
+               b"[Events]\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n")
 
 
 class VideoError(Exception):
@@ -44,6 +58,11 @@ def _av() -> Any:
     # PyAV leaves FFmpeg's log off by default (segblur reports problems itself, one line per file).
     # Setting a level installs a Python log callback, which can deadlock with frame-threaded decoding.
     return av
+
+
+def require_av() -> None:
+    """Raise :class:`VideoError` (one line, how to install it) unless PyAV can be imported."""
+    _av()
 
 
 def _reason(e: BaseException) -> str:
@@ -85,6 +104,87 @@ def _codec_options(codec: str, crf: float | None, preset: str | None = None) -> 
     return {}, int(min(31, max(1, round(crf / 6))))
 
 
+# FFmpeg's AVColorSpace -> (Kr, Kb) of the YUV matrix; anything else (2 = unspecified) is decoded as BT.601.
+_KR_KB = {1: (0.2126, 0.0722), 4: (0.30, 0.11), 5: (0.299, 0.114), 6: (0.299, 0.114), 7: (0.212, 0.087),
+          9: (0.2627, 0.0593), 10: (0.2627, 0.0593)}
+# AVColorSpace -> swscale's SWS_CS_* (for FFmpeg's own conversion of other pixel formats).
+_SWS_CS = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}
+
+
+@dataclass(frozen=True)
+class ColorInfo:
+    """A stream's colour tags as FFmpeg's enum values: YUV matrix, primaries, transfer, range.
+
+    The default is BT.709 with limited range (HD video, and sRGB camera frames). 2 means
+    unspecified (FFmpeg then decodes with BT.601); range 1 is limited (16-235), 2 full, 0 unspecified.
+    """
+
+    colorspace: int = 1
+    primaries: int = 1
+    trc: int = 1
+    range: int = 1
+
+    @classmethod
+    def of(cls, frame: Any) -> ColorInfo:
+        """The tags of a decoded PyAV frame (or codec context); yuvj formats are full range."""
+        rng = int(getattr(frame, "color_range", 0) or 0)
+        fmt = getattr(getattr(frame, "format", None), "name", "") or ""
+        if rng == 0 and fmt.startswith("yuvj"):
+            rng = 2
+        return cls(int(frame.colorspace), int(frame.color_primaries), int(frame.color_trc), rng)
+
+    @property
+    def full_range(self) -> bool:
+        return self.range == 2
+
+    def matrix(self) -> np.ndarray:
+        """3 x 4 RGB -> YUV matrix (offsets in the last column), in 8-bit levels."""
+        kr, kb = _KR_KB.get(self.colorspace, _KR_KB[5])
+        kg = 1.0 - kr - kb
+        sy, sc, oy = (1.0, 1.0, 0.0) if self.full_range else (219 / 255, 224 / 255, 16.0)
+        return np.array([[sy * kr, sy * kg, sy * kb, oy],
+                         [-sc * kr / (2 * (1 - kb)), -sc * kg / (2 * (1 - kb)), sc / 2, 128.0],
+                         [sc / 2, -sc * kg / (2 * (1 - kr)), -sc * kb / (2 * (1 - kr)), 128.0]], np.float32)
+
+
+UNTAGGED = ColorInfo(2, 2, 2, 0)  # what an encoder writes when told nothing (decoded as BT.601, limited)
+
+
+def rgb_to_i420(rgb: np.ndarray, color: ColorInfo = UNTAGGED) -> np.ndarray:
+    """An even-sized H x W x 3 RGB frame as planar 4:2:0 YUV (H*3/2 x W) with ``color``'s matrix and range.
+
+    Chroma is the 2 x 2 mean, like OpenCV's own conversion. BT.601 limited range (also untagged)
+    uses OpenCV's RGB -> I420 (0.8 ms per 1080p frame); other matrices cost one cv2.transform
+    (its 3-channel SIMD path) and a half-size resize: 2.3 ms per 1080p frame on 2 busy cores.
+    """
+    a = np.ascontiguousarray(rgb)
+    if not color.full_range and _KR_KB.get(color.colorspace, _KR_KB[5]) == _KR_KB[5]:
+        return cv2.cvtColor(a, cv2.COLOR_RGB2YUV_I420)
+    h, w = a.shape[:2]
+    out = np.empty((h * 3 // 2, w), np.uint8)
+    flat, n = out.reshape(-1), (h // 2) * (w // 2)
+    yuv = cv2.transform(a, color.matrix())  # the 1- and 2-row matrices take a path 3-4x slower
+    half = cv2.resize(yuv, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    cv2.extractChannel(yuv, 0, dst=flat[:h * w].reshape(h, w))
+    cv2.extractChannel(half, 1, dst=flat[h * w:h * w + n].reshape(h // 2, w // 2))
+    cv2.extractChannel(half, 2, dst=flat[h * w + n:].reshape(h // 2, w // 2))
+    return out
+
+
+def frame_rotation(frame: Any) -> int:
+    """Display rotation of a decoded PyAV frame: counter-clockwise degrees, a multiple of 90 (0 if none)."""
+    try:
+        return int(round((frame.rotation or 0) / 90)) * 90 % 360
+    except (AttributeError, TypeError, ValueError):
+        return 0
+
+
+def upright(rgb: np.ndarray, rotation: int) -> np.ndarray:
+    """``rgb`` turned as players show it (``rotation``: counter-clockwise degrees): the model sees people upright."""
+    turns = rotation // 90 % 4
+    return np.rot90(rgb, turns) if turns else rgb
+
+
 @dataclass
 class VideoInfo:
     """What :func:`probe_video` finds: the first video stream and the streams copied with it."""
@@ -97,6 +197,7 @@ class VideoInfo:
     duration: float | None  # seconds
     copied_streams: int  # audio and subtitle streams
     rotation: int  # display rotation in degrees, counter-clockwise
+    color: ColorInfo = UNTAGGED  # the first frame's colour tags (what it is decoded and re-encoded with)
 
 
 @dataclass
@@ -110,12 +211,14 @@ class VideoStats:
     height: int
     fps: Fraction
     duration: float  # seconds, first frame's start to the last frame's end
-    copied_streams: int
+    copied_streams: int  # audio and subtitle streams kept, copied or converted
     seconds: float  # wall-clock processing time
     padded: tuple[int, int] | None = None  # encoded size when an odd size had to be padded for 4:2:0
     # Mean milliseconds per frame of each stage: decode, the pipeline's own stages, pipeline, encode
     # and, when threaded, how long the pipeline waited for the other two.
     stage_ms: dict[str, float] = field(default_factory=dict)
+    converted_streams: int = 0  # of the kept streams: re-encoded or converted for the output container
+    notes: list[str] = field(default_factory=list)  # one line per converted or dropped stream
 
     @property
     def rate(self) -> float:
@@ -149,8 +252,8 @@ def _video_stream(container: Any, path: Path) -> Any:
     return vs
 
 
-def _rotation(path: Path) -> int:
-    """Display rotation (counter-clockwise degrees, a multiple of 90) of the first video frame, 0 if unknown.
+def _first_frame(path: Path) -> tuple[int, ColorInfo]:
+    """Display rotation and colour tags of the first video frame ((0, untagged) if none decodes).
 
     PyAV exposes the display matrix on decoded frames only, so this decodes one frame of a fresh open.
     """
@@ -158,10 +261,10 @@ def _rotation(path: Path) -> int:
     try:
         with av.open(str(path), "r") as c:
             for frame in c.decode(video=0):
-                return int(round((frame.rotation or 0) / 90)) * 90 % 360
+                return frame_rotation(frame), ColorInfo.of(frame)
     except (av.error.FFmpegError, OSError, AttributeError):
         pass
-    return 0
+    return 0, UNTAGGED
 
 
 def probe_video(path: str | Path) -> VideoInfo:
@@ -174,7 +277,137 @@ def probe_video(path: str | Path) -> VideoInfo:
             (c.duration / 1e6 if c.duration else None)
         frames = vs.frames or (round(duration * fps) if duration else None)
         return VideoInfo(p, vs.codec_context.width, vs.codec_context.height, Fraction(fps), frames or None,
-                         duration, sum(s.type in _COPIED for s in c.streams), _rotation(p))
+                         duration, sum(s.type in _COPIED for s in c.streams), *_first_frame(p))
+
+
+def _stream_label(stream: Any) -> str:
+    name = getattr(getattr(stream, "codec_context", None), "name", None) or "unknown codec"
+    return f"{stream.type} stream #{stream.index} ({name})"
+
+
+def _copy_metadata(src: Any, out: Any) -> None:
+    for key in ("language", "title", "handler_name"):
+        if key in src.metadata:
+            out.metadata[key] = src.metadata[key]
+
+
+class _AudioConverter:
+    """Re-encodes one input audio stream, keeping its timestamps, for a container that cannot hold its codec."""
+
+    def __init__(self, container: Any, stream: Any, codec: str, rate: int, layout: str, fmt: str) -> None:
+        self.stream = stream
+        self.out = container.add_stream(codec, rate=rate)
+        cc = self.out.codec_context
+        cc.layout, cc.format = layout, fmt
+        cc.time_base = self.out.time_base = Fraction(1, rate)
+        cc.bit_rate = min(320_000, 96_000 * max(1, cc.channels))  # transparent for AAC, Opus and MP3
+        _copy_metadata(stream, self.out)
+
+    @staticmethod
+    def settings(stream: Any, codec: str) -> tuple[int, str, str] | None:
+        """(rate, layout, sample format) with which ``codec`` opens for ``stream``'s audio, or None."""
+        import av
+
+        try:
+            enc, cc_in = av.Codec(codec, "w"), stream.codec_context
+            cc_in.open(strict=False)  # fails here when the input cannot be decoded at all
+        except (av.error.FFmpegError, ValueError):
+            return None
+        rate_in = cc_in.sample_rate or 48000
+        rates = sorted(enc.audio_rates or [rate_in])
+        rate = rate_in if rate_in in rates else next((r for r in rates if r >= rate_in), rates[-1])
+        channels = cc_in.channels or 2
+        layout = cc_in.layout.name if cc_in.channels and (channels <= 2 or "mp3" not in codec) else "stereo"
+        fmts = [f.name for f in enc.audio_formats or []]
+        fmt = next((f for f in ("fltp", "flt", "s16p", "s16") if f in fmts), fmts[0] if fmts else "fltp")
+        try:
+            trial = av.CodecContext.create(codec, "w")
+            trial.sample_rate, trial.layout, trial.format = rate, layout, fmt
+            trial.time_base = Fraction(1, rate)
+            trial.open()
+        except (av.error.FFmpegError, ValueError):
+            return None
+        return rate, layout, fmt
+
+    def feed(self, packet: Any) -> list[Any]:
+        """The encoded packets for one input packet (a damaged packet is skipped, as players do)."""
+        import av
+
+        try:
+            frames = self.stream.codec_context.decode(packet)
+        except (av.error.FFmpegError, ValueError):
+            return []
+        return [p for f in frames for p in self.out.encode(f)]
+
+    def flush(self) -> list[Any]:
+        import av
+
+        try:
+            frames = self.stream.codec_context.decode(None)
+        except (av.error.FFmpegError, ValueError):
+            frames = []
+        return [p for f in frames for p in self.out.encode(f)] + list(self.out.encode(None))
+
+
+class _SubtitleConverter:
+    """Converts one input text subtitle stream to the container's text subtitle codec, keeping each cue's timing."""
+
+    def __init__(self, container: Any, stream: Any, codec: str, header: bytes) -> None:
+        self.stream = stream
+        self.out = container.add_stream(codec)
+        tb = stream.time_base or Fraction(1, 1000)
+        self.out.time_base = self.out.codec_context.time_base = tb
+        self.out.codec_context.subtitle_header = header
+        _copy_metadata(stream, self.out)
+
+    @staticmethod
+    def header(stream: Any, codec: str) -> bytes | None:
+        """The ASS header to encode ``stream``'s text subtitles with ``codec``, or None if they cannot be."""
+        import av
+
+        try:
+            enc, cc_in = av.Codec(codec, "w"), stream.codec_context
+            if not cc_in.codec.text_sub:
+                return None  # bitmap subtitles (DVD, PGS) cannot become text
+            cc_in.open(strict=False)
+            header = cc_in.subtitle_header or _ASS_HEADER
+            trial = av.CodecContext.create(enc, "w")
+            trial.subtitle_header = header
+            trial.time_base = stream.time_base or Fraction(1, 1000)
+            trial.open()
+        except (av.error.FFmpegError, ValueError, AttributeError):
+            return None
+        return header
+
+    def feed(self, packet: Any) -> list[Any]:
+        """The converted packet of one cue (none for an empty or undecodable one)."""
+        import av
+        from av.subtitles.subtitle import SubtitleSet
+
+        try:
+            subs = self.stream.codec_context.decode2(packet)
+        except (av.error.FFmpegError, ValueError):
+            return []
+        texts = []
+        for rect in subs or ():
+            parts = (getattr(rect, "ass", b"") or b"").split(b",", 8)
+            if len(parts) == 9:  # an ASS event: ReadOrder,Layer,Style,Name,MarginL,MarginR,MarginV,Effect,Text
+                prefix, text = parts[:8], parts[8]
+            else:
+                prefix, text = [b"0", b"0", b"Default", b"", b"0", b"0", b"0", b""], getattr(rect, "text", b"")
+            if text:
+                texts.append((prefix, text))
+        if not texts or packet.pts is None:
+            return []
+        line = b",".join(texts[0][0]) + b"," + b"\\N".join(t for _, t in texts)
+        start = (subs.start_display_time or 0) / 1000
+        end = (packet.duration * packet.time_base) if packet.duration else (subs.end_display_time or 0) / 1000
+        tb = self.out.time_base
+        pts = round((packet.pts * packet.time_base + Fraction(start)) / tb)
+        duration = max(1, round(Fraction(end) / tb - Fraction(start) / tb))
+        out = self.out.codec_context.encode_subtitle(SubtitleSet.create(line, 0, duration, pts=pts))
+        out.stream, out.time_base = self.out, tb
+        return [out]
 
 
 class VideoWriter:
@@ -184,14 +417,18 @@ class VideoWriter:
     :class:`~fractions.Fraction`, e.g. 30000/1001). Frames are stamped
     ``0, 1, 2, ...`` in units of ``time_base`` (default ``1/fps``) unless :meth:`write` is given a
     ``pts``. An odd width or height is padded by one edge pixel for 4:2:0/4:2:2 pixel formats.
-    ``audio_from`` (an open PyAV input container) adds a copy of each of its audio and subtitle
-    streams; feed their packets to :meth:`copy_packet`. ``rotation`` sets the display rotation
-    (counter-clockwise degrees). Use as a context manager: an exception aborts (deletes the temp file).
+    ``color`` is the YUV matrix and range the RGB frames are converted with and the colour tags
+    written (default: BT.709, limited range). ``audio_from`` (an open PyAV input container) adds a
+    copy of each of its audio and subtitle streams; feed their packets to :meth:`copy_packet`. A
+    stream the container cannot hold is re-encoded (audio) or converted (text subtitles) or else
+    left out, with a line to ``notify`` (also kept in :attr:`notes`). ``rotation`` sets the display
+    rotation (counter-clockwise degrees). Use as a context manager: an exception aborts (deletes the temp file).
     """
 
     def __init__(self, path: str | Path, width: int, height: int, fps: float | Fraction, *, codec: str | None = None,
                  crf: float | None = 23, pix_fmt: str = "yuv420p", audio_from: Any = None,
-                 time_base: Fraction | None = None, rotation: int = 0, options: dict[str, str] | None = None) -> None:
+                 time_base: Fraction | None = None, rotation: int = 0, options: dict[str, str] | None = None,
+                 color: ColorInfo | None = None, notify: Callable[[str], None] | None = None) -> None:
         av = _av()
         self.path = Path(path)
         fmt = CONTAINERS.get(self.path.suffix.lower())
@@ -204,15 +441,21 @@ class VideoWriter:
         if fps <= 0:
             raise VideoError(f"{self.path}: frame rate must be positive, got {fps}")
         self.width, self.height, self.fps = width, height, fps
+        self.color = color or ColorInfo()
         codec = codec or default_codec(self.path)
         self.time_base = Fraction(time_base) if time_base else 1 / fps
         subsampled = pix_fmt.startswith(("yuv420", "yuv422", "nv12", "nv21", "yuvj420", "yuvj422"))
         self._pad = (width % 2 if subsampled else 0, height % 2 if pix_fmt.startswith(("yuv420", "nv", "yuvj420"))
                      else 0)
         self.frames = 0
+        self.notes: list[str] = []
+        self._notify = notify
         self._last_pts: int | None = None
         self._tmp: Path | None = None
         self._container = None
+        self._remux: dict[int, Any] = {}
+        self._convert: dict[int, _AudioConverter | _SubtitleConverter] = {}
+        self._source = audio_from
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, self._tmp = open_temp(self.path)
@@ -225,10 +468,14 @@ class VideoWriter:
             vs.width, vs.height = width + self._pad[0], height + self._pad[1]
             vs.pix_fmt = pix_fmt
             self._i420 = pix_fmt == "yuv420p"
+            self._yuv = pix_fmt.startswith(("yuv", "nv"))
             vs.time_base = self.time_base
             cc = vs.codec_context
             cc.time_base = self.time_base
             cc.framerate = fps
+            if self._yuv:  # tagged like the input, so that players decode the colours we encoded
+                cc.colorspace, cc.color_primaries = self.color.colorspace, self.color.primaries
+                cc.color_trc, cc.color_range = self.color.trc, self.color.range
             opts, qscale = _codec_options(codec, crf, (options or {}).get("preset"))
             if qscale is not None:
                 cc.qscale = True
@@ -239,19 +486,53 @@ class VideoWriter:
             if rotation % 360:
                 vs.set_display_rotation(rotation % 360)
             self._stream = vs
-            self._copies: dict[int, Any] = {}
-            for s in (audio_from.streams if audio_from is not None else []):
-                if s.type in _COPIED:
-                    out = self._container.add_stream_from_template(s)
-                    out.time_base = s.time_base  # as `ffmpeg -c copy` does: the muxer keeps the packets' clock
-                    for key in ("language", "title", "handler_name"):
-                        if key in s.metadata:
-                            out.metadata[key] = s.metadata[key]
-                    self._copies[s.index] = out
-            self._source = audio_from
         except (av.error.FFmpegError, ValueError, TypeError, OSError) as e:
             self.abort()
             raise VideoError(f"{self.path}: cannot encode with {codec} ({_reason(e)})") from None
+        try:
+            for s in (audio_from.streams if audio_from is not None else []):
+                if s.type in _COPIED:
+                    self._keep(s, fmt)
+        except (av.error.FFmpegError, OSError) as e:
+            self.abort()
+            raise VideoError(f"{self.path}: cannot write ({_reason(e)})") from None
+
+    def _note(self, text: str) -> None:
+        self.notes.append(text)
+        if self._notify is not None:
+            self._notify(text)
+
+    def _keep(self, s: Any, fmt: str) -> None:
+        """Add a copy of input stream ``s``; if the container cannot hold its codec, a converted one, or none."""
+        try:
+            out = self._container.add_stream_from_template(s)
+        except ValueError:  # "'webm' format does not support 'aac' codec"; checked before anything is written
+            out = None
+        if out is not None:
+            out.time_base = s.time_base  # as `ffmpeg -c copy` does: the muxer keeps the packets' clock
+            _copy_metadata(s, out)
+            self._remux[s.index] = out
+            return
+        where, what = f"{self._source.name}: {_stream_label(s)}", f"cannot be stored in {self.path.suffix}"
+        if s.type == "audio":
+            for codec in AUDIO_FALLBACK.get(fmt, ()):
+                settings = _AudioConverter.settings(s, codec)
+                if settings is not None:
+                    try:
+                        self._convert[s.index] = _AudioConverter(self._container, s, codec, *settings)
+                    except ValueError:
+                        continue
+                    self._note(f"{where} {what}; re-encoding it to {codec}")
+                    return
+        else:
+            codec = SUBTITLE_FALLBACK.get(fmt)
+            header = _SubtitleConverter.header(s, codec) if codec else None
+            if header is not None:
+                with contextlib.suppress(ValueError):
+                    self._convert[s.index] = _SubtitleConverter(self._container, s, codec, header)
+                    self._note(f"{where} {what}; converting it to {codec}")
+                    return
+        self._note(f"warning: {where} {what} and cannot be converted; left out")
 
     def __enter__(self) -> VideoWriter:
         return self
@@ -266,6 +547,16 @@ class VideoWriter:
     def size(self) -> tuple[int, int]:
         """Encoded (width, height): the frame size, plus padding for an odd size."""
         return self.width + self._pad[0], self.height + self._pad[1]
+
+    @property
+    def copied_streams(self) -> int:
+        """Audio/subtitle streams written: copied as they are or converted."""
+        return len(self._remux) + len(self._convert)
+
+    @property
+    def converted_streams(self) -> int:
+        """Audio/subtitle streams re-encoded or converted because the container cannot hold their codec."""
+        return len(self._convert)
 
     def _mux(self, packets: Any) -> None:
         av = _av()
@@ -286,12 +577,16 @@ class VideoWriter:
         if any(self._pad):
             a = np.pad(a, ((0, self._pad[1]), (0, self._pad[0]), (0, 0)), mode="edge")
         if self._i420:
-            # OpenCV's RGB -> I420 (the same BT.601 limited-range matrix as FFmpeg's default) took
-            # 0.6 ms per 1080p frame against 16 ms for PyAV's swscale reformat.
-            yuv = cv2.cvtColor(np.ascontiguousarray(a), cv2.COLOR_RGB2YUV_I420)
-            frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+            # Our own RGB -> I420 (OpenCV) took 0.6-2.3 ms per 1080p frame against 16 ms for PyAV's swscale reformat.
+            frame = av.VideoFrame.from_ndarray(rgb_to_i420(a, self.color), format="yuv420p")
         else:
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(a), format="rgb24")
+            if self._yuv:
+                frame = frame.reformat(format=self._stream.pix_fmt,
+                                       dst_colorspace=_SWS_CS.get(self.color.colorspace, 5),
+                                       dst_color_range=2 if self.color.full_range else 1)
+        if self._yuv:
+            frame.colorspace, frame.color_range = self.color.colorspace, self.color.range
         if pts is None:
             pts = 0 if self._last_pts is None else self._last_pts + max(1, round(1 / (self.fps * self.time_base)))
         elif self._last_pts is not None and pts <= self._last_pts:
@@ -306,24 +601,39 @@ class VideoWriter:
         self.frames += 1
 
     def copy_packet(self, packet: Any) -> bool:
-        """Remux a packet of one of ``audio_from``'s audio/subtitle streams unchanged; False if not copied."""
+        """Remux (or convert) a packet of one of ``audio_from``'s audio/subtitle streams; False if not kept."""
+        av = _av()
         if self._container is None:
             raise VideoError(f"{self.path}: writer is closed")
-        out = self._copies.get(packet.stream.index) if packet.stream.container is self._source else None
-        if out is None or packet.dts is None or packet.size == 0:  # demuxer's flush packets carry nothing
+        index = packet.stream.index if packet.stream.container is self._source else None
+        if packet.dts is None or packet.size == 0:  # demuxer's flush packets carry nothing
             return False
-        packet.stream = out
-        self._mux([packet])
+        out = self._remux.get(index)
+        if out is not None:
+            packet.stream = out
+            self._mux([packet])
+            return True
+        conv = self._convert.get(index)
+        if conv is None:
+            return False
+        try:
+            packets = conv.feed(packet)
+        except (av.error.FFmpegError, ValueError) as e:
+            raise VideoError(f"{self.path}: cannot encode {conv.out.type} ({_reason(e)})") from None
+        self._mux(packets)
         return True
 
     def close(self) -> None:
-        """Flush the encoder, finish the file and rename it to ``path``."""
+        """Flush the encoders, finish the file and rename it to ``path``."""
         if self._container is None:
             return
         av = _av()
         try:
             try:
-                packets = self._stream.encode(None)
+                packets = list(self._stream.encode(None))
+                for conv in self._convert.values():
+                    if isinstance(conv, _AudioConverter):
+                        packets += conv.flush()
             except (av.error.FFmpegError, ValueError) as e:
                 raise VideoError(f"{self.path}: cannot encode ({_reason(e)})") from None
             self._mux(packets)
@@ -446,10 +756,14 @@ class _Frame:
 
 def process_video(src: str | Path, dst: str | Path, pipeline: Any, *, codec: str | None = None,
                   crf: float | None = None, pix_fmt: str = "yuv420p", options: dict[str, str] | None = None,
-                  progress: Any = None, threads: bool = True) -> VideoStats:
+                  progress: Any = None, threads: bool = True,
+                  notify: Callable[[str], None] | None = None) -> VideoStats:
     """Run every frame of ``src`` through ``pipeline.process`` and write ``dst`` (same size, rate and timing).
 
-    Audio and subtitle streams are copied unchanged. ``codec`` defaults to :func:`default_codec`,
+    Audio and subtitle streams are copied unchanged; one the output container cannot hold is
+    re-encoded or converted (or left out) with a line to ``notify`` before the first frame.
+    Frames are re-encoded with the YUV matrix and range they were decoded with, and tagged like
+    the input, so that untouched pixels keep their colour. ``codec`` defaults to :func:`default_codec`,
     ``crf`` to the codec's usual default; ``options`` are extra encoder options (e.g. ``{"preset":
     "slow"}``). ``progress`` (e.g. a :class:`~segblur.progress.Progress`) gets ``update()`` per
     frame. The pipeline's temporal state is reset first. Raises :class:`VideoError` for a bad
@@ -474,8 +788,7 @@ def process_video(src: str | Path, dst: str | Path, pipeline: Any, *, codec: str
         info_fps = vs.average_rate or vs.guessed_rate or vs.base_rate or Fraction(25)
         tb = vs.time_base or 1 / Fraction(info_fps)
         width, height = vs.codec_context.width, vs.codec_context.height
-        rotation = _rotation(src)
-        quarter_turns = rotation // 90 % 4
+        rotation, color = _first_frame(src)
         index_timeline = CONTAINERS.get(dst.suffix.lower()) == "avi"
         pipeline.reset()
         clock = dict.fromkeys(("decode", "pipeline", "encode", "waiting"), 0.0)  # seconds, each one thread's own
@@ -499,9 +812,7 @@ def process_video(src: str | Path, dst: str | Path, pipeline: Any, *, codec: str
                 except (av.error.FFmpegError, OSError) as e:
                     raise VideoError(f"{src}: corrupt video data ({_reason(e)})") from None
                 for frame in frames:
-                    rgb = frame.to_ndarray(format="rgb24")
-                    if quarter_turns:  # the model sees people upright; the stored orientation is kept
-                        rgb = np.rot90(rgb, quarter_turns)
+                    rgb = upright(frame.to_ndarray(format="rgb24"), rotation)  # the stored orientation is kept
                     t = float(frame.pts * tb) if frame.pts is not None else n / float(info_fps)
                     dur = float(frame.duration * tb) if frame.duration else 1 / float(info_fps)
                     clock["decode"] += time.perf_counter() - t0
@@ -517,8 +828,8 @@ def process_video(src: str | Path, dst: str | Path, pipeline: Any, *, codec: str
             clock["pipeline"] += time.perf_counter() - t0
             for k, v in (getattr(pipeline, "last_timings", None) or {}).items():
                 parts[k] = parts.get(k, 0.0) + v
-            if quarter_turns:
-                out = np.rot90(out, -quarter_turns)
+            if rotation:
+                out = np.rot90(out, -(rotation // 90))
             return _Frame(out, frame.pts, frame.time, frame.duration)
 
         def encode(copied: list[Any], frame: _Frame | None) -> None:
@@ -532,7 +843,7 @@ def process_video(src: str | Path, dst: str | Path, pipeline: Any, *, codec: str
 
         frames, first, last_end = 0, None, 0.0
         with VideoWriter(dst, width, height, info_fps, codec=codec, crf=crf, pix_fmt=pix_fmt, audio_from=inp,
-                         time_base=tb, rotation=rotation, options=options) as writer:
+                         time_base=tb, rotation=rotation, options=options, color=color, notify=notify) as writer:
             stages = _threaded(decoded, process, encode, clock) if threads else \
                 ((copied, frame if frame is None else process(frame)) for copied, frame in decoded())
             # closing: on any exception the threads stop before the writer and the input are closed.
@@ -555,8 +866,9 @@ def process_video(src: str | Path, dst: str | Path, pipeline: Any, *, codec: str
         if threads:
             stage_ms["pipeline waiting"] = clock["waiting"] * 1e3 / frames
         return VideoStats(src, dst, frames, width, height, Fraction(info_fps), last_end - (first or 0.0),
-                          len(writer._copies), time.perf_counter() - start,
-                          writer.size if writer.size != (width, height) else None, stage_ms)
+                          writer.copied_streams, time.perf_counter() - start,
+                          writer.size if writer.size != (width, height) else None, stage_ms,
+                          writer.converted_streams, list(writer.notes))
 
 
 def _threaded(decoded: Callable[[], Iterator[tuple[list[Any], _Frame | None]]],

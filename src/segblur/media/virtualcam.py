@@ -41,7 +41,7 @@ class VirtualCamera:
             raise SinkError(f"{where}: not available ({reason}); {setup_hint()}") from None
         self.device = str(getattr(self._cam, "device", device or "?"))
 
-    def send(self, rgb: np.ndarray, index: int) -> None:
+    def send(self, rgb: np.ndarray, index: int, captured: float = 0.0) -> None:
         self._cam.send(np.ascontiguousarray(fit_frame(rgb, self.width, self.height)))
 
     def close(self) -> None:
