@@ -44,7 +44,7 @@ reference: $(VENV)/.runtime
 	$(PY) benchmarks/fetch_reference.py --dest .cache/reference
 
 bench: reference
-	$(VENV)/bin/segblur benchmark --reference .cache/reference/selfie_segmentation.tflite
+	$(VENV)/bin/segblur benchmark --reference .cache/reference/selfie_segmentation.tflite --stream
 
 clean:
 	rm -rf $(VENV) out .cache .pytest_cache

@@ -78,3 +78,35 @@ def test_cli_blurs_background_and_keeps_person(tmp_path: Path) -> None:
         # The person keeps its detail; the background loses most of it.
         assert d_out[inner].mean() > 0.8 * d_src[inner].mean(), img_path
         assert d_out[outer].mean() < 0.4 * d_src[outer].mean(), img_path
+
+
+@pytest.mark.skipif(not (DATA / "lfw-parts").is_dir(), reason="lfw-parts not available")
+def test_lfw_unet_meets_the_issue_targets_on_the_official_test_split(tmp_path: Path) -> None:
+    """The shipped lfw-unet on all 927 official test faces: pixel accuracy >= 0.95, mean IoU >= 0.85."""
+    import json
+
+    report = tmp_path / "lfw.json"
+    assert main(["evaluate", "--model", "lfw-unet", "--data", f"lfw:{DATA / 'lfw-parts'}", "--split", "test",
+                 "--json", str(report), "-q"]) == 0
+    r = json.loads(report.read_text())
+    assert r["images"] == 927 and r["failed"] == 0
+    assert r["pixel_accuracy"] >= 0.95 and r["mean_iou"] >= 0.85, r  # measured 0.965 / 0.885
+
+
+@pytest.mark.skipif(not (DATA / "lfw-parts").is_dir(), reason="lfw-parts not available")
+def test_lfw_unet_keeps_only_the_face_sharp(tmp_path: Path) -> None:
+    """--keep skin blurs hair and background of a test face but leaves the skin pixels as they were."""
+    from segblur.datasets import open_dataset
+
+    ds = open_dataset(f"lfw:{DATA / 'lfw-parts'}")
+    sample = ds.samples("test")[0]
+    _, truth = ds.load(sample)
+    out = tmp_path / "face.png"
+    assert main(["image", str(sample.image), "-o", str(out), "--model", "lfw-unet", "--keep", "skin",
+                 "--effect", "color", "--color", "#00ff00", "-q"]) == 0
+    img = read_image(sample.image)
+    res = cv2.cvtColor(cv2.imread(str(out)), cv2.COLOR_BGR2RGB).astype(int)
+    changed = np.abs(res - img.astype(int)).sum(-1) > 30
+    skin = cv2.erode((truth == 1).astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    other = cv2.erode((truth != 1).astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    assert changed[skin].mean() < 0.05 and changed[other].mean() > 0.8
