@@ -155,3 +155,31 @@ def test_unreadable_calibration_images_are_skipped(tmp_path: Path, model_path: P
     q = quantize_int8(model_path, tmp_path / "q.onnx", calibration)
     assert OnnxModel(q).info.extra["calibration"]["images"] == 12
     assert any("broken.png" in r.getMessage() for r in caplog.records)
+
+
+def test_export_cli_quantises_an_onnx_model_with_name_and_metrics(tmp_path: Path, model3_path: Path,
+                                                                    calibration: Path, capsys) -> None:
+    """`segblur export MODEL.onnx --int8` needs no checkpoint; --name and --metrics replace the source's."""
+    scores = tmp_path / "m.json"
+    scores.write_text(json.dumps({"set test": {"mean_iou": 0.5}, "note": "made up for the test"}))
+    out = tmp_path / "q.onnx"
+    assert main(["export", str(model3_path), "-o", str(out), "--int8", "--calibration", str(calibration),
+                 "--name", "tiny-int8", "--metrics", str(scores)]) == 0
+    info = OnnxModel(out).info
+    assert info.name == "tiny-int8" and info.extra["quantization"] == "int8"
+    assert info.extra["metrics"]["set test"] == {"mean_iou": 0.5}
+    capsys.readouterr()
+    assert main(["export", str(model3_path), "-o", str(tmp_path / "x.onnx")]) == 2
+    assert "--int8" in capsys.readouterr().err
+    assert main(["export", str(model3_path), "-o", str(tmp_path / "x.onnx"), "--int8"]) == 2
+    assert "--calibration" in capsys.readouterr().err
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_quantize_without_metrics_marks_the_source_scores(tmp_path: Path, model3_path: Path,
+                                                          calibration: Path) -> None:
+    src = OnnxModel(model3_path).info.extra["metrics"]
+    assert src  # conftest's models carry a metrics entry
+    q = quantize_int8(model3_path, tmp_path / "q.onnx", calibration)
+    extra = OnnxModel(q).info.extra
+    assert extra["metrics"] == src and "fp32" in extra["metrics_note"]

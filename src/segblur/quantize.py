@@ -93,11 +93,14 @@ def _reader(files: list[Path], info: ModelInfo, input_name: str):
 
 
 def quantize_int8(src_onnx: str | Path, dst_onnx: str | Path, calibration_images: Path | str | Sequence[Path | str],
-                  *, max_images: int = 200, method: str = "minmax", per_channel: bool = True) -> Path:
+                  *, max_images: int = 200, method: str = "minmax", per_channel: bool = True,
+                  name: str | None = None, metrics: dict | None = None) -> Path:
     """Write a static INT8 (QDQ) version of a segblur model calibrated on ``calibration_images``; returns the path.
 
     ``calibration_images`` is a folder or a list of image files (at most ``max_images`` are used);
-    ``method`` is the ONNX Runtime calibration: minmax, entropy or percentile.
+    ``method`` is the ONNX Runtime calibration: minmax, entropy or percentile. ``name`` and ``metrics``
+    replace the source's in the metadata; without ``metrics`` the source's scores are kept and marked as
+    measured before quantisation.
     """
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
@@ -149,6 +152,12 @@ def quantize_int8(src_onnx: str | Path, dst_onnx: str | Path, calibration_images
         q = onnx.load(str(out))
     meta = fp32.info.to_metadata()
     meta["quantization"] = "int8"
+    if name:
+        meta["name"] = name
+    if metrics is not None:
+        meta["metrics"] = metrics
+    elif meta.get("metrics"):
+        meta["metrics_note"] = "metrics of the fp32 model before quantisation"
     meta["calibration"] = {"images": reader.used, "method": method, "per_channel": per_channel, "format": "QDQ",
                            "activations": "uint8", "weights": "int8"}
     props = {p.key: p.value for p in proto.metadata_props}

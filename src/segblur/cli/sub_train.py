@@ -86,7 +86,8 @@ def add_parsers(sub) -> None:
                        "ONNX Runtime's output is checked against torch's "
                        "before writing. --int8 adds static INT8 quantisation "
                        "calibrated on the images in --calibration.")
-    p.add_argument("checkpoint", type=Path, metavar="CHECKPOINT")
+    p.add_argument("checkpoint", type=Path, metavar="CHECKPOINT",
+                   help="training checkpoint (.pt); or an exported .onnx model to quantise with --int8")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="MODEL.onnx")
     p.add_argument("--name", help="model name in the metadata (default: the output's stem)")
     p.add_argument("--foreground", action="append", metavar="CLASS[,CLASS]",
@@ -209,7 +210,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Checkpoint -> ONNX (optionally INT8)."""
+    """Checkpoint -> ONNX (optionally INT8); an .onnx input is quantised (no torch needed)."""
+    if args.checkpoint.suffix.lower() == ".onnx" and args.checkpoint.is_file():
+        if not args.int8:
+            return _fatal(f"{args.checkpoint}: already an ONNX model; pass --int8 --calibration DIR to quantise it")
+        if args.calibration is None:
+            return _fatal("--int8 needs --calibration DIR (a few hundred typical images)")
+        return _quantize_onnx(args)
     if (msg := _need_torch()) is not None:
         return _fatal(msg)
     import json
@@ -220,6 +227,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return _fatal("--int8 needs --calibration DIR (a few hundred typical images)")
     if not args.checkpoint.is_file():
         return _fatal(f"{args.checkpoint}: no such checkpoint")
+
     fg = [c for v in args.foreground for c in v.split(",") if c] if args.foreground else None
     metrics = None
     if args.metrics is not None:
@@ -250,6 +258,25 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise
     print(f"segblur: wrote {args.output} ({args.output.stat().st_size / 1e6:.2f} MB)"
           + (" INT8" if args.int8 else ""))
+    return 0
+
+
+def _quantize_onnx(args: argparse.Namespace) -> int:
+    """``segblur export MODEL.onnx -o OUT.onnx --int8 --calibration DIR``: quantise an exported model."""
+    import json
+
+    from ..quantize import quantize_int8
+    from ..training.export import metrics_summary
+
+    try:
+        metrics = metrics_summary(json.loads(args.metrics.read_text())) if args.metrics else None
+    except (OSError, ValueError) as e:
+        return _fatal(f"{args.metrics}: cannot use these metrics ({_one_line(e)})")
+    try:
+        quantize_int8(args.checkpoint, args.output, args.calibration, name=args.name, metrics=metrics)
+    except (ValueError, OSError, RuntimeError) as e:
+        return _fatal(_one_line(e))
+    print(f"segblur: wrote {args.output} ({args.output.stat().st_size / 1e6:.2f} MB) INT8")
     return 0
 
 

@@ -97,8 +97,8 @@ def metrics_summary(obj: Any) -> dict:
             scores["images"] = r.get("images")
             out[f"{name} {r['split']}"] = scores
         return out
-    if isinstance(obj, dict) and all(isinstance(v, dict) for v in obj.values()):
-        return obj
+    if isinstance(obj, dict) and obj and all(isinstance(v, (dict, str)) for v in obj.values()):
+        return obj  # {split: {metric: value}}, plus notes
     raise ValueError("expected a segblur evaluate --json report or {split: {metric: value}}")
 
 
