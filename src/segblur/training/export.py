@@ -157,7 +157,8 @@ def training_summary(ck: dict) -> dict:
             out[key] = cfg[key]
     val = ck.get("val")
     if val:
-        out["val_split"] = cfg.get("val_split")
+        if cfg.get("val_split"):
+            out["val_split"] = cfg["val_split"]
         out["val_mean_iou"] = round(val["mean_iou"], 4)
         if val.get("pixel_accuracy") is not None:
             out["val_pixel_accuracy"] = round(val["pixel_accuracy"], 4)
