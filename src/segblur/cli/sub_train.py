@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .options import finite, int_in
+from .options import finite, int_in, keep_list
 
 ORDER = 40
 
@@ -228,7 +228,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if not args.checkpoint.is_file():
         return _fatal(f"{args.checkpoint}: no such checkpoint")
 
-    fg = [c for v in args.foreground for c in v.split(",") if c] if args.foreground else None
+    fg = keep_list(args.foreground)
     metrics = None
     if args.metrics is not None:
         try:

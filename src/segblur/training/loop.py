@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Sampler
 
 from ..datasets import SegDataset, open_dataset
-from ..media.images import write_atomic
+from ..media.images import write_atomic, write_image
 from ..metrics import ConfusionMatrix
 from ..progress import Progress, format_duration
 from .checkpoint import load, save_atomic
@@ -152,7 +152,6 @@ class DistInfo:
 
     rank: int = 0
     world: int = 1
-    local_rank: int = 0
 
     @property
     def main(self) -> bool:
@@ -168,8 +167,7 @@ def init_distributed(device: torch.device) -> DistInfo:
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return DistInfo(rank=dist.get_rank(), world=dist.get_world_size(),
-                    local_rank=int(os.environ.get("LOCAL_RANK", "0")))
+    return DistInfo(rank=dist.get_rank(), world=dist.get_world_size())
 
 
 def pick_device(name: str, local_rank: int = 0) -> torch.device:
@@ -309,7 +307,8 @@ class Trainer:
     def _state(self, epoch: int, best: float, bad_epochs: int, val: dict, history: list) -> dict:
         return {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
                 "scheduler": self.sched.state_dict(), "scaler": self.scaler.state_dict(), "epoch": epoch,
-                "best": best, "bad_epochs": bad_epochs, "val": val, "history": history, "config": self.run_config(),
+                "best": best, "bad_epochs": bad_epochs, "val": val, "best_val": self.best_val, "history": history,
+                "config": self.run_config(),
                 "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(),
                 "python_rng": random.getstate(),
                 "cuda_rng": torch.cuda.get_rng_state_all() if self.cuda else None}
@@ -331,6 +330,7 @@ class Trainer:
         random.setstate(ck["python_rng"])
         if self.cuda and ck.get("cuda_rng") is not None:
             torch.cuda.set_rng_state_all(ck["cuda_rng"])
+        self.best_val = ck.get("best_val")
         return ck["epoch"] + 1, ck["best"], ck.get("bad_epochs", 0), ck.get("history", [])
 
     # -- one epoch --------------------------------------------------------------------------------------------
@@ -424,6 +424,7 @@ class Trainer:
         self._build()
         cfg, main = self.cfg, self.dist.main
         start, best, bad_epochs, history = 0, -math.inf, 0, []
+        self.best_val: dict | None = None  # validation metrics of best.pt
         if self.resume:
             start, best, bad_epochs, history = self._restore(load(last))
             if main and not self.quiet:
@@ -451,7 +452,7 @@ class Trainer:
                     self.sched.step(score if math.isfinite(score) else -1.0)
                 improved = math.isfinite(score) and score > best
                 if improved:
-                    best, bad_epochs = score, 0
+                    best, bad_epochs, self.best_val = score, 0, metrics
                 else:
                     bad_epochs += 1
                 lr = self.opt.param_groups[0]["lr"]
@@ -469,7 +470,7 @@ class Trainer:
                     if examples:
                         picture = self._examples_picture(examples)
                         tracker.image("val/image_truth_prediction", epoch + 1, picture)
-                        _write_picture(self.out / "predictions.jpg", picture)
+                        write_image(self.out / "predictions.jpg", picture, quality=90)
                     if not self.quiet:
                         done = epoch + 1 - start
                         eta = (time.perf_counter() - t_run) / done * (cfg.epochs - epoch - 1)
@@ -498,22 +499,7 @@ class Trainer:
         return summary
 
     def _summary(self, best: float, history: list, stopped_early: bool) -> dict:
-        best_path = self.out / "best.pt"
-        best_val = load(best_path)["val"] if self.dist.main and best_path.exists() else None
         return {"arch": self.cfg.arch, "data": self.cfg.data, "monitor": self.cfg.monitor,
-                "best": best if math.isfinite(best) else None, "best_val": best_val,
+                "best": best if math.isfinite(best) else None, "best_val": self.best_val,
                 "epochs_run": len(history), "stopped_early": stopped_early, "history": history,
                 "config": self.run_config()}
-
-
-def _write_picture(path: Path, rgb: np.ndarray) -> None:
-    import cv2
-
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
-    if ok:
-        write_atomic(path, buf.tobytes())
-
-
-def train(config: TrainConfig, *, resume: bool = False, quiet: bool = False) -> dict:
-    """Train per ``config`` (see :class:`TrainConfig`); returns the summary also written to ``metrics.json``."""
-    return Trainer(config, resume=resume, quiet=quiet).fit()

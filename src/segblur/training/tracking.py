@@ -16,24 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from ..datasets import voc_colormap
+
 log = logging.getLogger("segblur")
 
-# Pascal VOC's colour map (bit-interleaved), good for any class count up to 256.
-def palette(n: int = 256) -> np.ndarray:
-    """``n x 3`` uint8 colours: class 0 black, then VOC's distinct colours."""
-    out = np.zeros((n, 3), np.uint8)
-    for i in range(n):
-        c, r, g, b = i, 0, 0, 0
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        out[i] = (r, g, b)
-    return out
-
-
-_PALETTE = palette()
+_PALETTE = voc_colormap()  # class 0 black, then distinct colours for up to 256 classes
 
 
 def colorize(labels: np.ndarray, ignore_index: int = 255) -> np.ndarray:
