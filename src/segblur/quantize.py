@@ -23,8 +23,7 @@ import numpy as np
 
 from .media.images import READ_SUFFIXES, ImageError, open_temp, read_image
 from .runtime.model import METADATA_KEY, ModelError, ModelInfo, OnnxModel, resolve_model_path
-from .runtime.resize import downscale
-from .runtime.segmenter import as_rgb
+from .runtime.segmenter import make_blob
 
 log = logging.getLogger("segblur")
 
@@ -57,14 +56,8 @@ def calibration_files(images: Path | str | Sequence[Path | str], max_images: int
 
 
 def preprocess(image: np.ndarray, info: ModelInfo) -> np.ndarray:
-    """An image -> the 1x3xHxW float32 blob the runtime's Segmenter feeds this model."""
-    h, w = info.input_size
-    x = downscale(as_rgb(image), (w, h))
-    if info.color == "BGR":
-        x = x[..., ::-1]
-    f = np.subtract(x, np.array(info.mean, np.float32).reshape(1, 1, 3), dtype=np.float32)
-    f *= (1.0 / np.array(info.std, np.float32)).reshape(1, 1, 3)
-    return np.ascontiguousarray(f.transpose(2, 0, 1)[None])
+    """An image -> the 1x3xHxW float32 blob the runtime's Segmenter feeds this model (a new array)."""
+    return make_blob(image, info)
 
 
 def _reader(files: list[Path], info: ModelInfo, input_name: str):

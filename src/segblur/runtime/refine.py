@@ -90,12 +90,33 @@ def feather_matte(alpha: np.ndarray, sigma: float, ws: Workspace | None = None) 
     return cv2.resize(small, (W, H), dst=scratch(ws, "refine.feather", (H, W)), interpolation=cv2.INTER_LINEAR)
 
 
+def grey_frame(image: np.ndarray, ws: Workspace | None = None, name: str = "refine.gray") -> np.ndarray:
+    """Full-resolution grey (H x W uint8) of an RGB or already grey uint8 frame: the guided filter's guide."""
+    if image.ndim == 2:
+        return image
+    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY, dst=scratch(ws, name, image.shape[:2], np.uint8))
+
+
+def guide_lowres(grey: np.ndarray, size: tuple[int, int], ws: Workspace | None = None,
+                 name: str = "refine.glow") -> np.ndarray:
+    """The grey frame box-shrunk to ``size`` = (w, h), float32 in 0..1.
+
+    The low-resolution guide of :func:`refine`, and the motion thumbnail of the temporal smoother:
+    computed once per frame by the pipeline and handed to both.
+    """
+    w, h = size
+    small = downscale(grey, (w, h), ws, name)
+    return np.multiply(small, np.float32(1 / 255), out=scratch(ws, name + ".f", (h, w)), dtype=np.float32)
+
+
 def refine(prob_low: np.ndarray, image: np.ndarray, cfg: RefineConfig | None = None,
-           ws: Workspace | None = None) -> np.ndarray:
+           ws: Workspace | None = None, guide_low: np.ndarray | None = None) -> np.ndarray:
     """Full-resolution alpha (H x W float32 in [0, 1]) from a low-resolution probability map.
 
-    ``image`` is the full-resolution RGB uint8 frame that guides the edges. With a workspace
-    ``ws`` the result lives in a reused buffer (valid until the next call with that workspace).
+    ``image`` is the full-resolution RGB (or grey) uint8 frame that guides the edges; ``guide_low``
+    is its :func:`guide_lowres` at ``prob_low``'s size when the caller already has it. Neither input
+    is written to. With a workspace ``ws`` the result lives in a reused buffer (valid until the next
+    call with that workspace).
     """
     cfg = cfg or RefineConfig()
     H, W = image.shape[:2]
@@ -104,9 +125,13 @@ def refine(prob_low: np.ndarray, image: np.ndarray, cfg: RefineConfig | None = N
     # Ramp: alpha = (q - threshold) / softness + 0.5, clipped; softness 0 -> a hard step.
     s = max(cfg.softness, 1e-3)
     if cfg.guided:
-        gray = image if image.ndim == 2 else \
-            cv2.cvtColor(image, cv2.COLOR_RGB2GRAY, dst=scratch(ws, "refine.gray", (H, W), np.uint8))
-        g_low = downscale(gray, (w, h), ws, "refine.glow").astype(np.float32) * (1 / 255)
+        gray = grey_frame(image, ws)
+        if guide_low is None:
+            g_low = guide_lowres(gray, (w, h), ws)
+        elif guide_low.shape != (h, w):
+            raise ValueError(f"guide_low has shape {guide_low.shape}, expected the probability's {(h, w)}")
+        else:
+            g_low = guide_low
         r = cfg.radius
         mean_i, mean_p = _box(g_low, r), _box(p, r)
         var_i = _box(g_low * g_low, r) - mean_i * mean_i

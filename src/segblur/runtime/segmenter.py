@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .model import ModelError, OnnxModel
+from .model import ModelError, ModelInfo, OnnxModel
 from .resize import downscale
 from .workspace import Workspace
 
@@ -38,6 +38,38 @@ def as_rgb(image: np.ndarray) -> np.ndarray:
     raise ValueError(f"expected an HxW, HxWx3 or HxWx4 image, got shape {a.shape}")
 
 
+def make_blob(image: np.ndarray, info: ModelInfo, ws: Workspace | None = None) -> np.ndarray:
+    """An image -> the 1 x 3 x h x w float32 input blob of ``info``'s model (stretched, channel order, mean/std).
+
+    The one definition of the model's preprocessing, shared by inference and INT8 calibration so they cannot drift.
+    With a workspace ``ws`` the blob lives in a reused buffer (valid until the next call with that workspace).
+    """
+    h, w = info.input_size
+    x = downscale(as_rgb(image), (w, h), ws, "seg.in")
+    if info.color == "BGR":
+        x = x[..., ::-1]
+    f = np.subtract(x, np.array(info.mean, np.float32).reshape(1, 1, 3), dtype=np.float32,
+                    out=ws.get("seg.f", (h, w, 3)) if ws is not None else None)
+    f *= (1.0 / np.array(info.std, np.float32)).reshape(1, 1, 3)
+    blob = ws.get("seg.blob", (1, 3, h, w)) if ws is not None else np.empty((1, 3, h, w), np.float32)
+    blob[0] = f.transpose(2, 0, 1)
+    return blob
+
+
+def probabilities_at(probs_lowres: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """C x h x w class probabilities -> H x W x C at ``shape`` = (H, W, ...) (bilinear, as the runtime upsamples)."""
+    up = cv2.resize(probs_lowres.transpose(1, 2, 0), (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    return up[..., None] if up.ndim == 2 else up
+
+
+def classes_at(probs_lowres: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """C x h x w class probabilities -> most likely class per pixel at ``shape`` = (H, W, ...), H x W uint8.
+
+    Upsampled before the argmax; shared by :class:`Segmenter` and the checkpoint predictor so their scores agree.
+    """
+    return probabilities_at(probs_lowres, shape).argmax(2).astype(np.uint8)
+
+
 class Segmenter:
     """Runs a segmentation model on images of any size.
 
@@ -49,8 +81,6 @@ class Segmenter:
                  threads: int | None = None, keep: Sequence[str] | None = None) -> None:
         self.model = OnnxModel(model, providers=providers, threads=threads)
         self.info = self.model.info
-        self._mean = np.array(self.info.mean, np.float32).reshape(1, 1, 3)
-        self._inv_std = (1.0 / np.array(self.info.std, np.float32)).reshape(1, 1, 3)
         self.keep = self._keep_indices(keep)
         self._ws = Workspace()
 
@@ -73,16 +103,7 @@ class Segmenter:
 
     def probabilities_lowres(self, image: np.ndarray) -> np.ndarray:
         """Class probabilities at the network's resolution, C x h x w float32 (image stretched to fit)."""
-        rgb = as_rgb(image)
-        h, w = self.info.input_size
-        x = downscale(rgb, (w, h), self._ws, "seg.in")
-        if self.info.color == "BGR":
-            x = x[..., ::-1]
-        f = np.subtract(x, self._mean, out=self._ws.get("seg.f", (h, w, 3)), dtype=np.float32)
-        f *= self._inv_std
-        blob = self._ws.get("seg.blob", (1, 3, h, w))
-        blob[0] = f.transpose(2, 0, 1)
-        out = self.model.run(blob)[0]
+        out = self.model.run(make_blob(image, self.info, self._ws))[0]
         if self.info.output_kind == "logits":
             out = out - out.max(0, keepdims=True)
             np.exp(out, out=out)
@@ -105,8 +126,4 @@ class Segmenter:
     def predict_classes(self, image: np.ndarray) -> np.ndarray:
         """Most likely class index per pixel at the image's size (H x W uint8)."""
         a = np.asarray(image)
-        probs = self.probabilities_lowres(a)
-        up = cv2.resize(probs.transpose(1, 2, 0), (a.shape[1], a.shape[0]), interpolation=cv2.INTER_LINEAR)
-        if up.ndim == 2:
-            up = up[..., None]
-        return up.argmax(2).astype(np.uint8)
+        return classes_at(self.probabilities_lowres(a), a.shape)

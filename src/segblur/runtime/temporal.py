@@ -7,7 +7,8 @@ low-resolution probabilities (cheap: 192x192 for the default model), before refi
 * **Asymmetric**: a rising probability is taken with a large weight (``rise``), a falling one with
   a small weight (``fall``), so a person who steps in appears at once, while a part of a person
   the model misses for a frame or two (a hand, hair) does not blink out.
-* **Motion-aware**: a grey thumbnail of each frame, at the probability's resolution, is compared
+* **Motion-aware**: a grey thumbnail of each frame, at the probability's resolution (the same
+  low-resolution guide the refinement uses, so the pipeline computes it once), is compared
   with the previous one. Where a pixel changed by ``local_motion`` or more, the new probability is
   taken as is (no ghost trail behind a moving person); smaller changes blend in proportionally.
   When the mean change exceeds ``motion_threshold`` (a scene cut, a fast pan, a camera switch) or
@@ -36,7 +37,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .resize import downscale
+from .refine import grey_frame, guide_lowres
 from .workspace import Workspace
 
 
@@ -66,7 +67,10 @@ class TemporalConfig:
 
 
 class TemporalSmoother:
-    """Smooths one stream's low-resolution probabilities across frames; :meth:`reset` starts a new stream."""
+    """Smooths one stream's low-resolution probabilities across frames; :meth:`reset` starts a new stream.
+
+    The per-frame work runs in buffers sized on the first frame (no allocations while the sizes hold).
+    """
 
     def __init__(self, config: TemporalConfig | None = None) -> None:
         self.config = config or TemporalConfig()
@@ -76,15 +80,9 @@ class TemporalSmoother:
 
     def reset(self) -> None:
         """Forget the previous frames (a new stream, a seek): the next frame is taken as is."""
-        self._state: np.ndarray | None = None
-        self._thumb: np.ndarray | None = None
+        self._state: np.ndarray | None = None  # smoothed probability of the last frame (own buffer)
+        self._thumb: np.ndarray | None = None  # that frame's grey thumbnail (own buffer)
         self._frame_shape: tuple[int, ...] | None = None
-
-    def _thumbnail(self, rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        """Grey thumbnail at ``size`` = (w, h), float32 in 0..1 (box-filtered, so noise averages out)."""
-        small = downscale(rgb, size, self._ws, "temporal.small")
-        grey = small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-        return grey.astype(np.float32) * (1 / 255)
 
     def __call__(self, prob_lowres: np.ndarray, rgb: np.ndarray) -> np.ndarray:
         """The smoothed probability (h x w float32, a new array) for this frame's ``prob_lowres`` and RGB frame."""
@@ -92,24 +90,50 @@ class TemporalSmoother:
         if prob.ndim != 2:
             raise ValueError(f"expected an h x w probability map, got shape {prob.shape}")
         h, w = prob.shape
-        thumb = self._thumbnail(rgb, (w, h))
-        state, prev = self._state, self._thumb
-        cfg = self.config
-        if state is None or prev is None or state.shape != prob.shape or self._frame_shape != rgb.shape:
-            if state is not None:
+        thumb = guide_lowres(grey_frame(rgb, self._ws, "temporal.gray"), (w, h), self._ws, "temporal.glow")
+        return self.smooth(prob, thumb, rgb.shape).copy()
+
+    def smooth(self, prob_lowres: np.ndarray, thumb: np.ndarray, frame_shape: tuple[int, ...]) -> np.ndarray:
+        """The smoothed probability for this frame, given its grey thumbnail at the probability's size.
+
+        ``thumb`` is :func:`~segblur.runtime.refine.guide_lowres` of the frame (what the pipeline
+        already computes for refinement); ``frame_shape`` is the full frame's shape (a change resets).
+        Returns a read-only view of the smoother's state, valid until the next call (then updated in
+        place): copy it to keep it. Neither input is written to or kept.
+        """
+        prob = np.asarray(prob_lowres, np.float32)
+        if prob.ndim != 2:
+            raise ValueError(f"expected an h x w probability map, got shape {prob.shape}")
+        if thumb.shape != prob.shape:
+            raise ValueError(f"thumbnail has shape {thumb.shape}, expected the probability's {prob.shape}")
+        cfg, ws, shape = self.config, self._ws, prob.shape
+        fresh = self._state is None or self._state.shape != shape or self._frame_shape != tuple(frame_shape)
+        if fresh and self._state is not None:
+            self.resets += 1
+        state, prev = ws.get("temporal.state", shape), ws.get("temporal.thumb", shape)
+        if not fresh:
+            change = cv2.absdiff(thumb, prev, dst=ws.get("temporal.change", shape))
+            if cv2.mean(change)[0] > cfg.motion_threshold:
                 self.resets += 1
-            state = prob.copy()
+                fresh = True
+        if fresh:
+            np.copyto(state, prob)
         else:
-            change = cv2.absdiff(thumb, prev)
-            if float(change.mean()) > cfg.motion_threshold:
-                self.resets += 1
-                state = prob.copy()
-            else:
-                weight = np.where(prob > state, np.float32(cfg.rise), np.float32(cfg.fall))
-                if cfg.local_motion > 0:
-                    # 3x3 mean: one noisy thumbnail pixel is not motion.
-                    moved = cv2.blur(change, (3, 3), borderType=cv2.BORDER_REPLICATE) * (1 / cfg.local_motion)
-                    np.maximum(weight, np.minimum(moved, 1.0), out=weight)
-                state += weight * (prob - state)
-        self._state, self._thumb, self._frame_shape = state, thumb, rgb.shape
-        return state.copy()
+            weight = ws.get("temporal.weight", shape)
+            rising = np.greater(prob, state, out=ws.get("temporal.rising", shape, np.bool_))
+            weight.fill(cfg.fall)
+            np.copyto(weight, np.float32(cfg.rise), where=rising)
+            if cfg.local_motion > 0:
+                # 3x3 mean: one noisy thumbnail pixel is not motion.
+                moved = cv2.blur(change, (3, 3), dst=ws.get("temporal.moved", shape), borderType=cv2.BORDER_REPLICATE)
+                moved *= 1 / cfg.local_motion
+                np.minimum(moved, 1.0, out=moved)
+                np.maximum(weight, moved, out=weight)
+            step = np.subtract(prob, state, out=ws.get("temporal.step", shape))
+            step *= weight
+            state += step
+        np.copyto(prev, thumb)
+        self._state, self._thumb, self._frame_shape = state, prev, tuple(frame_shape)
+        view = state.view()
+        view.flags.writeable = False
+        return view

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 from ..runtime.resize import downscale
-from ..runtime.segmenter import as_rgb
+from ..runtime.segmenter import as_rgb, classes_at, probabilities_at
 from ..runtime.workspace import Workspace
 from .export import model_from_checkpoint
 
@@ -69,10 +68,9 @@ class CheckpointPredictor:
     def probabilities(self, image: np.ndarray) -> np.ndarray:
         """Class probabilities at the image's size, H x W x C float32 (bilinear upsampling)."""
         a = np.asarray(image)
-        probs = self.probabilities_lowres(a)
-        up = cv2.resize(probs.transpose(1, 2, 0), (a.shape[1], a.shape[0]), interpolation=cv2.INTER_LINEAR)
-        return up[..., None] if up.ndim == 2 else up
+        return probabilities_at(self.probabilities_lowres(a), a.shape)
 
     def predict_classes(self, image: np.ndarray) -> np.ndarray:
         """Most likely class index per pixel at the image's size (H x W uint8)."""
-        return self.probabilities(image).argmax(2).astype(np.uint8)
+        a = np.asarray(image)
+        return classes_at(self.probabilities_lowres(a), a.shape)
