@@ -584,3 +584,14 @@ def test_live_figures_are_medians_over_the_recent_frames() -> None:
     assert s.live_stages() == {"segment": 11.0, "refine": 3.0, "effect": 4.0, "compose": 2.0, "latency": 42.0}
     assert s.stage_line() == "median ms: segment 11.0  refine 3.0  effect 4.0  compose 2.0  end-to-end 42"
     assert "latency 42 ms" in s.status_line()
+
+
+def test_key_message_shows_for_a_moment(model_path: Path) -> None:
+    """What a key did is shown in the overlay for MESSAGE_SECONDS, then dropped."""
+    from segblur.media.preview import MESSAGE_SECONDS
+
+    c = Controls()
+    assert c.recent_message() == ""
+    assert handle_key(ord("m"), c, Pipeline(model_path)) == "mask view"
+    assert c.recent_message() == "mask view"
+    assert c.recent_message(now=c.message_at + MESSAGE_SECONDS + 0.1) == ""

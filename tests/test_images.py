@@ -630,3 +630,13 @@ def test_protected_files_are_never_outputs(tree: Path, tmp_path: Path, monkeypat
     assert jobs == [] and len(errors) == 1 and "overwrite" in errors[0]
     jobs, errors = plan_jobs([tree / "a.jpg"], tmp_path / "r.png", protect=[tmp_path / "missing.png"])
     assert errors == [] and len(jobs) == 1
+
+
+def test_one_line_reason() -> None:
+    """OS errors give their strerror; multi-line and FFmpeg-prefixed messages their last line's text."""
+    from segblur.media.images import one_line
+
+    assert one_line(OSError(2, "No such file or directory")) == "No such file or directory"
+    assert one_line(ValueError("first\n[mp4 @ 0x1] moov atom not found")) == "moov atom not found"
+    assert one_line(RuntimeError()) == "RuntimeError"
+    assert len(one_line(ValueError("x" * 500))) == 200

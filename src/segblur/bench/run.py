@@ -16,17 +16,6 @@ from ..media.images import read_image
 from ..runtime.pipeline import Pipeline
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """``"1280x720"`` -> (1280, 720)."""
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise ValueError(f"size {text!r} must look like 1280x720") from None
-    if w < 16 or h < 16:
-        raise ValueError(f"size {text!r} is too small")
-    return w, h
-
-
 def make_frame(size: tuple[int, int], image: str | Path | None = None) -> np.ndarray:
     """A frame of ``size`` = (w, h): the photo scaled to the frame's height, centred, edges mirrored to fill."""
     img = read_image(image or sample_path())

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import cv2
 
-from ..media.images import ImageError, plan_jobs, read_image, write_atomic, write_image
+from ..media.images import ImageError, one_line, plan_jobs, read_image, write_atomic, write_image
 from ..progress import Progress
 from ..runtime.model import ModelError, OnnxModel, list_builtin_models, model_card
 from ..runtime.pipeline import Pipeline
 from ..runtime.segmenter import Segmenter
+from . import options
 
 
 class FatalError(Exception):
@@ -21,7 +22,10 @@ class FatalError(Exception):
 
 
 def _pipeline(args: argparse.Namespace, segmenter: Segmenter | None = None, **kw) -> Pipeline:
+    """The pipeline the model and mask options describe (``kw``: effect settings; --softness unless given)."""
     threshold = getattr(args, "threshold", None)
+    if getattr(args, "softness", None) is not None:
+        kw.setdefault("softness", args.softness)
     try:
         return Pipeline(model=segmenter or args.model, keep=args.keep, threads=args.threads,
                         providers=args.providers, threshold=0.5 if threshold is None else threshold,
@@ -29,6 +33,16 @@ def _pipeline(args: argparse.Namespace, segmenter: Segmenter | None = None, **kw
                         guided=getattr(args, "guided", True), **kw)
     except (ModelError, ImageError, ValueError) as e:
         raise FatalError(str(e)) from None
+
+
+def chosen_effect(args: argparse.Namespace) -> str:
+    """The effect --effect/--background ask for (one picture: image); FatalError for a stray --background/--color."""
+    effect = args.effect or ("image" if args.background else "blur")
+    if args.background and effect != "image":
+        raise FatalError("--background is only used with --effect image")
+    if args.color and effect != "color":
+        raise FatalError("--color is only used with --effect color")
+    return effect
 
 
 def _report(msg: str) -> None:
@@ -50,8 +64,7 @@ def _run_jobs(args: argparse.Namespace, jobs, errors: list[str], work) -> int:
             failed += 1
         except (cv2.error, MemoryError, ValueError, OSError) as e:  # anything else one file can cause
             progress.clear()
-            reason = (getattr(e, "strerror", None) or str(e) or type(e).__name__).strip().splitlines()[-1]
-            _report(f"{job.src}: cannot process ({reason[:200]})")
+            _report(f"{job.src}: cannot process ({one_line(e)})")
             failed += 1
         progress.update()
     progress.close()
@@ -64,17 +77,12 @@ def _run_jobs(args: argparse.Namespace, jobs, errors: list[str], work) -> int:
 
 def cmd_image(args: argparse.Namespace) -> int:
     """``segblur image``: effect on every input, written to OUT."""
-    effect = args.effect or ("image" if args.background else "blur")
-    if args.background and effect != "image":
-        raise FatalError("--background is only used with --effect image")
-    if args.color and effect != "color":
-        raise FatalError("--color is only used with --effect color")
+    effect = chosen_effect(args)
     out = Path(args.output)
     if out.is_file() and len(args.inputs) > 1:
         raise FatalError(f"{out}: is a file; several inputs need an output folder")
-    kw = {"softness": args.softness} if args.softness is not None else {}
     pipe = _pipeline(args, effect=effect, strength=args.strength, background=args.background, color=args.color,
-                     invert=args.invert, **kw)
+                     invert=args.invert)
     jobs, errors = plan_jobs(args.inputs, args.output, protect=[args.background] if args.background else ())
 
     def work(job) -> None:
@@ -160,12 +168,12 @@ def _benchmark_streams(args: argparse.Namespace, frame) -> dict:
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
     """``segblur benchmark``: per-stage milliseconds of segblur and, optionally, the reference."""
-    from ..bench.run import format_table, machine, make_frame, parse_size, time_pipeline, time_reference
+    from ..bench.run import format_table, machine, make_frame, time_pipeline, time_reference
 
     try:
-        size = parse_size(args.size)
+        size = options.size(args.size)  # the type camera's --size uses; an error here is a FatalError (exit 2)
         frame = make_frame(size, args.image)
-    except (ValueError, ImageError) as e:
+    except (argparse.ArgumentTypeError, ValueError, ImageError) as e:
         raise FatalError(str(e)) from None
     results: dict[str, dict[str, float]] = {}
     for effect in args.effect or ["blur"]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from .. import __version__
 from .options import (
     EFFECTS,
+    add_effect_options,
     add_mask_options,
     add_model_options,
     finite,
@@ -49,13 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "Inputs are never overwritten; outputs are written atomically.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and/or folders (searched recursively)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file or folder")
-    g = p.add_argument_group("effect")
-    g.add_argument("--effect", choices=EFFECTS, default=None,
-                   help="what happens to the background (default: blur; image when --background is given)")
-    g.add_argument("--strength", type=finite, default=None, help="effect strength 0..1 (default: per effect)")
-    g.add_argument("--background", metavar="IMAGE", default=None, help="replacement background picture")
-    g.add_argument("--color", default=None, help="colour for --effect color: #RRGGBB, R,G,B or a name")
-    g.add_argument("--invert", action="store_true", help="apply the effect to the kept classes instead")
+    add_effect_options(p)
     p.add_argument("--quality", type=int_in(0, 100), default=95, help="JPEG/WebP quality 0..100 (default 95)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     add_model_options(p)
@@ -82,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Per-stage milliseconds of Pipeline.process on one frame, median of "
                        "--repeats runs, and the same for the MediaPipe-style reference when --reference is given. "
                        "--stream adds the camera loop (fps, dropped frames, latency), flicker and video file speed.")
-    p.add_argument("--size", default="1280x720", help="frame size WxH (default 1280x720)")
+    p.add_argument("--size", default="1280x720", metavar="WxH",
+                   help="frame size WxH (default 1280x720)")  # checked by cmd_benchmark: a bad size exits 2
     p.add_argument("--image", type=Path, default=None, help="photo to use (default: the bundled sample)")
     p.add_argument("--effect", action="append", choices=EFFECTS, default=None,
                    help="effect(s) to time (default: blur; image uses the mirrored frame as the picture)")

@@ -31,6 +31,17 @@ def finite(text: str) -> float:
     return v
 
 
+def size(text: str) -> tuple[int, int]:
+    """Argparse type for a frame size: ``"1280x720"`` -> (1280, 720), each side at least 16."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size {text!r} must look like 1280x720") from None
+    if w < 16 or h < 16:
+        raise argparse.ArgumentTypeError(f"size {text!r} is too small")
+    return w, h
+
+
 def keep_list(values: list[str] | None) -> list[str] | None:
     if not values:
         return None
@@ -57,3 +68,22 @@ def add_mask_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--feather", type=finite, default=0.0, help="extra Gaussian feather of the edge, in pixels")
     g.add_argument("--no-guided", dest="guided", action="store_false",
                    help="plain bilinear mask upsampling instead of the edge-aware guided filter")
+
+
+def add_effect_options(p: argparse.ArgumentParser, multi_background: bool = False) -> argparse._ArgumentGroup:
+    """The "effect" group: --effect, --strength, --background, --color, --invert (returned for more options).
+
+    ``multi_background`` lets --background repeat (a list, switched between live); otherwise it is one picture.
+    """
+    g = p.add_argument_group("effect")
+    g.add_argument("--effect", choices=EFFECTS, default=None,
+                   help="what happens to the background (default: blur; image when --background is given)")
+    g.add_argument("--strength", type=finite, default=None, help="effect strength 0..1 (default: per effect)")
+    if multi_background:
+        g.add_argument("--background", action="append", metavar="IMAGE", default=None,
+                       help="replacement background picture; repeat to switch between several with the b key")
+    else:
+        g.add_argument("--background", metavar="IMAGE", default=None, help="replacement background picture")
+    g.add_argument("--color", default=None, help="colour for --effect color: #RRGGBB, R,G,B or a name")
+    g.add_argument("--invert", action="store_true", help="apply the effect to the kept classes instead")
+    return g

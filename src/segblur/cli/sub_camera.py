@@ -5,19 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .options import EFFECTS, add_mask_options, add_model_options, finite, int_in
+from .options import add_effect_options, add_mask_options, add_model_options, finite, int_in, size
 
 ORDER = 30
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size {text!r} must look like 1280x720") from None
-    if w < 16 or h < 16:
-        raise argparse.ArgumentTypeError(f"size {text!r} is too small")
-    return w, h
 
 
 def _rate(text: str) -> float:
@@ -39,7 +29,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "cannot be opened, 130 Ctrl-C (recordings are finalised in every case).")
     p.add_argument("--source", default="0", metavar="SOURCE",
                    help="camera index (default 0), /dev/videoN, a video file or a stream URL (rtsp://, http://)")
-    p.add_argument("--size", type=_size, default=None, metavar="WxH",
+    p.add_argument("--size", type=size, default=None, metavar="WxH",
                    help="frame size to ask the camera for, e.g. 1280x720 (it may give another; default: its own); "
                    "a video file or stream is resized to it")
     p.add_argument("--fps", type=_rate, default=None,
@@ -53,14 +43,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="also save the shown frames as a video (.mp4, .mkv, .mov, .webm, .avi)")
     g.add_argument("--frames", type=int_in(1), default=None, metavar="N", help="stop after N frames shown")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress line and no final report")
-    g = p.add_argument_group("effect")
-    g.add_argument("--effect", choices=EFFECTS, default=None,
-                   help="what happens to the background (default: blur; image when --background is given)")
-    g.add_argument("--strength", type=finite, default=None, help="effect strength 0..1 (default: per effect)")
-    g.add_argument("--background", action="append", metavar="IMAGE", default=None,
-                   help="replacement background picture; repeat to switch between several with the b key")
-    g.add_argument("--color", default=None, help="colour for the color effect: #RRGGBB, R,G,B or a name")
-    g.add_argument("--invert", action="store_true", help="apply the effect to the kept classes instead")
+    g = add_effect_options(p, multi_background=True)
     g.add_argument("--no-temporal", dest="temporal", action="store_false",
                    help="no smoothing of the mask across frames (it is on by default against flicker)")
     add_model_options(p)
@@ -73,9 +56,9 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from ..media import camera
-    from ..media.images import ImageError, read_image
+    from ..media.images import ImageError, one_line, read_image
     from ..media.preview import Controls, PreviewWindow, gui_problem
-    from ..media.video import VideoError
+    from ..media.video import VideoError, same_file
     from ..progress import Progress
     from ..runtime.effects import parse_color
     from .commands import FatalError, _pipeline, _report
@@ -90,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
                              "or run with --no-preview, --virtual or --record")
         _report(f"{problem}; running without it")
         preview = False
-    if args.record is not None and Path(args.source).is_file() and _same(args.record, Path(args.source)):
+    if args.record is not None and Path(args.source).is_file() and same_file(args.record, Path(args.source)):
         raise FatalError(f"{args.record}: is the source; choose another file to record to")
     try:
         backgrounds = tuple(read_image(b) for b in args.background or ())
@@ -100,9 +83,8 @@ def run(args: argparse.Namespace) -> int:
         color = parse_color(args.color) if args.color is not None else None
     except ValueError as e:
         raise FatalError(str(e)) from None
-    kw = {"softness": args.softness} if args.softness is not None else {}
     pipe = _pipeline(args, effect=effect, strength=args.strength, background=backgrounds[0] if backgrounds else None,
-                     color=color if effect == "color" else None, invert=args.invert, temporal=args.temporal, **kw)
+                     color=color if effect == "color" else None, invert=args.invert, temporal=args.temporal)
     try:
         source = camera.open_source(args.source, args.size, args.fps)
     except camera.SourceError as e:
@@ -136,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
     controls = Controls(backgrounds=backgrounds, color=color)
 
     def on_frame(st: camera.StreamStats) -> None:
-        progress.extra = st.stage_line()  # live per-stage and end-to-end latency
+        if progress.enabled:  # live per-stage and end-to-end latency, only where a progress line shows it
+            progress.extra = st.stage_line()
         progress.update()
 
     try:
@@ -147,8 +130,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     except (OSError, RuntimeError, ValueError) as e:  # a sink or the pipeline failed mid-stream
         progress.close()
-        reason = (getattr(e, "strerror", None) or str(e) or type(e).__name__).strip().splitlines()[-1]
-        _report(f"{source.name}: stream stopped ({reason[:200]})")
+        _report(f"{source.name}: stream stopped ({one_line(e)})")
         return 1
     progress.close()
     if not args.quiet:
@@ -169,9 +151,3 @@ def run(args: argparse.Namespace) -> int:
         return 130
     return 0
 
-
-def _same(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve() or (a.exists() and a.samefile(b))
-    except OSError:
-        return False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .options import EFFECTS, add_mask_options, add_model_options, finite
+from .options import add_effect_options, add_mask_options, add_model_options, finite
 
 ORDER = 20
 
@@ -21,13 +21,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                        "written to a temp file and renamed, so a failure or Ctrl-C leaves nothing half-written.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="video files (mp4, mov, mkv, webm, avi, ...)")
     p.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="output file, or folder for several")
-    g = p.add_argument_group("effect")
-    g.add_argument("--effect", choices=EFFECTS, default=None,
-                   help="what happens to the background (default: blur; image when --background is given)")
-    g.add_argument("--strength", type=finite, default=None, help="effect strength 0..1 (default: per effect)")
-    g.add_argument("--background", metavar="IMAGE", default=None, help="replacement background picture")
-    g.add_argument("--color", default=None, help="colour for --effect color: #RRGGBB, R,G,B or a name")
-    g.add_argument("--invert", action="store_true", help="apply the effect to the kept classes instead")
+    add_effect_options(p)
     g = p.add_argument_group("video")
     g.add_argument("--codec", default=None,
                    help="video encoder (default: libx264; libvpx-vp9 for .webm), e.g. libx265, mpeg4")
@@ -56,14 +50,11 @@ def run(args: argparse.Namespace) -> int:
     import cv2
 
     from ..media import video
+    from ..media.images import one_line
     from ..progress import Progress
-    from .commands import FatalError, _pipeline, _report
+    from .commands import FatalError, _pipeline, _report, chosen_effect
 
-    effect = args.effect or ("image" if args.background else "blur")
-    if args.background and effect != "image":
-        raise FatalError("--background is only used with --effect image")
-    if args.color and effect != "color":
-        raise FatalError("--color is only used with --effect color")
+    effect = chosen_effect(args)
     if len(args.inputs) > 1 and Path(args.output).is_file():
         raise FatalError(f"{args.output}: is a file; several inputs need an output folder")
     try:
@@ -72,9 +63,8 @@ def run(args: argparse.Namespace) -> int:
             video.check_codec(args.codec)
     except video.VideoError as e:
         raise FatalError(str(e)) from None
-    kw = {"softness": args.softness} if args.softness is not None else {}
     pipe = _pipeline(args, effect=effect, strength=args.strength, background=args.background, color=args.color,
-                     invert=args.invert, temporal=args.temporal, **kw)
+                     invert=args.invert, temporal=args.temporal)
     failed, seen = 0, set()
     for src, dst in _outputs(args.inputs, args.output):
         progress = None
@@ -85,15 +75,15 @@ def run(args: argparse.Namespace) -> int:
             info = video.probe_video(src)
             progress = Progress(info.frames, "frames", enabled=not args.quiet)
             stats = video.process_video(src, dst, pipe, codec=args.codec, crf=args.crf, progress=progress,
-                                        options={"preset": args.preset} if args.preset else None, notify=_report)
+                                        options={"preset": args.preset} if args.preset else None, notify=_report,
+                                        info=info)
         except (video.VideoError, cv2.error, MemoryError, ValueError, OSError) as e:  # all one video can cause
             if progress is not None:
                 progress.clear()
             if isinstance(e, video.VideoError):
                 _report(str(e))
             else:
-                reason = (getattr(e, "strerror", None) or str(e) or type(e).__name__).strip().splitlines()[-1]
-                _report(f"{src}: cannot process ({reason[:200]})")
+                _report(f"{src}: cannot process ({one_line(e)})")
             failed += 1
             continue
         finally:

@@ -28,10 +28,12 @@ from typing import Any, Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from .images import one_line
+from .video import frame_rotation, stream_rate, upright
+
 LOST_AFTER_S = 2.0  # a live source that gives no frame for this long is considered gone
 HISTORY = 100_000  # per-frame timings kept for the final percentiles (the most recent ones)
 LIVE = 30  # recent frames the live figures (overlay, progress line) are medians over
-LIVE_STAGES = ("segment", "refine", "effect", "compose")  # the pipeline's stages shown live
 RECORD_TIME_BASE = Fraction(1, 90_000)  # recordings are stamped with capture times in this unit
 
 
@@ -162,20 +164,19 @@ class AvSource:
             import av
         except ImportError:
             raise SourceError("reading video files and streams needs PyAV: pip install 'segblur[camera]'") from None
-        from .video import frame_rotation
         self.name = str(spec)
         self._av_error: type[Exception] = av.error.FFmpegError
         url = "://" in self.name
         try:
             self._container = av.open(self.name, timeout=(10.0, LOST_AFTER_S * 2) if url else None)
         except (self._av_error, OSError) as e:
-            raise SourceError(f"{self.name}: cannot open ({_reason(e)})") from None
+            raise SourceError(f"{self.name}: cannot open ({one_line(e)})") from None
         if not self._container.streams.video:
             self._container.close()
             raise SourceError(f"{self.name}: has no video stream")
         stream = self._container.streams.video[0]
         stream.thread_type = "SLICE"  # frame threading would hold back a frame per thread (latency)
-        self.fps = as_fraction(fps or stream.average_rate or stream.guessed_rate)
+        self.fps = as_fraction(fps or stream_rate(stream, default=None))
         self._fixed_rate = fps is not None
         live = url and self._container.duration is None
         self._pacer = _Pacer() if realtime and not live else None
@@ -185,7 +186,7 @@ class AvSource:
             self._first = next(self._frames, None)
         except (self._av_error, OSError) as e:
             self._container.close()
-            raise SourceError(f"{self.name}: cannot read ({_reason(e)})") from None
+            raise SourceError(f"{self.name}: cannot read ({one_line(e)})") from None
         if self._first is None:
             self._container.close()
             raise SourceError(f"{self.name}: has no video frames")
@@ -198,25 +199,19 @@ class AvSource:
 
         None at the end of the media.
         """
-        from .video import upright
-
         frame, self._first = self._first, None
         try:
             frame = frame if frame is not None else next(self._frames)
         except StopIteration:
             return None
         except (self._av_error, OSError) as e:
-            raise SourceLostError(f"{self.name}: stream broke off after {self._count} frames ({_reason(e)})") from None
+            raise SourceLostError(f"{self.name}: stream broke off after {self._count} frames ({one_line(e)})") from None
         if self._pacer is not None:
             t = frame.time if frame.time is not None and not self._fixed_rate else None
             self._pacer.wait(float(self._count / self.fps) if t is None else t)
         self._count += 1
-        rgb = upright(frame.to_ndarray(format="rgb24"), self.rotation)
-        if rgb.shape[:2] != (self.height, self.width):
-            shrink = self.width * self.height < rgb.shape[0] * rgb.shape[1]
-            return cv2.resize(rgb, (self.width, self.height),
-                              interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-        return np.ascontiguousarray(rgb)
+        return np.ascontiguousarray(fit_frame(upright(frame.to_ndarray(format="rgb24"), self.rotation),
+                                              self.width, self.height))
 
     def close(self) -> None:
         self._container.close()
@@ -287,16 +282,14 @@ def open_source(spec: str | int | Path, size: tuple[int, int] | None = None, fps
     return AvSource(text, fps=fps, realtime=realtime, size=size)
 
 
-def _reason(e: BaseException) -> str:
-    text = getattr(e, "strerror", None) or str(e) or type(e).__name__
-    return text.strip().splitlines()[-1][:200]
-
-
 def fit_frame(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
-    """``rgb`` resized to width x height if it is not that size already (outputs with a fixed size)."""
+    """``rgb`` resized to width x height if it is not that size already (outputs and sources with a fixed size).
+
+    Shrinking averages pixels (area), enlarging interpolates (linear)."""
     if rgb.shape[1] == width and rgb.shape[0] == height:
         return rgb
-    return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+    shrink = width * height < rgb.shape[0] * rgb.shape[1]
+    return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
 class NullSink:
@@ -357,6 +350,7 @@ class RecordSink:
 
 
 STAGES = ("wait", "segment", "refine", "effect", "compose", "output")
+LIVE_STAGES = STAGES[1:-1]  # the pipeline's own stages, shown live
 
 
 @dataclass
@@ -376,7 +370,7 @@ class StreamStats:
     first_output: float | None = None
     last_output: float | None = None
     times: dict[str, deque[float]] = field(default_factory=dict)
-    recent: deque[float] = field(default_factory=lambda: deque(maxlen=30))  # output times, for the live fps
+    recent: deque[float] = field(default_factory=lambda: deque(maxlen=LIVE))  # output times, for the live fps
 
     def add(self, name: str, ms: float) -> None:
         self.times.setdefault(name, deque(maxlen=HISTORY)).append(ms)
@@ -388,7 +382,7 @@ class StreamStats:
         return (self.shown - 1) / max(self.last_output - self.first_output, 1e-9)
 
     def live_fps(self) -> float:
-        """Frames per second over the last 30 outputs."""
+        """Frames per second over the last LIVE outputs."""
         if len(self.recent) < 2:
             return 0.0
         return (len(self.recent) - 1) / max(self.recent[-1] - self.recent[0], 1e-9)
@@ -613,7 +607,10 @@ def run_stream(source: FrameSource, pipeline: Any, sinks: Sequence[FrameSink], *
                 break
             out, frame, timings, t_done = item
             if interactive:
-                status = stats.status_line() + (f"  {controls.describe(pipeline)}" if controls is not None else "")
+                status = stats.status_line()
+                if controls is not None:
+                    flash = controls.recent_message()
+                    status += f"  {controls.describe(pipeline)}" + (f"  ({flash})" if flash else "")
                 status += f"\n{stats.stage_line()}" if stats.shown else ""
                 for sink in interactive:
                     sink.set_status(status)

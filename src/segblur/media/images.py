@@ -30,6 +30,14 @@ class ImageError(Exception):
     """An input or output image problem; the message is one line naming the file."""
 
 
+def one_line(e: BaseException, limit: int = 200) -> str:
+    """A short one-line reason from an OS/OpenCV/FFmpeg error, for "FILE: cannot ... (REASON)" reports."""
+    text = str(getattr(e, "strerror", None) or e or "").strip()
+    if not text:
+        return type(e).__name__
+    return text.splitlines()[-1].split("] ", 1)[-1][:limit]
+
+
 def sniff_format(data: bytes) -> str | None:
     """The image format from the file's first bytes, or None if it is not one we read."""
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":

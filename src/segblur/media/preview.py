@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from .camera import SinkError
 EFFECT_CYCLE = ("blur", "box", "bokeh", "pixelate", "grayscale", "color")
 KEYS_HELP = "e/E effect  +/- strength  b background  m mask  t smoothing  q quit"
 STRENGTH_STEP = 0.1
+MESSAGE_SECONDS = 1.5  # how long the overlay shows what the last key did
 NO_GUI = "no preview window: this OpenCV has no GUI support (opencv-python-headless)"
 
 
@@ -34,7 +36,8 @@ class Controls:
     background_index: int = 0
     show_mask: bool = False
     quit: bool = False
-    message: str = field(default="")
+    message: str = field(default="")  # what the last key did, shown in the overlay for MESSAGE_SECONDS
+    message_at: float = float("-inf")  # time.monotonic() when it was set
 
     def cycle(self) -> tuple[str, ...]:
         """The effects ``e`` steps through (``image`` only when there are background pictures)."""
@@ -47,6 +50,11 @@ class Controls:
         if pipeline.temporal is None:
             text += "  smoothing off"
         return text + ("  [mask]" if self.show_mask else "")
+
+    def recent_message(self, now: float | None = None) -> str:
+        """What the last key did, for MESSAGE_SECONDS after it was pressed (then ""), so a key press is seen."""
+        recent = (time.monotonic() if now is None else now) - self.message_at < MESSAGE_SECONDS
+        return self.message if recent else ""
 
 
 def handle_key(key: int, controls: Controls, pipeline: Any) -> str | None:
@@ -92,7 +100,7 @@ def handle_key(key: int, controls: Controls, pipeline: Any) -> str | None:
         msg = "smoothing on" if on else "smoothing off"
     else:
         return None
-    controls.message = msg
+    controls.message, controls.message_at = msg, time.monotonic()
     return msg
 
 

@@ -26,7 +26,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .images import open_temp
+from ..runtime.workspace import Workspace, scratch
+from .images import one_line, open_temp
 
 # Output suffix -> FFmpeg muxer (the temp file has no suffix, so the format is named explicitly).
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
@@ -63,13 +64,6 @@ def _av() -> Any:
 def require_av() -> None:
     """Raise :class:`VideoError` (one line, how to install it) unless PyAV can be imported."""
     _av()
-
-
-def _reason(e: BaseException) -> str:
-    """A short one-line reason from an FFmpeg/OS error."""
-    text = getattr(e, "strerror", None) or str(e) or type(e).__name__
-    text = str(text).strip().splitlines()[-1] if str(text).strip() else type(e).__name__
-    return text.split("] ", 1)[-1][:200]
 
 
 def default_codec(path: str | Path) -> str:
@@ -150,21 +144,27 @@ class ColorInfo:
 UNTAGGED = ColorInfo(2, 2, 2, 0)  # what an encoder writes when told nothing (decoded as BT.601, limited)
 
 
-def rgb_to_i420(rgb: np.ndarray, color: ColorInfo = UNTAGGED) -> np.ndarray:
+def rgb_to_i420(rgb: np.ndarray, color: ColorInfo = UNTAGGED, *, matrix: np.ndarray | None = None,
+                ws: Workspace | None = None) -> np.ndarray:
     """An even-sized H x W x 3 RGB frame as planar 4:2:0 YUV (H*3/2 x W) with ``color``'s matrix and range.
 
     Chroma is the 2 x 2 mean, like OpenCV's own conversion. BT.601 limited range (also untagged)
     uses OpenCV's RGB -> I420 (0.8 ms per 1080p frame); other matrices cost one cv2.transform
     (its 3-channel SIMD path) and a half-size resize: 2.3 ms per 1080p frame on 2 busy cores.
+    ``matrix`` is ``color.matrix()`` computed once by a caller converting many frames; with ``ws``
+    the intermediates are buffers reused frame after frame. The result is always a new array: PyAV's
+    ``VideoFrame.from_ndarray`` may keep referring to it while the encoder holds the frame.
     """
     a = np.ascontiguousarray(rgb)
+    h, w = a.shape[:2]
     if not color.full_range and _KR_KB.get(color.colorspace, _KR_KB[5]) == _KR_KB[5]:
         return cv2.cvtColor(a, cv2.COLOR_RGB2YUV_I420)
-    h, w = a.shape[:2]
     out = np.empty((h * 3 // 2, w), np.uint8)
     flat, n = out.reshape(-1), (h // 2) * (w // 2)
-    yuv = cv2.transform(a, color.matrix())  # the 1- and 2-row matrices take a path 3-4x slower
-    half = cv2.resize(yuv, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    # the 1- and 2-row matrices take a path 3-4x slower
+    yuv = cv2.transform(a, color.matrix() if matrix is None else matrix, dst=scratch(ws, "yuv", (h, w, 3), np.uint8))
+    half = cv2.resize(yuv, (w // 2, h // 2), dst=scratch(ws, "half", (h // 2, w // 2, 3), np.uint8),
+                      interpolation=cv2.INTER_AREA)
     cv2.extractChannel(yuv, 0, dst=flat[:h * w].reshape(h, w))
     cv2.extractChannel(half, 1, dst=flat[h * w:h * w + n].reshape(h // 2, w // 2))
     cv2.extractChannel(half, 2, dst=flat[h * w + n:].reshape(h // 2, w // 2))
@@ -237,9 +237,9 @@ def _open_input(path: Path) -> Any:
     try:
         return av.open(str(path), "r")
     except av.error.FFmpegError as e:
-        raise VideoError(f"{path}: not a readable video file ({_reason(e)})") from None
+        raise VideoError(f"{path}: not a readable video file ({one_line(e)})") from None
     except OSError as e:
-        raise VideoError(f"{path}: cannot read ({_reason(e)})") from None
+        raise VideoError(f"{path}: cannot read ({one_line(e)})") from None
 
 
 def _video_stream(container: Any, path: Path) -> Any:
@@ -252,32 +252,51 @@ def _video_stream(container: Any, path: Path) -> Any:
     return vs
 
 
-def _first_frame(path: Path) -> tuple[int, ColorInfo]:
-    """Display rotation and colour tags of the first video frame ((0, untagged) if none decodes).
+def stream_rate(vs: Any, default: Fraction | None = Fraction(25)) -> Fraction | None:
+    """A PyAV video stream's frame rate: average, else guessed, else base rate, else ``default``."""
+    rate = vs.average_rate or vs.guessed_rate or vs.base_rate
+    return Fraction(rate) if rate else default
 
-    PyAV exposes the display matrix on decoded frames only, so this decodes one frame of a fresh open.
+
+def _frame_tags(frames: Iterator[Any], av: Any) -> tuple[int, ColorInfo]:
+    """Display rotation and colour tags of the first of ``frames`` ((0, untagged) if none decodes).
+
+    PyAV exposes the display matrix on decoded frames only, so this decodes one frame.
     """
-    av = _av()
     try:
-        with av.open(str(path), "r") as c:
-            for frame in c.decode(video=0):
-                return frame_rotation(frame), ColorInfo.of(frame)
+        for frame in frames:
+            return frame_rotation(frame), ColorInfo.of(frame)
     except (av.error.FFmpegError, OSError, AttributeError):
         pass
     return 0, UNTAGGED
 
 
+def _first_frame(path: Path) -> tuple[int, ColorInfo]:
+    """:func:`_frame_tags` of the first video frame of a fresh open of ``path``."""
+    av = _av()
+    try:
+        with av.open(str(path), "r") as c:
+            return _frame_tags(c.decode(video=0), av)
+    except (av.error.FFmpegError, OSError):
+        return 0, UNTAGGED
+
+
 def probe_video(path: str | Path) -> VideoInfo:
-    """Open ``path`` and describe its first video stream (raises :class:`VideoError` for a bad file)."""
+    """Open ``path`` and describe its first video stream (raises :class:`VideoError` for a bad file).
+
+    The first frame is decoded for its rotation and colour tags; pass the result to :func:`process_video`
+    as ``info`` so it need not be probed again.
+    """
     p = Path(path)
     with _open_input(p) as c:
         vs = _video_stream(c, p)
-        fps = vs.average_rate or vs.guessed_rate or vs.base_rate or Fraction(25)
+        fps = stream_rate(vs)
         duration = float(vs.duration * vs.time_base) if vs.duration and vs.time_base else \
             (c.duration / 1e6 if c.duration else None)
         frames = vs.frames or (round(duration * fps) if duration else None)
-        return VideoInfo(p, vs.codec_context.width, vs.codec_context.height, Fraction(fps), frames or None,
-                         duration, sum(s.type in _COPIED for s in c.streams), *_first_frame(p))
+        copied = sum(s.type in _COPIED for s in c.streams)
+        return VideoInfo(p, vs.codec_context.width, vs.codec_context.height, fps, frames or None,
+                         duration, copied, *_frame_tags(c.decode(vs), _av()))
 
 
 def _stream_label(stream: Any) -> str:
@@ -442,8 +461,11 @@ class VideoWriter:
             raise VideoError(f"{self.path}: frame rate must be positive, got {fps}")
         self.width, self.height, self.fps = width, height, fps
         self.color = color or ColorInfo()
+        self._matrix = self.color.matrix()  # RGB -> YUV, the same for every frame
+        self._ws = Workspace()  # the padded frame and the YUV planes, reused frame after frame
         codec = codec or default_codec(self.path)
         self.time_base = Fraction(time_base) if time_base else 1 / fps
+        self._step = max(1, round(1 / (fps * self.time_base)))  # pts units from one frame slot to the next
         subsampled = pix_fmt.startswith(("yuv420", "yuv422", "nv12", "nv21", "yuvj420", "yuvj422"))
         self._pad = (width % 2 if subsampled else 0, height % 2 if pix_fmt.startswith(("yuv420", "nv", "yuvj420"))
                      else 0)
@@ -461,7 +483,7 @@ class VideoWriter:
             fd, self._tmp = open_temp(self.path)
             os.close(fd)
         except OSError as e:
-            raise VideoError(f"{self.path}: cannot write ({_reason(e)})") from None
+            raise VideoError(f"{self.path}: cannot write ({one_line(e)})") from None
         try:
             self._container = av.open(str(self._tmp), "w", format=fmt)
             vs = self._container.add_stream(codec, rate=fps)
@@ -488,14 +510,14 @@ class VideoWriter:
             self._stream = vs
         except (av.error.FFmpegError, ValueError, TypeError, OSError) as e:
             self.abort()
-            raise VideoError(f"{self.path}: cannot encode with {codec} ({_reason(e)})") from None
+            raise VideoError(f"{self.path}: cannot encode with {codec} ({one_line(e)})") from None
         try:
             for s in (audio_from.streams if audio_from is not None else []):
                 if s.type in _COPIED:
                     self._keep(s, fmt)
         except (av.error.FFmpegError, OSError) as e:
             self.abort()
-            raise VideoError(f"{self.path}: cannot write ({_reason(e)})") from None
+            raise VideoError(f"{self.path}: cannot write ({one_line(e)})") from None
 
     def _note(self, text: str) -> None:
         self.notes.append(text)
@@ -564,7 +586,7 @@ class VideoWriter:
             for packet in packets:
                 self._container.mux(packet)
         except (av.error.FFmpegError, OSError, ValueError) as e:
-            raise VideoError(f"{self.path}: cannot write ({_reason(e)})") from None
+            raise VideoError(f"{self.path}: cannot write ({one_line(e)})") from None
 
     def write(self, rgb: np.ndarray, pts: int | None = None) -> None:
         """Encode one H x W x 3 uint8 RGB frame; ``pts`` in ``time_base`` units (default: the next frame slot)."""
@@ -574,11 +596,15 @@ class VideoWriter:
         a = np.asarray(rgb)
         if a.shape != (self.height, self.width, 3) or a.dtype != np.uint8:
             raise ValueError(f"expected a {self.height}x{self.width}x3 uint8 frame, got {a.shape} {a.dtype}")
-        if any(self._pad):
-            a = np.pad(a, ((0, self._pad[1]), (0, self._pad[0]), (0, 0)), mode="edge")
+        if any(self._pad):  # odd size: the last column/row repeated, into a reused buffer
+            padded = self._ws.get("pad", (self.height + self._pad[1], self.width + self._pad[0], 3), np.uint8)
+            a = cv2.copyMakeBorder(np.ascontiguousarray(a), 0, self._pad[1], 0, self._pad[0], cv2.BORDER_REPLICATE,
+                                   dst=padded)
         if self._i420:
             # Our own RGB -> I420 (OpenCV) took 0.6-2.3 ms per 1080p frame against 16 ms for PyAV's swscale reformat.
-            frame = av.VideoFrame.from_ndarray(rgb_to_i420(a, self.color), format="yuv420p")
+            # Only the intermediates are reused: the I420 array is the frame's own (PyAV may not copy it).
+            frame = av.VideoFrame.from_ndarray(rgb_to_i420(a, self.color, matrix=self._matrix, ws=self._ws),
+                                               format="yuv420p")
         else:
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(a), format="rgb24")
             if self._yuv:
@@ -588,7 +614,7 @@ class VideoWriter:
         if self._yuv:
             frame.colorspace, frame.color_range = self.color.colorspace, self.color.range
         if pts is None:
-            pts = 0 if self._last_pts is None else self._last_pts + max(1, round(1 / (self.fps * self.time_base)))
+            pts = 0 if self._last_pts is None else self._last_pts + self._step
         elif self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1  # encoders need strictly increasing timestamps
         frame.pts, frame.time_base = pts, self.time_base
@@ -596,7 +622,7 @@ class VideoWriter:
         try:
             packets = self._stream.encode(frame)
         except (av.error.FFmpegError, ValueError) as e:
-            raise VideoError(f"{self.path}: cannot encode ({_reason(e)})") from None
+            raise VideoError(f"{self.path}: cannot encode ({one_line(e)})") from None
         self._mux(packets)
         self.frames += 1
 
@@ -619,7 +645,7 @@ class VideoWriter:
         try:
             packets = conv.feed(packet)
         except (av.error.FFmpegError, ValueError) as e:
-            raise VideoError(f"{self.path}: cannot encode {conv.out.type} ({_reason(e)})") from None
+            raise VideoError(f"{self.path}: cannot encode {conv.out.type} ({one_line(e)})") from None
         self._mux(packets)
         return True
 
@@ -635,17 +661,17 @@ class VideoWriter:
                     if isinstance(conv, _AudioConverter):
                         packets += conv.flush()
             except (av.error.FFmpegError, ValueError) as e:
-                raise VideoError(f"{self.path}: cannot encode ({_reason(e)})") from None
+                raise VideoError(f"{self.path}: cannot encode ({one_line(e)})") from None
             self._mux(packets)
             try:
                 self._container.close()
             except (av.error.FFmpegError, OSError) as e:
-                raise VideoError(f"{self.path}: cannot write ({_reason(e)})") from None
+                raise VideoError(f"{self.path}: cannot write ({one_line(e)})") from None
             self._container = None
             try:
                 os.replace(self._tmp, self.path)
             except OSError as e:
-                raise VideoError(f"{self.path}: cannot write ({_reason(e)})") from None
+                raise VideoError(f"{self.path}: cannot write ({one_line(e)})") from None
             self._tmp = None
         except BaseException:
             self.abort()
@@ -672,11 +698,11 @@ def _packets(container: Any, path: Path) -> Iterator[Any]:
         except StopIteration:
             return
         except (av.error.FFmpegError, OSError) as e:
-            raise VideoError(f"{path}: cannot read, truncated or corrupt ({_reason(e)})") from None
+            raise VideoError(f"{path}: cannot read, truncated or corrupt ({one_line(e)})") from None
         yield packet
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def same_file(a: Path, b: Path) -> bool:
     try:
         return a.resolve() == b.resolve() or (b.exists() and os.path.samefile(a, b))
     except OSError:
@@ -757,7 +783,7 @@ class _Frame:
 def process_video(src: str | Path, dst: str | Path, pipeline: Any, *, codec: str | None = None,
                   crf: float | None = None, pix_fmt: str = "yuv420p", options: dict[str, str] | None = None,
                   progress: Any = None, threads: bool = True,
-                  notify: Callable[[str], None] | None = None) -> VideoStats:
+                  notify: Callable[[str], None] | None = None, info: VideoInfo | None = None) -> VideoStats:
     """Run every frame of ``src`` through ``pipeline.process`` and write ``dst`` (same size, rate and timing).
 
     Audio and subtitle streams are copied unchanged; one the output container cannot hold is
@@ -775,20 +801,21 @@ def process_video(src: str | Path, dst: str | Path, pipeline: Any, *, codec: str
     ``pipeline.process`` must return a new array (as :class:`~segblur.runtime.pipeline.Pipeline`
     does), since the encoder still reads it while the next frame is processed.
     ``threads=False`` runs the three stages one after the other (for comparison and debugging).
+    ``info``, :func:`probe_video`'s result for ``src``, saves probing the first frame again.
     """
     av = _av()
     src, dst = Path(src), Path(dst)
-    if _same_file(src, dst):
+    if same_file(src, dst):
         raise VideoError(f"{dst}: is the input file; choose another output")
     codec = codec or default_codec(dst)
     start = time.perf_counter()
     with _open_input(src) as inp:
         vs = _video_stream(inp, src)
         vs.thread_type = "AUTO"
-        info_fps = vs.average_rate or vs.guessed_rate or vs.base_rate or Fraction(25)
+        info_fps = info.fps if info is not None else stream_rate(vs)
         tb = vs.time_base or 1 / Fraction(info_fps)
         width, height = vs.codec_context.width, vs.codec_context.height
-        rotation, color = _first_frame(src)
+        rotation, color = (info.rotation, info.color) if info is not None else _first_frame(src)
         index_timeline = CONTAINERS.get(dst.suffix.lower()) == "avi"
         pipeline.reset()
         clock = dict.fromkeys(("decode", "pipeline", "encode", "waiting"), 0.0)  # seconds, each one thread's own
@@ -810,7 +837,7 @@ def process_video(src: str | Path, dst: str | Path, pipeline: Any, *, codec: str
                 try:
                     frames = packet.decode()
                 except (av.error.FFmpegError, OSError) as e:
-                    raise VideoError(f"{src}: corrupt video data ({_reason(e)})") from None
+                    raise VideoError(f"{src}: corrupt video data ({one_line(e)})") from None
                 for frame in frames:
                     rgb = upright(frame.to_ndarray(format="rgb24"), rotation)  # the stored orientation is kept
                     t = float(frame.pts * tb) if frame.pts is not None else n / float(info_fps)
