@@ -11,38 +11,15 @@ import types
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
+from conftest import make_folder_dataset  # noqa: E402
+
 from segblur.cli.main import main  # noqa: E402
 from segblur.training.checkpoint import load  # noqa: E402
 from segblur.training.loop import EpochSampler, TrainConfig, Trainer, poly_lambda  # noqa: E402
-
-
-def make_folder_dataset(root: Path, n: int = 12, size: int = 40, seed: int = 0) -> Path:
-    """Discs (class 1, stored as 255) on noise; splits train (first 3/4) and val."""
-    rng = np.random.default_rng(seed)
-    (root / "images").mkdir(parents=True)
-    (root / "masks").mkdir()
-    (root / "splits").mkdir()
-    ids = []
-    for i in range(n):
-        img = rng.integers(0, 90, (size, size, 3), dtype=np.uint8)
-        mask = np.zeros((size, size), np.uint8)
-        c = rng.integers(12, size - 12, 2)
-        r = int(rng.integers(6, 11))
-        cv2.circle(mask, (int(c[0]), int(c[1])), r, 255, -1)
-        img[mask > 0] = (220, 60 + 5 * i, 40)
-        sid = f"im{i:02d}"
-        cv2.imwrite(str(root / "images" / f"{sid}.png"), img[:, :, ::-1])
-        cv2.imwrite(str(root / "masks" / f"{sid}.png"), mask)
-        ids.append(sid)
-    cut = n * 3 // 4
-    (root / "splits" / "train.txt").write_text("\n".join(ids[:cut]) + "\n")
-    (root / "splits" / "val.txt").write_text("\n".join(ids[cut:]) + "\n")
-    return root
 
 
 def read_log(path: Path) -> list[dict]:

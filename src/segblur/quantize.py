@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from .media.images import READ_SUFFIXES, ImageError, open_temp, read_image
+from .media.images import READ_SUFFIXES, ImageError, read_image, write_atomic
 from .runtime.model import METADATA_KEY, ModelError, ModelInfo, OnnxModel, resolve_model_path
 from .runtime.segmenter import make_blob
 
@@ -176,20 +175,13 @@ def _name_nodes(model) -> None:
 
 
 def _write_checked(data: bytes, dst: Path) -> Path:
-    """Write ``data`` to a temp file beside ``dst``, load it with the runtime, then rename it into place."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = open_temp(dst)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+    """Write ``data`` atomically to ``dst``, after checking that the runtime loads it."""
+
+    def loads(tmp: Path) -> None:
         try:
             OnnxModel(tmp, providers=["CPUExecutionProvider"])
         except ModelError as e:
             raise QuantizeError(f"{dst}: the quantised model does not load ({str(e).split(': ', 1)[-1]})") from None
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    write_atomic(dst, data, check=loads)
     return dst

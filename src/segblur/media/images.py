@@ -10,7 +10,7 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -200,8 +200,11 @@ def open_temp(path: Path) -> tuple[int, Path]:
             continue
 
 
-def write_atomic(path: str | Path, data: bytes) -> None:
-    """Write bytes to ``path`` via a temp file in the same folder and a rename: never a half-written file."""
+def write_atomic(path: str | Path, data: bytes, check: Callable[[Path], None] | None = None) -> None:
+    """Write bytes to ``path`` via a temp file in the same folder and a rename: never a half-written file.
+
+    ``check(temp_path)`` runs on the complete temp file before the rename; if it raises, nothing is written.
+    """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = open_temp(p)
@@ -210,6 +213,8 @@ def write_atomic(path: str | Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        if check is not None:
+            check(Path(tmp))
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
