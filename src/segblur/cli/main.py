@@ -1,4 +1,4 @@
-"""``segblur`` command: image, mask, models, benchmark."""
+"""``segblur`` command: image, mask, models, benchmark here; the other subcommands in cli/sub_*.py."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def _subcommand_modules() -> list:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (exposed for tests and docs)."""
-    ap = argparse.ArgumentParser(prog="segblur", description="Blur or filter the background of photos, "
+    ap = argparse.ArgumentParser(prog="segblur", description="Blur or filter the background of photos, videos and camera streams, "
                                  "using segmentation models (people are kept sharp by default).")
     ap.add_argument("--version", action="version", version=f"segblur {__version__}")
     ap.add_argument("-v", "--verbose", action="store_true", help="log the model and execution provider used")
