@@ -37,8 +37,9 @@ def _subcommand_modules() -> list:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (exposed for tests and docs)."""
-    ap = argparse.ArgumentParser(prog="segblur", description="Blur or filter the background of photos, videos and camera streams, "
-                                 "using segmentation models (people are kept sharp by default).")
+    ap = argparse.ArgumentParser(prog="segblur", description="Blur or filter the background of photos, videos "
+                                 "and camera streams, using segmentation models (people are kept sharp by default); "
+                                 "train, evaluate and export those models.")
     ap.add_argument("--version", action="version", version=f"segblur {__version__}")
     ap.add_argument("-v", "--verbose", action="store_true", help="log the model and execution provider used")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
