@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -161,3 +161,14 @@ def make_folder_dataset(root: Path, n: int = 12, size: int = 40, seed: int = 0) 
     (root / "splits" / "train.txt").write_text("\n".join(ids[:cut]) + "\n")
     (root / "splits" / "val.txt").write_text("\n".join(ids[cut:]) + "\n")
     return root
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """torch on one thread for a test module (small models run faster so, and tests stay repeatable)."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import io
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -40,11 +39,8 @@ quiet_export = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+def _one_thread(one_torch_thread: None) -> None:
+    """Every test here runs torch on one thread (the shared fixture is in conftest)."""
 
 
 def build(name: str, num_classes: int = 3, seed: int = 0, **kwargs) -> nn.Module:

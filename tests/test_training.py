@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -26,11 +25,8 @@ from segblur.training.models import create_model, list_models, register_model  #
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+def _one_thread(one_torch_thread: None) -> None:
+    """Every test here runs torch on one thread (the shared fixture is in conftest)."""
 
 
 # torch.onnx's legacy (TorchScript) exporter, which export_onnx uses, warns about its own deprecation.

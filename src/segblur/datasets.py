@@ -15,10 +15,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from segblur.media.images import ImageError, read_image
+from segblur.media.images import READ_SUFFIXES, ImageError, read_image
 
 DATASET_KINDS = ("voc", "lfw", "folder")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+IMAGE_SUFFIXES = READ_SUFFIXES  # what segblur reads everywhere
 
 VOC_CLASSES = ["background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
                "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train",

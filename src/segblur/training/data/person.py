@@ -16,6 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ...media.images import READ_SUFFIXES, ImageError, read_image
+
 
 def load_pair(img_path: Path, mask_path: Path, max_side: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """RGB uint8 image and 0/1 uint8 mask, optionally downscaled so the long side is ``max_side``."""
@@ -34,7 +36,6 @@ def load_pair(img_path: Path, mask_path: Path, max_side: int | None = None) -> t
     return img, (mask > 127).astype(np.uint8)
 
 
-BACKGROUND_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
 def load_backgrounds(root: Path, max_side: int = 512) -> list[np.ndarray]:
@@ -42,16 +43,14 @@ def load_backgrounds(root: Path, max_side: int = 512) -> list[np.ndarray]:
 
     ValueError (one line naming the file or folder) for a missing or empty folder or an unreadable image.
     """
-    from ...media.images import ImageError, read_image
-
     root = Path(root)
     folder = root / "images" if (root / "images").is_dir() else root
     if not folder.is_dir():
         raise ValueError(f"{root}: no such folder of background images")
     paths = sorted(p for p in folder.iterdir()
-                   if p.suffix.lower() in BACKGROUND_SUFFIXES and not p.name.startswith(".") and p.is_file())
+                   if p.suffix.lower() in READ_SUFFIXES and not p.name.startswith(".") and p.is_file())
     if not paths:
-        raise ValueError(f"{root}: no background images found ({', '.join(BACKGROUND_SUFFIXES)})")
+        raise ValueError(f"{root}: no background images found ({', '.join(READ_SUFFIXES)})")
     out = []
     for p in paths:
         try:
