@@ -18,7 +18,7 @@ _LAZY = {
     "Pipeline": ("runtime.pipeline", "Pipeline"),
     "RefineConfig": ("runtime.refine", "RefineConfig"),
     "Segmenter": ("runtime.segmenter", "Segmenter"),
-    "list_builtin_models": ("runtime.model", "list_builtin_models"),
+    "list_builtin_models": ("names", "builtin_models"),
     "list_effects": ("runtime.effects", "list_effects"),
 }
 

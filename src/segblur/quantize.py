@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .media.images import READ_SUFFIXES, ImageError, read_image, write_atomic
+from .io import write_atomic
+from .media.images import READ_SUFFIXES, ImageError, read_image
 from .runtime.model import METADATA_KEY, ModelError, ModelInfo, OnnxModel, resolve_model_path
 from .runtime.segmenter import make_blob
 

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import cv2
 
-from ..media.images import ImageError, one_line, plan_jobs, read_image, write_atomic, write_image
+from ..io import one_line, write_atomic
+from ..media.images import ImageError, plan_jobs, read_image, write_image
+from ..names import builtin_models
 from ..progress import Progress
-from ..runtime.model import ModelError, OnnxModel, list_builtin_models, model_card
+from ..runtime.model import ModelError, OnnxModel, model_card
 from ..runtime.pipeline import Pipeline
 from ..runtime.segmenter import Segmenter
 from . import options
@@ -118,7 +120,7 @@ def cmd_mask(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     """``segblur models``: the built-in models, a summary line and the card of each."""
-    names = list_builtin_models()
+    names = builtin_models()
     if args.name:
         if args.name not in names and args.name != "default":
             raise FatalError(f"no built-in model {args.name!r} (built-in: {', '.join(names) or 'none'})")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-EFFECTS = ["blur", "box", "bokeh", "pixelate", "grayscale", "color", "image"]  # runtime.effects.EFFECTS
-DEFAULT_MODEL = "person-fast"  # runtime.model.DEFAULT_MODEL (kept literal: importing it loads ONNX Runtime)
+from ..names import DEFAULT_MODEL, EFFECTS
 
 
 def int_in(lo: int, hi: int | None = None):

@@ -55,8 +55,9 @@ def run(args: argparse.Namespace) -> int:
     """Open the source, the pipeline and the outputs, stream until done, report; returns the exit status."""
     import sys
 
+    from ..io import one_line
     from ..media import camera
-    from ..media.images import ImageError, one_line, read_image
+    from ..media.images import ImageError, read_image
     from ..media.preview import Controls, PreviewWindow, gui_problem
     from ..media.video import VideoError, same_file
     from ..progress import Progress

@@ -67,10 +67,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     """Run the evaluation, print the table, write --json; 1 when some images failed."""
     import json
 
-    from ..datasets import DatasetError, open_dataset
-    from ..evaluation import EvaluationError, evaluate_predictions, evaluate_segmenter
-    from ..media.images import write_atomic
-    from ..metrics import format_table
+    from ..data import DatasetError, open_dataset
+    from ..eval.evaluation import EvaluationError, evaluate_predictions, evaluate_segmenter
+    from ..eval.metrics import format_table
+    from ..io import write_atomic
     from .commands import FatalError, _report
 
     if args.predictions_out is not None and args.predictions is not None:

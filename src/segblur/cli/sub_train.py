@@ -6,12 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..io import one_line
+from ..names import ARCHITECTURES
 from .options import finite, int_in, keep_list
 
 ORDER = 40
-
-# Literal so that `segblur --help` does not import torch; tests check it equals the registry.
-ARCHITECTURES = ["deconvnet", "deeplabv3_mobilenet_v3_large", "deeplabv3_resnet50", "fastseg", "unet"]
 
 
 def _kv(text: str) -> tuple[str, object]:
@@ -165,19 +164,8 @@ def _is_main_rank() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
-def _one_line(e: BaseException) -> str:
-    """The message of an error in one line; for errors re-raised from DataLoader workers, the original one."""
-    lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
-    if not lines:
-        return type(e).__name__
-    if len(lines) > 1 and "Traceback" in str(e):
-        last = lines[-1]
-        return last.split(": ", 1)[1] if last.split(": ", 1)[0].endswith(("Error", "Exception")) else last
-    return lines[0]
-
-
 def _training_errors() -> tuple[type[BaseException], ...]:
-    from ..datasets import DatasetError
+    from ..data import DatasetError
 
     return (DatasetError, ValueError, FileNotFoundError, FileExistsError, FloatingPointError, RuntimeError, OSError)
 
@@ -203,7 +191,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             return _fatal(f"unknown architecture {cfg.arch!r}; choose from {', '.join(list_models())}")
         summary = Trainer(cfg, resume=args.resume, quiet=args.quiet).fit()
     except _training_errors() as e:
-        return _fatal(_one_line(e))
+        return _fatal(one_line(e))
     if not args.quiet and summary.get("best") is not None and _is_main_rank():
         print(f"segblur: best val {summary['monitor']} {summary['best']:.4f}; checkpoints in {cfg.out}")
     return 0
@@ -234,7 +222,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         try:
             metrics = metrics_summary(json.loads(args.metrics.read_text()))
         except (OSError, ValueError) as e:
-            return _fatal(f"{args.metrics}: cannot use these metrics ({_one_line(e)})")
+            return _fatal(f"{args.metrics}: cannot use these metrics ({one_line(e)})")
     try:
         target = args.output
         if args.int8:
@@ -251,7 +239,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     except (KeyError, EOFError) as e:
         return _fatal(f"{args.checkpoint}: not a segblur training checkpoint (missing {e})")
     except (ValueError, OSError, RuntimeError) as e:
-        return _fatal(_one_line(e))
+        return _fatal(one_line(e))
     except Exception as e:  # torch.load raises UnpicklingError and friends on a file that is not a checkpoint
         if type(e).__module__.startswith(("pickle", "_pickle", "zipfile", "torch")):
             return _fatal(f"{args.checkpoint}: not a readable checkpoint ({type(e).__name__})")
@@ -271,11 +259,11 @@ def _quantize_onnx(args: argparse.Namespace) -> int:
     try:
         metrics = metrics_summary(json.loads(args.metrics.read_text())) if args.metrics else None
     except (OSError, ValueError) as e:
-        return _fatal(f"{args.metrics}: cannot use these metrics ({_one_line(e)})")
+        return _fatal(f"{args.metrics}: cannot use these metrics ({one_line(e)})")
     try:
         quantize_int8(args.checkpoint, args.output, args.calibration, name=args.name, metrics=metrics)
     except (ValueError, OSError, RuntimeError) as e:
-        return _fatal(_one_line(e))
+        return _fatal(one_line(e))
     print(f"segblur: wrote {args.output} ({args.output.stat().st_size / 1e6:.2f} MB) INT8")
     return 0
 
@@ -294,7 +282,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         cfg = _config(args)
         result = tune(cfg, trials=args.trials, storage=args.storage, study_name=args.study, quiet=args.quiet)
     except _training_errors() as e:
-        return _fatal(_one_line(e))
+        return _fatal(one_line(e))
     print(f"segblur: study {result['study']}: best {cfg.monitor} {result['best_value']:.4f} "
           f"with {result['best_params']} (trial {result['best_trial']}, {result['trials']} trials in the study)")
     return 0

@@ -49,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
     """Process each input; one line per failure, a summary per success; 1 if any input failed."""
     import cv2
 
+    from ..io import one_line
     from ..media import video
-    from ..media.images import one_line
     from ..progress import Progress
     from .commands import FatalError, _pipeline, _report, chosen_effect
 

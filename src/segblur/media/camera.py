@@ -28,7 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-from .images import one_line
+from ..io import one_line
 from .video import frame_rotation, stream_rate, upright
 
 LOST_AFTER_S = 2.0  # a live source that gives no frame for this long is considered gone

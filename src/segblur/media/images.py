@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from ..io import write_atomic
 
 READ_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 WRITE_SUFFIXES = READ_SUFFIXES
@@ -28,14 +29,6 @@ _MAX_PIXELS = 1 << 30
 
 class ImageError(Exception):
     """An input or output image problem; the message is one line naming the file."""
-
-
-def one_line(e: BaseException, limit: int = 200) -> str:
-    """A short one-line reason from an OS/OpenCV/FFmpeg error, for "FILE: cannot ... (REASON)" reports."""
-    text = str(getattr(e, "strerror", None) or e or "").strip()
-    if not text:
-        return type(e).__name__
-    return text.splitlines()[-1].split("] ", 1)[-1][:limit]
 
 
 def sniff_format(data: bytes) -> str | None:
@@ -182,43 +175,6 @@ def read_image(path: str | Path) -> np.ndarray:
         text = " ".join(str(e).split())
         reason = text.split(") ", 1)[1] if "error: (" in text and ") " in text else text
         raise _decode_error(p, data, fmt, reason, "MAX_IMAGE" in text) from None
-
-
-def open_temp(path: Path) -> tuple[int, Path]:
-    """Create a new hidden temp file beside ``path``; returns (fd, temp path).
-
-    The name is short and fixed-length (not derived from ``path``'s name), so any name that fits
-    the file system also leaves room for its temp file. Created with mode 0666 so the umask
-    applies, as for any normal file (mkstemp would force 0600).
-    """
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    while True:
-        tmp = Path(path).parent / f".segblur-{secrets.token_hex(4)}.tmp"
-        try:
-            return os.open(tmp, flags, 0o666), tmp
-        except FileExistsError:
-            continue
-
-
-def write_atomic(path: str | Path, data: bytes, check: Callable[[Path], None] | None = None) -> None:
-    """Write bytes to ``path`` via a temp file in the same folder and a rename: never a half-written file.
-
-    ``check(temp_path)`` runs on the complete temp file before the rename; if it raises, nothing is written.
-    """
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = open_temp(p)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if check is not None:
-            check(Path(tmp))
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def encode_image(image: np.ndarray, suffix: str, quality: int = 95) -> bytes:

@@ -17,9 +17,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..names import EFFECT_CYCLE
 from .camera import SinkError
 
-EFFECT_CYCLE = ("blur", "box", "bokeh", "pixelate", "grayscale", "color")
 KEYS_HELP = "e/E effect  +/- strength  b background  m mask  t smoothing  q quit"
 STRENGTH_STEP = 0.1
 MESSAGE_SECONDS = 1.5  # how long the overlay shows what the last key did

@@ -26,8 +26,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..io import one_line, open_temp
 from ..runtime.workspace import Workspace, scratch
-from .images import one_line, open_temp
 
 # Output suffix -> FFmpeg muxer (the temp file has no suffix, so the format is named explicitly).
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}

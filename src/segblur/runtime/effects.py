@@ -21,6 +21,7 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
+from .. import names
 from .compose import FLOOR, background_premultiplied, unpremultiply, weighted_downscale
 from .workspace import Workspace
 
@@ -230,8 +231,8 @@ EFFECTS: dict[str, type[Effect]] = {c.name: c for c in
 
 
 def list_effects() -> list[str]:
-    """Names accepted by :func:`make_effect` and the CLI's ``--effect``."""
-    return list(EFFECTS)
+    """Names accepted by :func:`make_effect` and the CLI's ``--effect`` (:data:`segblur.names.EFFECTS`)."""
+    return list(names.EFFECTS)
 
 
 def make_effect(name: str | Effect, strength: float | None = None, **options) -> Effect:

@@ -21,18 +21,18 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnxruntime as ort
 
+from ..names import DEFAULT_MODEL, builtin_dir, builtin_models
+
 log = logging.getLogger("segblur")
 
 METADATA_KEY = "segblur"
 FORMAT_VERSION = 1
-DEFAULT_MODEL = "person-fast"
 
 
 class ModelError(Exception):
@@ -117,16 +117,6 @@ def parse_metadata(meta: dict[str, Any], where: str = "model") -> ModelInfo:
     )
 
 
-def builtin_dir() -> Path:
-    """Folder of the models shipped inside the package."""
-    return Path(str(resources.files("segblur") / "assets" / "models"))
-
-
-def list_builtin_models() -> list[str]:
-    """Names of the shipped models (``<name>.onnx`` in the assets folder)."""
-    return sorted(p.stem for p in builtin_dir().glob("*.onnx"))
-
-
 def resolve_model_path(model: str | Path) -> Path:
     """``"default"``, a built-in name, or a path -> the ``.onnx`` file to load."""
     s = str(model)
@@ -136,7 +126,7 @@ def resolve_model_path(model: str | Path) -> Path:
         return p
     path = Path(s).expanduser()
     if not path.exists():
-        builtins = ", ".join(list_builtin_models()) or "none installed"
+        builtins = ", ".join(builtin_models()) or "none installed"
         raise ModelError(f"{s}: no such model file or built-in model (built-in: {builtins})")
     return path
 

@@ -20,7 +20,7 @@ import onnx
 import torch
 import torch.nn as nn
 
-from ..media.images import write_atomic
+from ..io import write_atomic
 from ..runtime.model import METADATA_KEY, OnnxModel, parse_metadata
 from .checkpoint import load
 from .models import create_model

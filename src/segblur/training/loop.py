@@ -31,11 +31,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Sampler
 
-from ..datasets import SegDataset, open_dataset
-from ..media.images import write_atomic, write_image
-from ..metrics import ConfusionMatrix
+from ..data import SegDataset, open_dataset
+from ..eval.metrics import ConfusionMatrix
+from ..io import write_atomic
+from ..media.images import write_image
 from ..progress import Progress, format_duration
-from .checkpoint import load, save_atomic
+from .checkpoint import load, save
 from .data.segmentation import MEAN, STD, SegTorchDataset, eval_collate
 from .models import create_model
 from .tracking import Tracker, comparison_grid
@@ -463,9 +464,9 @@ class Trainer:
                                 cfg.monitor: score, "pixel_accuracy": metrics["pixel_accuracy"]})
                 if main:
                     state = self._state(epoch, best, bad_epochs, metrics, history)
-                    save_atomic(state, last)
+                    save(state, last)
                     if improved:
-                        save_atomic(state, self.out / "best.pt")
+                        save(state, self.out / "best.pt")
                     tracker.log(epoch + 1, row)
                     if examples:
                         picture = self._examples_picture(examples)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..datasets import voc_colormap
+from ..data import voc_colormap
 
 log = logging.getLogger("segblur")
 

@@ -25,10 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from ..evaluation import SHEN, VIKRAM, person_items
-from ..metrics import ConfusionMatrix
+from ..eval.evaluation import SHEN, VIKRAM, person_items
+from ..eval.metrics import ConfusionMatrix
 from ..progress import format_duration
-from .checkpoint import load, save_atomic
+from .checkpoint import load, save
 from .data.person import AugmentConfig, PersonAugment, load_backgrounds, load_pair
 from .models import create_model
 
@@ -164,9 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         ck = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
               "epoch": epoch, "best": best, "config": config, "val": metrics,
               "torch_rng": torch.get_rng_state(), "loader_rng": gen.get_state()}
-        save_atomic(ck, args.out / "last.pt")
+        save(ck, args.out / "last.pt")
         if is_best:
-            save_atomic(ck, args.out / "best.pt")
+            save(ck, args.out / "best.pt")
         done = epoch + 1 - start
         eta = (time.time() - t_start) / done * (args.epochs - epoch - 1)
         lr = opt.param_groups[0]["lr"]

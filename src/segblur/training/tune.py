@@ -26,8 +26,8 @@ from typing import Any
 
 import optuna
 
-from ..datasets import open_dataset
-from ..media.images import write_atomic
+from ..data import open_dataset
+from ..io import write_atomic
 from .loop import TrainConfig, Trainer
 
 BATCH_SIZES = (4, 8, 16)

@@ -1,4 +1,4 @@
-"""Torch view of a :class:`segblur.datasets.SegDataset`: augmented training crops and stretched eval images.
+"""Torch view of a :class:`segblur.data.SegDataset`: augmented training crops and stretched eval images.
 
 Decoded images and masks are cached in memory (shrunk to the largest size augmentation can use),
 so an epoch costs only augmentation. The augmentation of item ``i`` depends only on
@@ -13,7 +13,7 @@ import math
 import numpy as np
 import torch
 
-from segblur.datasets import SegDataset
+from segblur.data import SegDataset
 from segblur.training.data.transforms import (
     MEAN,
     STD,

@@ -15,7 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from segblur.media.images import READ_SUFFIXES, ImageError, read_image
+from ..io import read_ids
+from ..media.images import READ_SUFFIXES, ImageError, read_image
 
 DATASET_KINDS = ("voc", "lfw", "folder")
 IMAGE_SUFFIXES = READ_SUFFIXES  # what segblur reads everywhere
@@ -189,17 +190,11 @@ def _colours_to_ids(rgb: np.ndarray, palette: np.ndarray, path: Path) -> np.ndar
 # ---------------------------------------------------------------------------------------------- datasets
 
 def _read_list(path: Path) -> list[str]:
-    """Non-empty, non-comment lines of a split/classes file, stripped, duplicates dropped in order."""
+    """:func:`segblur.io.read_ids`, with a DatasetError naming the file when it cannot be read."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return read_ids(path)
     except (OSError, UnicodeDecodeError) as e:
         raise DatasetError(f"{path}: cannot read ({getattr(e, 'strerror', None) or e})") from None
-    seen: dict[str, None] = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            seen.setdefault(line, None)
-    return list(seen)
 
 
 class SegDataset:

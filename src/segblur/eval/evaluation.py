@@ -2,7 +2,7 @@
 the person-segmentation scores of the binary person sets.
 
 :func:`evaluate_segmenter` and :func:`evaluate_predictions` score predictions on a
-:class:`~segblur.datasets.SegDataset` split with :class:`~segblur.metrics.SegmentationMetrics`
+:class:`~segblur.data.SegDataset` split with :class:`~segblur.eval.metrics.SegmentationMetrics`
 (IoU, accuracies, boundary F1); ``segblur evaluate`` calls them.
 
 The person functions are shared by the integration tests, ``benchmarks/quality.py`` (segblur vs the MediaPipe reference)
@@ -25,10 +25,11 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .datasets import DatasetError, SegDataset, read_png_indices
-from .media.images import ImageError, read_image, write_image
+from ..data import DatasetError, SegDataset, read_png_indices
+from ..io import read_ids
+from ..media.images import ImageError, read_image, write_image
+from ..progress import Progress
 from .metrics import BOUNDARY_TOLERANCE, ConfusionMatrix, SegmentationMetrics
-from .progress import Progress
 
 SHEN = "flickr-portraits-shen2016"
 VIKRAM = "human-segmentation-vikram"
@@ -36,11 +37,6 @@ VIKRAM = "human-segmentation-vikram"
 SHEN_DUPLICATES = [("00202", "01167"), ("00203", "01175"), ("00971", "00990"), ("01016", "01023"),
                    ("01179", "01182"), ("02050", "02051"), ("02076", "02359")]
 VIKRAM_DUPLICATE = "0270"  # same photo as 0102
-
-
-def read_ids(path: Path) -> list[str]:
-    """Ids listed one per line in a split file (blank lines ignored)."""
-    return [s.strip() for s in Path(path).read_text().splitlines() if s.strip()]
 
 
 def shen_splits(root: Path) -> dict[str, list[str]]:
@@ -260,7 +256,7 @@ def evaluate_segmenter(predict: Callable[[np.ndarray], np.ndarray], dataset: Seg
     A sample that fails (unreadable, wrong size) is reported through ``on_error`` and counted in
     ``failed``; the others are still scored. With ``predictions_out`` each prediction is also written
     to ``<dir>/<id>.png`` as dataset class ids (0/255 for two-class sets), readable by
-    :func:`evaluate_predictions`. Returns the JSON-ready report (see :func:`segblur.metrics.format_table`).
+    :func:`evaluate_predictions`. Returns the JSON-ready report (see :func:`segblur.eval.metrics.format_table`).
     """
     mapping = match_classes(model_classes if model_classes is not None else dataset.classes, dataset.classes,
                             dataset.ignore_index)

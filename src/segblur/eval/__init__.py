@@ -1,0 +1,2 @@
+"""Scoring without torch: confusion-matrix metrics and boundary F1 (:mod:`.metrics`), and the evaluation of any
+model or folder of predictions on dataset splits (:mod:`.evaluation`)."""

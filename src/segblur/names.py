@@ -1,0 +1,31 @@
+"""The one list of each name the CLI, the API and the preview keys share, importable without ONNX Runtime or torch.
+
+Each list is pinned by a test against the registry it names (``runtime.effects``, the shipped model
+files, ``training.models.list_models()``), so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+EFFECTS: tuple[str, ...] = ("blur", "box", "bokeh", "pixelate", "grayscale", "color", "image")
+# Effects the preview's e/E keys step through: every effect that needs no picture of its own.
+EFFECT_CYCLE: tuple[str, ...] = tuple(e for e in EFFECTS if e != "image")
+DEFAULT_EFFECT = "blur"
+
+DEFAULT_MODEL = "person-fast"
+
+# Registered training architectures (``segblur train --arch``), sorted.
+ARCHITECTURES: tuple[str, ...] = ("deconvnet", "deeplabv3_mobilenet_v3_large", "deeplabv3_resnet50", "fastseg",
+                                  "unet")
+
+
+def builtin_dir() -> Path:
+    """Folder of the models shipped inside the package."""
+    return Path(str(resources.files("segblur") / "assets" / "models"))
+
+
+def builtin_models() -> list[str]:
+    """Names of the shipped models (``<name>.onnx`` in the assets folder), sorted."""
+    return sorted(p.stem for p in builtin_dir().glob("*.onnx"))
