@@ -33,7 +33,7 @@ demo: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	$(VENV)/bin/ruff check src tests benchmarks
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -rs
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check src tests benchmarks

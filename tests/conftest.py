@@ -22,6 +22,10 @@ CLASS_WEIGHTS = {"background": (0.0, 0.0, 0.0), "person": (K, -K, 0.0), "car": (
 
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
 
+# The project root, and the research data beside it (../shared/data; CI has it too, tests never commit from it).
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
 
 def segblur_metadata(classes: Sequence[str], foreground: Sequence[str], size: tuple[int, int],
                      kind: str = "probabilities", output_name: str = "probabilities") -> dict[str, Any]:
@@ -172,3 +176,12 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """CI sets SEGBLUR_REQUIRE_DATA=1: a missing ../shared/data then fails the run instead of skipping tests."""
+    import os
+
+    if os.environ.get("SEGBLUR_REQUIRE_DATA") == "1" and not SHARED_DATA.is_dir():
+        pytest.exit(f"SEGBLUR_REQUIRE_DATA=1 but {SHARED_DATA} is missing: the integration tests cannot run",
+                    returncode=1)

@@ -10,7 +10,7 @@ import sys
 CHECK = """
 import importlib, pkgutil, sys
 import segblur.bench, segblur.cli, segblur.media, segblur.runtime
-names = ["segblur", "segblur.datasets", "segblur.metrics", "segblur.evaluation", "segblur.quantize",
+names = ["segblur", "segblur.data", "segblur.eval.metrics", "segblur.eval.evaluation", "segblur.quantize",
          "segblur.progress"]
 for pkg in (segblur.runtime, segblur.media, segblur.bench, segblur.cli):
     names += [f"{pkg.__name__}.{m.name}" for m in pkgutil.iter_modules(pkg.__path__)]

@@ -15,7 +15,7 @@ from conftest import BLUE, GREEN, RED, split_image
 
 from segblur.cli.main import build_parser, main
 from segblur.media.images import read_image
-from segblur.runtime.model import DEFAULT_MODEL
+from segblur.names import DEFAULT_MODEL
 
 
 def save(path: Path, rgb: np.ndarray) -> Path:

@@ -9,8 +9,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import SHARED_DATA
 
-from segblur.datasets import (
+from segblur.data import (
     DATASET_KINDS,
     LFW_CLASSES,
     VOC_CLASSES,
@@ -21,7 +22,7 @@ from segblur.datasets import (
     voc_colormap,
 )
 
-SHARED = Path(__file__).parents[2] / "shared" / "data"
+SHARED = SHARED_DATA
 
 
 # ------------------------------------------------------------------------------------------- PNG writer
@@ -555,7 +556,7 @@ def test_core_is_torch_free() -> None:
     import subprocess
     import sys
 
-    code = "import sys, segblur.datasets; sys.exit('torch' in sys.modules or 'segblur.training' in sys.modules)"
+    code = "import sys, segblur.data; sys.exit('torch' in sys.modules or 'segblur.training' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 

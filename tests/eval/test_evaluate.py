@@ -8,11 +8,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import assert_one_line_naming, split_image
+from conftest import SHARED_DATA, assert_one_line_naming, split_image
 
 from segblur.cli.main import main
-from segblur.datasets import open_dataset
-from segblur.evaluation import (
+from segblur.data import open_dataset
+from segblur.eval.evaluation import (
     EvaluationError,
     evaluate_predictions,
     evaluate_segmenter,
@@ -22,7 +22,7 @@ from segblur.evaluation import (
 from segblur.media.images import ImageError
 from segblur.runtime.segmenter import Segmenter
 
-SHARED = Path(__file__).parents[2] / "shared" / "data"
+SHARED = SHARED_DATA
 IDS = ("a", "b", "c")
 
 
@@ -229,7 +229,7 @@ def test_cli_evaluate_is_listed_in_help(capsys: pytest.CaptureFixture[str]) -> N
 
 def test_checkpoint_and_its_onnx_export_evaluate_the_same(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
-    from segblur.training.checkpoint import save_atomic
+    from segblur.training.checkpoint import save
     from segblur.training.export import checkpoint_metadata, export_onnx
     from segblur.training.models import create_model
     from segblur.training.predict import CheckpointError, CheckpointPredictor
@@ -240,7 +240,7 @@ def test_checkpoint_and_its_onnx_export_evaluate_the_same(tmp_path: Path) -> Non
            "foreground": ["person"], "image_size": 32, "mean": [123.675, 116.28, 103.53],
            "std": [58.395, 57.12, 57.375], "data": "folder:synthetic"}
     ckpt = tmp_path / "tiny.pt"
-    save_atomic({"model": net.state_dict(), "config": cfg, "epoch": 0, "best": 0.0, "val": {}}, ckpt)
+    save({"model": net.state_dict(), "config": cfg, "epoch": 0, "best": 0.0, "val": {}}, ckpt)
     onnx_path = export_onnx(net, tmp_path / "tiny.onnx", checkpoint_metadata({"config": cfg, "epoch": 0}, "tiny"))
 
     root = tmp_path / "ds"
@@ -275,7 +275,7 @@ def test_checkpoint_and_its_onnx_export_evaluate_the_same(tmp_path: Path) -> Non
 
 def test_cli_evaluates_a_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     torch = pytest.importorskip("torch")
-    from segblur.training.checkpoint import save_atomic
+    from segblur.training.checkpoint import save
     from segblur.training.models import create_model
 
     torch.manual_seed(1)
@@ -284,7 +284,7 @@ def test_cli_evaluates_a_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixtur
            "foreground": ["person"], "image_size": 32, "mean": [123.675, 116.28, 103.53],
            "std": [58.395, 57.12, 57.375], "data": "folder:synthetic"}
     ckpt = tmp_path / "c.pt"
-    save_atomic({"model": net.state_dict(), "config": cfg, "epoch": 0, "best": 0.0, "val": {}}, ckpt)
+    save({"model": net.state_dict(), "config": cfg, "epoch": 0, "best": 0.0, "val": {}}, ckpt)
     root = make_folder(tmp_path / "ds")
     code, out, err = run(capsys, "evaluate", "--model", ckpt, "--data", f"folder:{root}", "-q")
     assert code == 0, err

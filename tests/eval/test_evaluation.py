@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from segblur.evaluation import SHEN, VIKRAM, evaluate_person, person_items
+from segblur.eval.evaluation import SHEN, VIKRAM, evaluate_person, person_items
 
 
 def make_shen(root: Path) -> Path:

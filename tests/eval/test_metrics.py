@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from segblur.metrics import (
+from segblur.eval.metrics import (
     BoundaryF1,
     ConfusionMatrix,
     SegmentationMetrics,

@@ -11,13 +11,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import SHARED_DATA
 
 from segblur import Pipeline, Segmenter
 from segblur.cli.main import main
-from segblur.evaluation import SHEN, VIKRAM, evaluate_person, person_items
+from segblur.eval.evaluation import SHEN, VIKRAM, evaluate_person, person_items
 from segblur.media.images import read_image
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = SHARED_DATA
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not (DATA / SHEN).is_dir(), reason=f"{DATA} not available")]
 
@@ -96,7 +97,7 @@ def test_lfw_unet_meets_the_issue_targets_on_the_official_test_split(tmp_path: P
 @pytest.mark.skipif(not (DATA / "lfw-parts").is_dir(), reason="lfw-parts not available")
 def test_lfw_unet_keeps_only_the_face_sharp(tmp_path: Path) -> None:
     """--keep skin blurs hair and background of a test face but leaves the skin pixels as they were."""
-    from segblur.datasets import open_dataset
+    from segblur.data import open_dataset
 
     ds = open_dataset(f"lfw:{DATA / 'lfw-parts'}")
     sample = ds.samples("test")[0]

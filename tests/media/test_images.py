@@ -12,16 +12,15 @@ import numpy as np
 import pytest
 from conftest import assert_one_line_naming
 
+from segblur.io import open_temp, write_atomic
 from segblur.media import images
 from segblur.media.images import (
     ImageError,
     Job,
     encode_image,
-    open_temp,
     plan_jobs,
     read_image,
     sniff_format,
-    write_atomic,
     write_image,
 )
 
@@ -634,7 +633,7 @@ def test_protected_files_are_never_outputs(tree: Path, tmp_path: Path, monkeypat
 
 def test_one_line_reason() -> None:
     """OS errors give their strerror; multi-line and FFmpeg-prefixed messages their last line's text."""
-    from segblur.media.images import one_line
+    from segblur.io import one_line
 
     assert one_line(OSError(2, "No such file or directory")) == "No such file or directory"
     assert one_line(ValueError("first\n[mp4 @ 0x1] moov atom not found")) == "moov atom not found"

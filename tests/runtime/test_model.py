@@ -12,13 +12,11 @@ import numpy as np
 import pytest
 from conftest import assert_one_line_naming, build_model, segblur_metadata
 
+from segblur.names import DEFAULT_MODEL, builtin_dir, builtin_models
 from segblur.runtime.model import (
-    DEFAULT_MODEL,
     ModelError,
     ModelInfo,
     OnnxModel,
-    builtin_dir,
-    list_builtin_models,
     parse_metadata,
     resolve_model_path,
 )
@@ -162,7 +160,7 @@ def test_default_resolves_to_the_builtin_model() -> None:
     assert path == builtin_dir() / f"{DEFAULT_MODEL}.onnx"
     assert path.is_file()
     assert resolve_model_path(DEFAULT_MODEL) == path
-    assert DEFAULT_MODEL in list_builtin_models()
+    assert DEFAULT_MODEL in builtin_models()
 
 
 def test_a_path_resolves_to_itself(model_path: Path) -> None:

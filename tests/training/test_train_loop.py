@@ -15,7 +15,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from conftest import make_folder_dataset  # noqa: E402
+from conftest import REPO, make_folder_dataset  # noqa: E402
 
 from segblur.cli.main import main  # noqa: E402
 from segblur.training.checkpoint import load  # noqa: E402
@@ -125,10 +125,10 @@ def test_config_validation() -> None:
 # ---------------------------------------------------------------------------------------------------- CLI
 
 def test_train_help_lists_the_registry(capsys) -> None:
-    from segblur.cli.sub_train import ARCHITECTURES
+    from segblur.names import ARCHITECTURES
     from segblur.training.models import list_models
 
-    assert list_models() == ARCHITECTURES
+    assert tuple(list_models()) == ARCHITECTURES
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     out = capsys.readouterr().out
@@ -295,7 +295,7 @@ def test_export_stores_an_evaluate_report_as_a_summary(folder: Path, tmp_path: P
     assert "bad.json" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("recipe", sorted((Path(__file__).parents[1] / "recipes").glob("*.yaml")),
+@pytest.mark.parametrize("recipe", sorted((REPO / "recipes").glob("*.yaml")),
                          ids=lambda p: p.stem)
 def test_shipped_recipes_are_valid_configs(recipe: Path) -> None:
     import yaml

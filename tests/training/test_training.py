@@ -15,9 +15,9 @@ pytest.importorskip("onnx")
 from conftest import segblur_metadata, split_image  # noqa: E402
 
 from segblur import Segmenter  # noqa: E402
-from segblur.evaluation import SHEN_DUPLICATES, shen_splits, vikram_splits  # noqa: E402
+from segblur.eval.evaluation import SHEN_DUPLICATES, shen_splits, vikram_splits  # noqa: E402
 from segblur.runtime.model import ModelError  # noqa: E402
-from segblur.training.checkpoint import load, save_atomic  # noqa: E402
+from segblur.training.checkpoint import load, save  # noqa: E402
 from segblur.training.data.person import AugmentConfig, PersonAugment, load_pair  # noqa: E402
 from segblur.training.export import export_onnx, model_from_checkpoint  # noqa: E402
 from segblur.training.export import main as export_main  # noqa: E402
@@ -70,20 +70,20 @@ def test_fastseg_width_scales_the_network() -> None:
 
 # --- checkpoints -----------------------------------------------------------------------------------------
 
-def test_save_atomic_writes_and_leaves_no_temp_file(tmp_path: Path) -> None:
+def test_save_writes_and_leaves_no_temp_file(tmp_path: Path) -> None:
     path = tmp_path / "ck" / "last.pt"
-    save_atomic({"epoch": 3, "w": torch.arange(4)}, path)
-    save_atomic({"epoch": 4, "w": torch.arange(5)}, path)  # overwrite
+    save({"epoch": 3, "w": torch.arange(4)}, path)
+    save({"epoch": 4, "w": torch.arange(5)}, path)  # overwrite
     ck = load(path)
     assert ck["epoch"] == 4 and torch.equal(ck["w"], torch.arange(5))
     assert files_in(path.parent) == ["last.pt"]
 
 
-def test_save_atomic_failure_keeps_the_previous_checkpoint(tmp_path: Path) -> None:
+def test_save_failure_keeps_the_previous_checkpoint(tmp_path: Path) -> None:
     path = tmp_path / "last.pt"
-    save_atomic({"epoch": 1}, path)
+    save({"epoch": 1}, path)
     with pytest.raises(Exception):  # noqa: B017  (pickling a lambda fails; which error is torch's business)
-        save_atomic({"epoch": 2, "bad": lambda: None}, path)
+        save({"epoch": 2, "bad": lambda: None}, path)
     assert load(path)["epoch"] == 1
     assert files_in(tmp_path) == ["last.pt"]
 
@@ -92,7 +92,7 @@ def test_model_from_checkpoint_rebuilds_the_network(tmp_path: Path) -> None:
     torch.manual_seed(0)
     net = create_model("fastseg", 2, width=0.25).eval()
     cfg = {"arch": "fastseg", "classes": ["background", "person"], "width": 0.25}
-    save_atomic({"model": net.state_dict(), "config": cfg, "epoch": 0, "best": 0.5}, tmp_path / "best.pt")
+    save({"model": net.state_dict(), "config": cfg, "epoch": 0, "best": 0.5}, tmp_path / "best.pt")
     rebuilt, ck = model_from_checkpoint(tmp_path / "best.pt")
     assert not rebuilt.training and ck["config"] == cfg
     x = torch.randn(1, 3, 32, 32)
@@ -149,7 +149,7 @@ def test_export_command_from_a_checkpoint(tmp_path: Path, capsys: pytest.Capture
     cfg = {"arch": "fastseg", "classes": ["background", "person"], "width": 0.25, "image_size": 48,
            "mean": [127.5] * 3, "std": [127.5] * 3}
     val = {"mean_iou": 0.81234, "per_class_iou": {"background": 0.9, "person": 0.72468}}
-    save_atomic({"model": net.state_dict(), "config": cfg, "epoch": 4, "best": 0.75, "val": val},
+    save({"model": net.state_dict(), "config": cfg, "epoch": 4, "best": 0.75, "val": val},
                 tmp_path / "best.pt")
     out = tmp_path / "exported.onnx"
     assert export_main([str(tmp_path / "best.pt"), "-o", str(out), "--data", "synthetic"]) == 0

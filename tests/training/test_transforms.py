@@ -8,8 +8,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from conftest import SHARED_DATA
 
-from segblur.datasets import SegDataset, open_dataset
+from segblur.data import SegDataset, open_dataset
 from segblur.training.data.segmentation import MEAN, STD, SegTorchDataset, eval_collate
 from segblur.training.data.transforms import (
     AugmentOptions,
@@ -260,7 +261,7 @@ def test_paste_only_for_binary_sets_with_backgrounds(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_lfw_parts_torch_dataset() -> None:
-    root = Path(__file__).parents[2] / "shared" / "data" / "lfw-parts"
+    root = SHARED_DATA / "lfw-parts"
     if not root.is_dir():
         pytest.skip(f"{root} not present")
     ds = open_dataset(f"lfw:{root}")
