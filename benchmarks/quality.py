@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from segblur import Pipeline
-from segblur.evaluation import SHEN, VIKRAM, evaluate_person, person_items
+from segblur.eval.evaluation import SHEN, VIKRAM, evaluate_person, person_items
 
 ROOT = Path(__file__).resolve().parents[1]
 

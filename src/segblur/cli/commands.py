@@ -14,47 +14,15 @@ from ..media.images import ImageError, plan_jobs, read_image, write_image
 from ..names import builtin_models
 from ..progress import Progress
 from ..runtime.model import ModelError, OnnxModel, model_card
-from ..runtime.pipeline import Pipeline
 from ..runtime.segmenter import Segmenter
-from . import options
-
-
-class FatalError(Exception):
-    """A problem that stops the whole command (bad model, bad option): exit status 2."""
-
-
-def _pipeline(args: argparse.Namespace, segmenter: Segmenter | None = None, **kw) -> Pipeline:
-    """The pipeline the model and mask options describe (``kw``: effect settings; --softness unless given)."""
-    threshold = getattr(args, "threshold", None)
-    if getattr(args, "softness", None) is not None:
-        kw.setdefault("softness", args.softness)
-    try:
-        return Pipeline(model=segmenter or args.model, keep=args.keep, threads=args.threads,
-                        providers=args.providers, threshold=0.5 if threshold is None else threshold,
-                        grow=getattr(args, "grow", 0), feather=getattr(args, "feather", 0.0),
-                        guided=getattr(args, "guided", True), **kw)
-    except (ModelError, ImageError, ValueError) as e:
-        raise FatalError(str(e)) from None
-
-
-def chosen_effect(args: argparse.Namespace) -> str:
-    """The effect --effect/--background ask for (one picture: image); FatalError for a stray --background/--color."""
-    effect = args.effect or ("image" if args.background else "blur")
-    if args.background and effect != "image":
-        raise FatalError("--background is only used with --effect image")
-    if args.color and effect != "color":
-        raise FatalError("--color is only used with --effect color")
-    return effect
-
-
-def _report(msg: str) -> None:
-    print(f"segblur: {msg}", file=sys.stderr)
+from . import common
+from .common import CommandError, chosen_effect, make_pipeline, report
 
 
 def _run_jobs(args: argparse.Namespace, jobs, errors: list[str], work) -> int:
     """Run ``work(job)`` for each job with a progress line; report every failure and carry on."""
     for e in errors:
-        _report(e)
+        report(e)
     progress = Progress(len(jobs), "files", enabled=not args.quiet and len(jobs) > 1)
     failed = len(errors)
     for job in jobs:
@@ -62,11 +30,11 @@ def _run_jobs(args: argparse.Namespace, jobs, errors: list[str], work) -> int:
             work(job)
         except ImageError as e:
             progress.clear()
-            _report(str(e))
+            report(str(e))
             failed += 1
         except (cv2.error, MemoryError, ValueError, OSError) as e:  # anything else one file can cause
             progress.clear()
-            _report(f"{job.src}: cannot process ({one_line(e)})")
+            report(f"{job.src}: cannot process ({one_line(e)})")
             failed += 1
         progress.update()
     progress.close()
@@ -82,8 +50,8 @@ def cmd_image(args: argparse.Namespace) -> int:
     effect = chosen_effect(args)
     out = Path(args.output)
     if out.is_file() and len(args.inputs) > 1:
-        raise FatalError(f"{out}: is a file; several inputs need an output folder")
-    pipe = _pipeline(args, effect=effect, strength=args.strength, background=args.background, color=args.color,
+        raise CommandError(f"{out}: is a file; several inputs need an output folder")
+    pipe = make_pipeline(args, effect=effect, strength=args.strength, background=args.background, color=args.color,
                      invert=args.invert)
     jobs, errors = plan_jobs(args.inputs, args.output, protect=[args.background] if args.background else ())
 
@@ -97,17 +65,17 @@ def cmd_mask(args: argparse.Namespace) -> int:
     """``segblur mask``: one PNG mask per input in OUTDIR."""
     out = Path(args.output)
     if out.exists() and not out.is_dir():
-        raise FatalError(f"{out}: exists and is not a folder (mask writes OUTDIR/<stem>.png)")
+        raise CommandError(f"{out}: exists and is not a folder (mask writes OUTDIR/<stem>.png)")
     if args.soft and (args.threshold is not None or args.softness is not None):
-        raise FatalError("--soft writes probabilities; --threshold and --softness do not apply to it")
+        raise CommandError("--soft writes probabilities; --threshold and --softness do not apply to it")
     try:
         seg = Segmenter(args.model, providers=args.providers, threads=args.threads, keep=args.keep)
     except ModelError as e:
-        raise FatalError(str(e)) from None
+        raise CommandError(str(e)) from None
     # Soft: the refined probability itself (threshold 0.5, a ramp of width 1). Hard: alpha >= 0.5.
     if args.soft:
         args.threshold, args.softness = 0.5, 1.0
-    pipe = _pipeline(args, segmenter=seg, effect="color", softness=0.5 if args.softness is None else args.softness)
+    pipe = make_pipeline(args, segmenter=seg, effect="color", softness=0.5 if args.softness is None else args.softness)
     jobs, errors = plan_jobs(args.inputs, out, suffix=".png", single_file_ok=False)
 
     def work(job) -> None:
@@ -123,13 +91,13 @@ def cmd_models(args: argparse.Namespace) -> int:
     names = builtin_models()
     if args.name:
         if args.name not in names and args.name != "default":
-            raise FatalError(f"no built-in model {args.name!r} (built-in: {', '.join(names) or 'none'})")
+            raise CommandError(f"no built-in model {args.name!r} (built-in: {', '.join(names) or 'none'})")
         names = [args.name]
     for name in names:
         try:
             m = OnnxModel(name)
         except ModelError as e:
-            _report(str(e))
+            report(str(e))
             continue
         i = m.info
         size_mb = m.path.stat().st_size / 1e6
@@ -151,16 +119,16 @@ def _benchmark_streams(args: argparse.Namespace, frame) -> dict:
     from ..bench.stream import FAST_FPS, measure_file_throughput, measure_flicker, measure_stream
 
     if not args.stream_seconds > 0:
-        raise FatalError(f"--stream-seconds must be positive, got {args.stream_seconds:g}")
+        raise CommandError(f"--stream-seconds must be positive, got {args.stream_seconds:g}")
     effect = (args.effect or ["blur"])[0]
-    pipe = _pipeline(args, effect=effect, background=frame[:, ::-1] if effect == "image" else None, temporal=True)
+    pipe = make_pipeline(args, effect=effect, background=frame[:, ::-1] if effect == "image" else None, temporal=True)
     runs = []
     for name, fps in (("camera 30 fps", 30.0), ("as fast as it goes", FAST_FPS)):
         runs.append({"name": name, **measure_stream(pipe, frame, fps, args.stream_seconds)})
     try:
         big = make_frame((1920, 1080), args.image)
     except (ValueError, ImageError) as e:
-        raise FatalError(str(e)) from None
+        raise CommandError(str(e)) from None
     if effect == "image":
         pipe.set_effect("image", background=big[:, ::-1])
     flicker = measure_flicker(pipe, frame)
@@ -173,20 +141,20 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     from ..bench.run import format_table, machine, make_frame, time_pipeline, time_reference
 
     try:
-        size = options.size(args.size)  # the type camera's --size uses; an error here is a FatalError (exit 2)
+        size = common.size(args.size)  # the type camera's --size uses; an error here is a CommandError (exit 2)
         frame = make_frame(size, args.image)
     except (argparse.ArgumentTypeError, ValueError, ImageError) as e:
-        raise FatalError(str(e)) from None
+        raise CommandError(str(e)) from None
     results: dict[str, dict[str, float]] = {}
     for effect in args.effect or ["blur"]:
-        pipe = _pipeline(args, effect=effect, background=frame[:, ::-1] if effect == "image" else None)
+        pipe = make_pipeline(args, effect=effect, background=frame[:, ::-1] if effect == "image" else None)
         results[f"segblur {pipe.segmenter.info.name} {effect}"] = time_pipeline(pipe, frame, args.repeats)
     if args.reference:
         try:
             results["reference (MediaPipe selfie, LiteRT, 31x31 blur)"] = time_reference(
                 args.reference, frame, args.repeats, threads=args.threads)
         except (RuntimeError, ValueError, OSError) as e:
-            raise FatalError(f"{args.reference}: {e}") from None
+            raise CommandError(f"{args.reference}: {e}") from None
     stream = _benchmark_streams(args, frame) if args.stream else None
     info = machine()
     print(f"{size[0]}x{size[1]} frame, median of {args.repeats} runs; {info['cpu']}, {info['cores']} cores")
@@ -206,5 +174,5 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
             write_atomic(args.json, json.dumps({"size": size, "repeats": args.repeats, "machine": info,
                                                 "results": results, "stream": stream}, indent=2).encode())
         except OSError as e:
-            raise FatalError(f"{args.json}: cannot write ({e.strerror or e})") from None
+            raise CommandError(f"{args.json}: cannot write ({e.strerror or e})") from None
     return 0

@@ -1,4 +1,4 @@
-"""``segblur`` command: image, mask, models, benchmark here; the other subcommands in cli/sub_*.py."""
+"""``segblur`` command: image, mask, models, benchmark here; the other subcommands each in their own cli module."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 from .. import __version__
-from .options import (
+from .common import (
     EFFECTS,
+    CommandError,
     add_effect_options,
     add_mask_options,
     add_model_options,
@@ -20,7 +21,8 @@ from .options import (
 
 
 def _subcommand_modules() -> list:
-    """The ``segblur.cli.sub_*`` modules, each adding its own subcommands with ``add_parsers(sub)``.
+    """The subcommand modules of ``segblur.cli``: every module but main, common and commands, each adding its
+    own subcommands with ``add_parsers(sub)``.
 
     A subcommand in its own module touches no other command's file; ``ORDER`` sorts them in --help.
     Those modules import only argparse at import time; their work is imported when they run.
@@ -31,7 +33,7 @@ def _subcommand_modules() -> list:
     from .. import cli
 
     mods = [importlib.import_module(f"{cli.__name__}.{m.name}") for m in pkgutil.iter_modules(cli.__path__)
-            if m.name.startswith("sub_")]
+            if m.name not in ("main", "common", "commands")]
     return sorted(mods, key=lambda m: (getattr(m, "ORDER", 100), m.__name__))
 
 
@@ -126,9 +128,9 @@ def _main(argv: list[str] | None) -> int:
         if callable(args.func):  # subcommand modules set the function itself
             return int(args.func(args))
         return int(getattr(commands, args.func)(args))
-    except commands.FatalError as e:
+    except CommandError as e:
         print(f"segblur: error: {e}", file=sys.stderr)
-        return 2
+        return e.status
 
 
 if __name__ == "__main__":

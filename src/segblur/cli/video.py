@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .options import add_effect_options, add_mask_options, add_model_options, finite
+from .common import add_effect_options, add_mask_options, add_model_options, finite
 
 ORDER = 20
 
@@ -52,18 +52,18 @@ def run(args: argparse.Namespace) -> int:
     from ..io import one_line
     from ..media import video
     from ..progress import Progress
-    from .commands import FatalError, _pipeline, _report, chosen_effect
+    from .common import CommandError, chosen_effect, make_pipeline, report
 
     effect = chosen_effect(args)
     if len(args.inputs) > 1 and Path(args.output).is_file():
-        raise FatalError(f"{args.output}: is a file; several inputs need an output folder")
+        raise CommandError(f"{args.output}: is a file; several inputs need an output folder")
     try:
         video.require_av()  # once, before any input: without PyAV no video can be processed
         if args.codec:
             video.check_codec(args.codec)
     except video.VideoError as e:
-        raise FatalError(str(e)) from None
-    pipe = _pipeline(args, effect=effect, strength=args.strength, background=args.background, color=args.color,
+        raise CommandError(str(e)) from None
+    pipe = make_pipeline(args, effect=effect, strength=args.strength, background=args.background, color=args.color,
                      invert=args.invert, temporal=args.temporal)
     failed, seen = 0, set()
     for src, dst in _outputs(args.inputs, args.output):
@@ -75,15 +75,15 @@ def run(args: argparse.Namespace) -> int:
             info = video.probe_video(src)
             progress = Progress(info.frames, "frames", enabled=not args.quiet)
             stats = video.process_video(src, dst, pipe, codec=args.codec, crf=args.crf, progress=progress,
-                                        options={"preset": args.preset} if args.preset else None, notify=_report,
+                                        options={"preset": args.preset} if args.preset else None, notify=report,
                                         info=info)
         except (video.VideoError, cv2.error, MemoryError, ValueError, OSError) as e:  # all one video can cause
             if progress is not None:
                 progress.clear()
             if isinstance(e, video.VideoError):
-                _report(str(e))
+                report(str(e))
             else:
-                _report(f"{src}: cannot process ({one_line(e)})")
+                report(f"{src}: cannot process ({one_line(e)})")
             failed += 1
             continue
         finally:
@@ -93,6 +93,6 @@ def run(args: argparse.Namespace) -> int:
             pad = f", padded to {stats.padded[0]}x{stats.padded[1]}" if stats.padded else ""
             kept = f"{stats.copied_streams - stats.converted_streams} audio/subtitle stream(s) copied" + \
                 (f", {stats.converted_streams} converted" if stats.converted_streams else "")
-            _report(f"{dst}: {stats.frames} frames, {stats.width}x{stats.height}{pad} at {float(stats.fps):.3g} fps, "
+            report(f"{dst}: {stats.frames} frames, {stats.width}x{stats.height}{pad} at {float(stats.fps):.3g} fps, "
                     f"{stats.duration:.2f} s, {kept}; {stats.rate:.1f} frames/s")
     return 1 if failed else 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .options import add_effect_options, add_mask_options, add_model_options, finite, int_in, size
+from .common import add_effect_options, add_mask_options, add_model_options, finite, int_in, size
 
 ORDER = 30
 
@@ -62,34 +62,35 @@ def run(args: argparse.Namespace) -> int:
     from ..media.video import VideoError, same_file
     from ..progress import Progress
     from ..runtime.effects import parse_color
-    from .commands import FatalError, _pipeline, _report
+    from .common import CommandError, make_pipeline, report
 
     effect = args.effect or ("image" if args.background else "blur")
     if effect == "image" and not args.background:
-        raise FatalError("--effect image needs --background")
+        raise CommandError("--effect image needs --background")
     preview = args.preview
     if preview and (problem := gui_problem()):
         if not (args.virtual or args.record):
-            raise FatalError(f"{problem}; install opencv-python for it (it replaces opencv-python-headless), "
+            raise CommandError(f"{problem}; install opencv-python for it (it replaces opencv-python-headless), "
                              "or run with --no-preview, --virtual or --record")
-        _report(f"{problem}; running without it")
+        report(f"{problem}; running without it")
         preview = False
     if args.record is not None and Path(args.source).is_file() and same_file(args.record, Path(args.source)):
-        raise FatalError(f"{args.record}: is the source; choose another file to record to")
+        raise CommandError(f"{args.record}: is the source; choose another file to record to")
     try:
         backgrounds = tuple(read_image(b) for b in args.background or ())
     except ImageError as e:
-        raise FatalError(str(e)) from None
+        raise CommandError(str(e)) from None
     try:
         color = parse_color(args.color) if args.color is not None else None
     except ValueError as e:
-        raise FatalError(str(e)) from None
-    pipe = _pipeline(args, effect=effect, strength=args.strength, background=backgrounds[0] if backgrounds else None,
-                     color=color if effect == "color" else None, invert=args.invert, temporal=args.temporal)
+        raise CommandError(str(e)) from None
+    pipe = make_pipeline(args, effect=effect, strength=args.strength,
+                         background=backgrounds[0] if backgrounds else None,
+                         color=color if effect == "color" else None, invert=args.invert, temporal=args.temporal)
     try:
         source = camera.open_source(args.source, args.size, args.fps)
     except camera.SourceError as e:
-        raise FatalError(str(e)) from None
+        raise CommandError(str(e)) from None
 
     sinks: list = []
     try:
@@ -106,14 +107,14 @@ def run(args: argparse.Namespace) -> int:
         for s in sinks:
             s.close()
         source.close()
-        raise FatalError(str(e)) from None
+        raise CommandError(str(e)) from None
     if recorder is not None:
         sinks.append(recorder)
 
     if not args.quiet:
         outs = (["preview"] if preview else []) + ([f"virtual camera {virtual.device}"] if virtual else []) + \
             ([f"recording to {args.record}"] if recorder else [])
-        _report(f"{source.name}: {source.width}x{source.height} at {float(source.fps):.3g} fps -> "
+        report(f"{source.name}: {source.width}x{source.height} at {float(source.fps):.3g} fps -> "
                 f"{', '.join(outs) or 'no output (headless)'}" + ("" if preview else "; Ctrl-C stops"))
     progress = Progress(args.frames, "frames", enabled=not args.quiet and not preview)
     controls = Controls(backgrounds=backgrounds, color=color)
@@ -127,25 +128,25 @@ def run(args: argparse.Namespace) -> int:
         stats = camera.run_stream(source, pipe, sinks, frames=args.frames, controls=controls, on_frame=on_frame)
     except (VideoError, camera.SinkError) as e:
         progress.close()
-        _report(str(e))
+        report(str(e))
         return 1
     except (OSError, RuntimeError, ValueError) as e:  # a sink or the pipeline failed mid-stream
         progress.close()
-        _report(f"{source.name}: stream stopped ({one_line(e)})")
+        report(f"{source.name}: stream stopped ({one_line(e)})")
         return 1
     progress.close()
     if not args.quiet:
         s = stats.summary()
-        _report(f"{stats.shown} frames shown of {stats.captured} captured ({stats.dropped} dropped), "
+        report(f"{stats.shown} frames shown of {stats.captured} captured ({stats.dropped} dropped), "
                 f"{s['fps']:.1f} fps")
         if stats.shown:
             stages = ", ".join(f"{k} {v:.1f}" for k, v in s["stages_median_ms"].items())
-            _report(f"latency capture to output: median {s['latency_median_ms']:.1f} ms, "
+            report(f"latency capture to output: median {s['latency_median_ms']:.1f} ms, "
                     f"p95 {s['latency_p95_ms']:.1f} ms; median ms per stage: {stages}")
         if recorder is not None:
-            _report(f"recorded {recorder.frames} frames to {args.record}")
+            report(f"recorded {recorder.frames} frames to {args.record}")
     if stats.ended == "lost":
-        _report(stats.message + (f"; recording saved to {args.record}" if recorder is not None else ""))
+        report(stats.message + (f"; recording saved to {args.record}" if recorder is not None else ""))
         return 1
     if stats.ended == "interrupted":
         print("segblur: interrupted", file=sys.stderr)

@@ -1,10 +1,18 @@
-"""Option types and option groups shared by the subcommands (argparse only: importing this is cheap)."""
+"""What the subcommands share: the one error convention, option types and groups, the pipeline the options describe.
+
+Importing this is cheap (argparse only); the runtime is imported when a pipeline is built."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import TYPE_CHECKING
 
-from ..names import DEFAULT_MODEL, EFFECTS
+from ..names import DEFAULT_EFFECT, DEFAULT_MODEL, EFFECTS
+
+if TYPE_CHECKING:
+    from ..runtime.pipeline import Pipeline
+    from ..runtime.segmenter import Segmenter
 
 
 def int_in(lo: int, hi: int | None = None):
@@ -86,3 +94,44 @@ def add_effect_options(p: argparse.ArgumentParser, multi_background: bool = Fals
     g.add_argument("--color", default=None, help="colour for --effect color: #RRGGBB, R,G,B or a name")
     g.add_argument("--invert", action="store_true", help="apply the effect to the kept classes instead")
     return g
+
+
+class CommandError(Exception):
+    """A problem that stops the whole command (bad model, bad option): one line, exit status ``status`` (2)."""
+
+    def __init__(self, message: str, status: int = 2) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def make_pipeline(args: argparse.Namespace, segmenter: Segmenter | None = None, **kw) -> Pipeline:
+    """The pipeline the model and mask options describe (``kw``: effect settings; --softness unless given)."""
+    threshold = getattr(args, "threshold", None)
+    if getattr(args, "softness", None) is not None:
+        kw.setdefault("softness", args.softness)
+    from ..media.images import ImageError
+    from ..runtime.model import ModelError
+    from ..runtime.pipeline import Pipeline
+
+    try:
+        return Pipeline(model=segmenter or args.model, keep=args.keep, threads=args.threads,
+                        providers=args.providers, threshold=0.5 if threshold is None else threshold,
+                        grow=getattr(args, "grow", 0), feather=getattr(args, "feather", 0.0),
+                        guided=getattr(args, "guided", True), **kw)
+    except (ModelError, ImageError, ValueError) as e:
+        raise CommandError(str(e)) from None
+
+
+def chosen_effect(args: argparse.Namespace) -> str:
+    """The effect --effect/--background ask for (one picture: image); CommandError for a stray --background/--color."""
+    effect = args.effect or ("image" if args.background else DEFAULT_EFFECT)
+    if args.background and effect != "image":
+        raise CommandError("--background is only used with --effect image")
+    if args.color and effect != "color":
+        raise CommandError("--color is only used with --effect color")
+    return effect
+
+
+def report(msg: str) -> None:
+    """One line about one input on stderr (the command goes on with the others)."""
+    print(f"segblur: {msg}", file=sys.stderr)

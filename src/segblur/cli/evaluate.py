@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .options import finite, int_in
+from .common import finite, int_in
 
 ORDER = 45
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
@@ -38,27 +38,27 @@ def add_parsers(sub) -> None:
 
 
 def _load_model(args: argparse.Namespace):
-    """(predict_classes, class names, name) for --model; FatalError with one line when it cannot be used."""
+    """(predict_classes, class names, name) for --model; CommandError with one line when it cannot be used."""
     from ..runtime.model import ModelError
     from ..runtime.segmenter import Segmenter
-    from .commands import FatalError
+    from .common import CommandError
 
     path = Path(args.model)
     if path.suffix.lower() in CHECKPOINT_SUFFIXES:
         try:
             from ..training.predict import CheckpointError, CheckpointPredictor
         except ImportError as e:
-            raise FatalError(f"{path}: evaluating a checkpoint needs the train extra "
+            raise CommandError(f"{path}: evaluating a checkpoint needs the train extra "
                              f"(pip install 'segblur[train]'; {e})") from None
         try:
             ck = CheckpointPredictor(path, threads=args.threads)
         except CheckpointError as e:
-            raise FatalError(str(e)) from None
+            raise CommandError(str(e)) from None
         return ck.predict_classes, list(ck.classes), str(path)
     try:
         seg = Segmenter(args.model, providers=args.providers, threads=args.threads)
     except ModelError as e:
-        raise FatalError(str(e)) from None
+        raise CommandError(str(e)) from None
     name = seg.info.name if str(args.model) == seg.info.name else f"{args.model} ({seg.info.name})"
     return seg.predict_classes, list(seg.classes), name
 
@@ -71,16 +71,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..eval.evaluation import EvaluationError, evaluate_predictions, evaluate_segmenter
     from ..eval.metrics import format_table
     from ..io import write_atomic
-    from .commands import FatalError, _report
+    from .common import CommandError, report
 
     if args.predictions_out is not None and args.predictions is not None:
-        raise FatalError("--predictions-out is only used with --model")
+        raise CommandError("--predictions-out is only used with --model")
     if args.tolerance_px is not None and args.tolerance_px < 0:
-        raise FatalError("--tolerance-px must not be negative")
+        raise CommandError("--tolerance-px must not be negative")
     try:
         dataset = open_dataset(args.data)
         split = args.split or dataset.default_split("test")
-        common = {"on_error": _report, "show_progress": not args.quiet, "tolerance_px": args.tolerance_px}
+        common = {"on_error": report, "show_progress": not args.quiet, "tolerance_px": args.tolerance_px}
         if args.predictions is not None:
             report = evaluate_predictions(args.predictions, dataset, split, **common)
         else:
@@ -88,11 +88,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             report = evaluate_segmenter(predict, dataset, split, model_classes=classes, model_name=name,
                                         predictions_out=args.predictions_out, **common)
     except (DatasetError, EvaluationError) as e:
-        raise FatalError(str(e)) from None
+        raise CommandError(str(e)) from None
     print(format_table(report))
     if args.json is not None:
         try:
             write_atomic(args.json, (json.dumps(report, indent=2, allow_nan=False) + "\n").encode())
         except OSError as e:
-            raise FatalError(f"{args.json}: cannot write ({e.strerror or e})") from None
+            raise CommandError(f"{args.json}: cannot write ({e.strerror or e})") from None
     return 1 if report["failed"] else 0

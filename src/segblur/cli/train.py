@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..io import one_line
 from ..names import ARCHITECTURES
-from .options import finite, int_in, keep_list
+from .common import CommandError, finite, int_in, keep_list
 
 ORDER = 40
 
@@ -109,11 +109,6 @@ def add_parsers(sub) -> None:
     p.set_defaults(func=cmd_tune)
 
 
-def _fatal(msg: str) -> int:
-    print(f"segblur: error: {msg}", file=sys.stderr)
-    return 2
-
-
 def _config(args: argparse.Namespace):
     """TrainConfig from the resumed run's checkpoint, then --config YAML, then the options given."""
     from ..training.loop import EXACTNESS_FIELDS, TrainConfig, saved_config
@@ -181,17 +176,17 @@ def _need_torch() -> str | None:
 def cmd_train(args: argparse.Namespace) -> int:
     """Train one model."""
     if (msg := _need_torch()) is not None:
-        return _fatal(msg)
+        raise CommandError(msg)
     from ..training.loop import Trainer
     from ..training.models import list_models
 
     try:
         cfg = _config(args)
         if cfg.arch not in list_models():
-            return _fatal(f"unknown architecture {cfg.arch!r}; choose from {', '.join(list_models())}")
+            raise CommandError(f"unknown architecture {cfg.arch!r}; choose from {', '.join(list_models())}")
         summary = Trainer(cfg, resume=args.resume, quiet=args.quiet).fit()
     except _training_errors() as e:
-        return _fatal(one_line(e))
+        raise CommandError(one_line(e)) from None
     if not args.quiet and summary.get("best") is not None and _is_main_rank():
         print(f"segblur: best val {summary['monitor']} {summary['best']:.4f}; checkpoints in {cfg.out}")
     return 0
@@ -201,20 +196,21 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Checkpoint -> ONNX (optionally INT8); an .onnx input is quantised (no torch needed)."""
     if args.checkpoint.suffix.lower() == ".onnx" and args.checkpoint.is_file():
         if not args.int8:
-            return _fatal(f"{args.checkpoint}: already an ONNX model; pass --int8 --calibration DIR to quantise it")
+            raise CommandError(f"{args.checkpoint}: already an ONNX model; pass --int8 --calibration DIR to "
+                               "quantise it")
         if args.calibration is None:
-            return _fatal("--int8 needs --calibration DIR (a few hundred typical images)")
+            raise CommandError("--int8 needs --calibration DIR (a few hundred typical images)")
         return _quantize_onnx(args)
     if (msg := _need_torch()) is not None:
-        return _fatal(msg)
+        raise CommandError(msg)
     import json
 
     from ..training.export import export_checkpoint, metrics_summary
 
     if args.int8 and args.calibration is None:
-        return _fatal("--int8 needs --calibration DIR (a few hundred typical images)")
+        raise CommandError("--int8 needs --calibration DIR (a few hundred typical images)")
     if not args.checkpoint.is_file():
-        return _fatal(f"{args.checkpoint}: no such checkpoint")
+        raise CommandError(f"{args.checkpoint}: no such checkpoint")
 
     fg = keep_list(args.foreground)
     metrics = None
@@ -222,7 +218,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         try:
             metrics = metrics_summary(json.loads(args.metrics.read_text()))
         except (OSError, ValueError) as e:
-            return _fatal(f"{args.metrics}: cannot use these metrics ({one_line(e)})")
+            raise CommandError(f"{args.metrics}: cannot use these metrics ({one_line(e)})") from None
     try:
         target = args.output
         if args.int8:
@@ -237,12 +233,12 @@ def cmd_export(args: argparse.Namespace) -> int:
             finally:
                 target.unlink(missing_ok=True)
     except (KeyError, EOFError) as e:
-        return _fatal(f"{args.checkpoint}: not a segblur training checkpoint (missing {e})")
+        raise CommandError(f"{args.checkpoint}: not a segblur training checkpoint (missing {e})") from None
     except (ValueError, OSError, RuntimeError) as e:
-        return _fatal(one_line(e))
+        raise CommandError(one_line(e)) from None
     except Exception as e:  # torch.load raises UnpicklingError and friends on a file that is not a checkpoint
         if type(e).__module__.startswith(("pickle", "_pickle", "zipfile", "torch")):
-            return _fatal(f"{args.checkpoint}: not a readable checkpoint ({type(e).__name__})")
+            raise CommandError(f"{args.checkpoint}: not a readable checkpoint ({type(e).__name__})") from None
         raise
     print(f"segblur: wrote {args.output} ({args.output.stat().st_size / 1e6:.2f} MB)"
           + (" INT8" if args.int8 else ""))
@@ -259,11 +255,11 @@ def _quantize_onnx(args: argparse.Namespace) -> int:
     try:
         metrics = metrics_summary(json.loads(args.metrics.read_text())) if args.metrics else None
     except (OSError, ValueError) as e:
-        return _fatal(f"{args.metrics}: cannot use these metrics ({one_line(e)})")
+        raise CommandError(f"{args.metrics}: cannot use these metrics ({one_line(e)})") from None
     try:
         quantize_int8(args.checkpoint, args.output, args.calibration, name=args.name, metrics=metrics)
     except (ValueError, OSError, RuntimeError) as e:
-        return _fatal(one_line(e))
+        raise CommandError(one_line(e)) from None
     print(f"segblur: wrote {args.output} ({args.output.stat().st_size / 1e6:.2f} MB) INT8")
     return 0
 
@@ -271,18 +267,18 @@ def _quantize_onnx(args: argparse.Namespace) -> int:
 def cmd_tune(args: argparse.Namespace) -> int:
     """Optuna search."""
     if (msg := _need_torch()) is not None:
-        return _fatal(msg)
+        raise CommandError(msg)
     try:
         import optuna  # noqa: F401
     except ImportError:
-        return _fatal("tuning needs optuna: pip install 'segblur[tune]'")
+        raise CommandError("tuning needs optuna: pip install 'segblur[tune]'") from None
     from ..training.tune import tune
 
     try:
         cfg = _config(args)
         result = tune(cfg, trials=args.trials, storage=args.storage, study_name=args.study, quiet=args.quiet)
     except _training_errors() as e:
-        return _fatal(one_line(e))
+        raise CommandError(one_line(e)) from None
     print(f"segblur: study {result['study']}: best {cfg.monitor} {result['best_value']:.4f} "
           f"with {result['best_params']} (trial {result['best_trial']}, {result['trials']} trials in the study)")
     return 0
