@@ -15,7 +15,6 @@ from segblur.runtime.compose import composite
 from segblur.runtime.effects import make_effect
 from segblur.runtime.model import ModelError, OnnxModel
 from segblur.runtime.refine import feather_matte, grow_shrink
-from segblur.runtime.segmenter import as_rgb
 
 # --- refine ------------------------------------------------------------------------------------------
 
@@ -90,12 +89,6 @@ def test_keeping_a_class_twice_counts_it_once(model_path: Path) -> None:
     img = split_image(32, 48)
     seg = Segmenter(model_path)
     assert np.allclose(seg.predict(img, keep=["person", "person"]), seg.predict(img, keep=["person"]))
-
-
-def test_as_rgb_scales_16_bit_and_cleans_nan() -> None:
-    assert as_rgb(np.full((2, 2), 30000, np.uint16))[0, 0, 0] == 30000 >> 8
-    f = np.full((2, 2, 3), np.nan, np.float32)
-    assert as_rgb(f).max() == 0
 
 
 def test_pipeline_mask_is_what_process_composites(model_path: Path) -> None:

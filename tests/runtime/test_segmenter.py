@@ -11,7 +11,7 @@ import pytest
 from conftest import BLUE, GREEN, RED, split_image
 
 from segblur import ModelError, Segmenter
-from segblur.runtime.segmenter import as_rgb
+from segblur.runtime.frames import as_rgb
 
 
 @pytest.fixture(scope="module")
