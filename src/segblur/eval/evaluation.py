@@ -25,11 +25,12 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..data import DatasetError, SegDataset, read_png_indices
+from ..data import DatasetError, SegDataset
 from ..io import read_ids
 from ..media.images import ImageError, read_image, write_image
 from ..progress import Progress
 from .metrics import BOUNDARY_TOLERANCE, ConfusionMatrix, SegmentationMetrics
+from .predictions import prediction_image, read_prediction
 
 SHEN = "flickr-portraits-shen2016"
 VIKRAM = "human-segmentation-vikram"
@@ -175,45 +176,19 @@ def dataset_spec(dataset: SegDataset) -> str:
     return f"{dataset.kind}:{dataset.root}"
 
 
-def read_prediction(path: Path, num_classes: int) -> np.ndarray:
-    """A predicted mask file -> HxW uint8 class ids; 0/255 masks count as 0/1 for two classes.
-
-    Raises :class:`ImageError` naming the file when it is missing, unreadable, coloured or out of range.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise ImageError(f"{p}: no such file")
-    try:
-        values = read_png_indices(p) if p.suffix.lower() == ".png" else None
-    except DatasetError as e:
-        raise ImageError(str(e)) from None
-    if values is None:
-        img = cv2.imdecode(np.fromfile(str(p), np.uint8), cv2.IMREAD_UNCHANGED)
-        if img is None or img.dtype != np.uint8:
-            raise ImageError(f"{p}: cannot decode as an 8-bit mask")
-        if img.ndim == 3:
-            if not all((img[..., 0] == img[..., k]).all() for k in range(1, min(img.shape[2], 3))):
-                raise ImageError(f"{p}: colour image; a prediction must hold class ids in one channel")
-            img = img[..., 0]
-        values = img
-    values = np.ascontiguousarray(values)
-    if num_classes == 2 and values.max(initial=0) == 255 and np.isin(np.unique(values), (0, 255)).all():
-        return (values // 255).astype(np.uint8)
-    if values.max(initial=0) >= num_classes:
-        bad = np.unique(values[values >= num_classes])[:5].tolist()
-        raise ImageError(f"{p}: values {bad} are not class ids 0..{num_classes - 1}")
-    return values
+def _failure(sample: Any, e: Exception) -> str:
+    """One line for a sample that could not be scored; it names the image unless the error already names a file."""
+    msg = " ".join(str(e).split()) or type(e).__name__
+    if not isinstance(e, (DatasetError, ImageError)) and str(sample.image) not in msg:
+        msg = f"{sample.image}: {msg}"
+    return msg
 
 
-def _prediction_image(ids: np.ndarray, num_classes: int) -> np.ndarray:
-    """Class ids as written by --predictions-out: 0/255 for two-class sets (like ``segblur mask``), else the ids."""
-    return ids * np.uint8(255) if num_classes == 2 else ids
-
-
-def _score(dataset: SegDataset, split: str | None, work: Callable[[Any, np.ndarray, np.ndarray], np.ndarray | None],
+def _score(dataset: SegDataset, split: str | None, predict: Callable[[Any, np.ndarray, np.ndarray], np.ndarray],
            classes: list[str], truth_lut: np.ndarray | None, *, on_error: Callable[[str], None] | None,
            show_progress: bool, tolerance: float, tolerance_px: float | None) -> dict[str, Any]:
-    """Shared loop: load each sample, get its prediction from ``work``, accumulate, report failures."""
+    """The loop both evaluations share: load each sample, ``predict(sample, image, truth)`` its evaluated class
+    ids, accumulate the metrics; a sample that fails is reported through ``on_error`` and counted, not scored."""
     split = split or dataset.default_split("test")
     samples = dataset.samples(split)
     metrics = SegmentationMetrics(classes, dataset.ignore_index, tolerance=tolerance, tolerance_px=tolerance_px)
@@ -222,27 +197,20 @@ def _score(dataset: SegDataset, split: str | None, work: Callable[[Any, np.ndarr
     for sample in samples:
         try:
             image, truth = dataset.load(sample)
-            prediction = work(sample, image, truth)
-            if prediction is not None:
-                if prediction.shape != truth.shape:
-                    raise ImageError(f"{sample.image}: prediction {prediction.shape[1]}x{prediction.shape[0]} "
-                                     f"differs from the mask's size {truth.shape[1]}x{truth.shape[0]}")
-                metrics.update(truth_lut[truth] if truth_lut is not None else truth, prediction)
+            prediction = predict(sample, image, truth)
+            if prediction.shape != truth.shape:
+                raise ImageError(f"{sample.image}: prediction {prediction.shape[1]}x{prediction.shape[0]} "
+                                 f"differs from the mask's size {truth.shape[1]}x{truth.shape[0]}")
+            metrics.update(truth_lut[truth] if truth_lut is not None else truth, prediction)
         except (DatasetError, ImageError, ValueError, OSError, cv2.error) as e:
-            msg = " ".join(str(e).split()) or type(e).__name__
-            if not isinstance(e, (DatasetError, ImageError)) and str(sample.image) not in msg:
-                msg = f"{sample.image}: {msg}"
-            errors.append(msg)
+            errors.append(_failure(sample, e))
             if on_error is not None:
                 progress.clear()
-                on_error(msg)
+                on_error(errors[-1])
         progress.update()
     progress.close()
-    report: dict[str, Any] = {"data": dataset_spec(dataset), "split": split}
-    report.update(metrics.compute())
-    report["failed"] = len(errors)
-    report["errors"] = errors
-    return report
+    return {"data": dataset_spec(dataset), "split": split, **metrics.compute(), "failed": len(errors),
+            "errors": errors}
 
 
 def evaluate_segmenter(predict: Callable[[np.ndarray], np.ndarray], dataset: SegDataset, split: str | None = None,
@@ -265,7 +233,7 @@ def evaluate_segmenter(predict: Callable[[np.ndarray], np.ndarray], dataset: Seg
         raise EvaluationError(f"{out_dir}: exists and is not a folder")
     n_data = len(dataset.classes)
 
-    def work(sample: Any, image: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    def predict_sample(sample: Any, image: np.ndarray, truth: np.ndarray) -> np.ndarray:
         raw = np.asarray(predict(image))
         if raw.ndim != 2 or raw.shape != truth.shape:
             raise ImageError(f"{sample.image}: prediction of shape {raw.shape} does not match the mask's "
@@ -274,10 +242,10 @@ def evaluate_segmenter(predict: Callable[[np.ndarray], np.ndarray], dataset: Seg
             raise ImageError(f"{sample.image}: prediction holds values outside 0..255")
         pred = mapping.prediction[raw.astype(np.intp)]
         if out_dir is not None and mapping.to_dataset is not None:
-            write_image(out_dir / f"{sample.id}.png", _prediction_image(mapping.to_dataset[pred], n_data))
+            write_image(out_dir / f"{sample.id}.png", prediction_image(mapping.to_dataset[pred], n_data))
         return pred
 
-    report = _score(dataset, split, work, mapping.classes, mapping.truth, on_error=on_error,
+    report = _score(dataset, split, predict_sample, mapping.classes, mapping.truth, on_error=on_error,
                     show_progress=show_progress, tolerance=tolerance, tolerance_px=tolerance_px)
     report = {"model": model_name, **report} if model_name else report
     if mapping.note():
@@ -298,13 +266,13 @@ def evaluate_predictions(predictions: str | Path, dataset: SegDataset, split: st
         raise EvaluationError(f"{folder}: no such folder of predictions")
     n = len(dataset.classes)
 
-    def work(sample: Any, image: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    def read_sample(sample: Any, image: np.ndarray, truth: np.ndarray) -> np.ndarray:
         path = folder / f"{sample.id}.png"
         if not path.is_file():
             raise ImageError(f"{path}: no prediction for id {sample.id!r}")
         return read_prediction(path, n)
 
-    report = _score(dataset, split, work, list(dataset.classes), None, on_error=on_error,
+    report = _score(dataset, split, read_sample, list(dataset.classes), None, on_error=on_error,
                     show_progress=show_progress, tolerance=tolerance, tolerance_px=tolerance_px)
     return {"predictions": str(folder), **report}
 
