@@ -1,8 +1,7 @@
-"""The stream benchmarks (bench/stream.py) and ``segblur benchmark --stream``, on tiny frames and a tiny model."""
+"""The stream benchmarks (bench/stream.py), on tiny frames and a tiny model."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,6 @@ from segblur.bench.stream import (
     measure_flicker,
     measure_stream,
 )
-from segblur.cli.main import main
 from segblur.runtime.pipeline import Pipeline
 
 
@@ -64,24 +62,3 @@ def test_stream_table_has_every_section() -> None:
     assert "| camera 30 fps | 30 | 29.5 | 300 | 4 | 40.0 | 55.5 |" in text
     assert "| temporal smoothing on | 0.200 |" in text and "| 1920x1080 H.264 | 60 | 6.00 | 10.0 |" in text
     assert "skipped" in format_stream_table({"stream": [run], "flicker": flicker, "file": None})
-
-
-def test_benchmark_command_with_stream(tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "bench.json"
-    code = main(["benchmark", "--size", "64x48", "--repeats", "2", "--model", str(model_path), "--stream",
-                 "--stream-seconds", "0.1", "--file-frames", "2", "--json", str(out)])
-    text = capsys.readouterr().out
-    assert code == 0
-    assert "threaded stream" in text and "as fast as it goes" in text and "temporal smoothing off" in text
-    data = json.loads(out.read_text())
-    runs = data["stream"]["stream"]
-    assert [r["source_fps"] for r in runs] == [30.0, 1000.0]
-    assert all(r["captured"] == r["shown"] + r["dropped"] for r in runs)
-    assert data["stream"]["file"]["frames"] == 2 and data["stream"]["file"]["size"] == [1920, 1080]
-    assert set(data["stream"]["flicker"]) >= {"on", "off"}
-
-
-def test_benchmark_stream_seconds_must_be_positive(model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["benchmark", "--size", "64x48", "--repeats", "1", "--model", str(model_path), "--stream",
-                 "--stream-seconds", "0"])
-    assert code == 2 and "--stream-seconds" in capsys.readouterr().err
