@@ -202,6 +202,24 @@ def check_columns_scores(report: dict, images: int = 3) -> None:
         assert report[key] == pytest.approx(COLUMNS_SCORES[key]), key
 
 
+def save_tiny_checkpoint(path: Path, seed: int = 0) -> tuple[Any, dict[str, Any]]:
+    """A training checkpoint of a width-4 background/person U-Net for 32x32 inputs at ``path``: (net, config).
+
+    Needs torch (call ``pytest.importorskip("torch")`` first)."""
+    import torch
+
+    from segblur.training.checkpoint import save
+    from segblur.training.models import create_model
+
+    torch.manual_seed(seed)
+    net = create_model("unet", 2, width=4).eval()
+    cfg = {"arch": "unet", "arch_kwargs": {"width": 4}, "classes": ["background", "person"],
+           "foreground": ["person"], "image_size": 32, "mean": [123.675, 116.28, 103.53],
+           "std": [58.395, 57.12, 57.375], "data": "folder:synthetic"}
+    save({"model": net.state_dict(), "config": cfg, "epoch": 0, "best": 0.0, "val": {}}, path)
+    return net, cfg
+
+
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
     """``segblur ARGV`` in-process: (exit status, stdout, stderr)."""
     from segblur.cli.main import main

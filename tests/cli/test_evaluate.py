@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import check_columns_scores, make_columns_dataset, run_cli
+from conftest import check_columns_scores, make_columns_dataset, run_cli, save_tiny_checkpoint
 
 from segblur.cli.main import main
 
@@ -64,17 +64,9 @@ def test_cli_evaluate_is_listed_in_help(capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_cli_evaluates_a_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    torch = pytest.importorskip("torch")
-    from segblur.training.checkpoint import save
-    from segblur.training.models import create_model
-
-    torch.manual_seed(1)
-    net = create_model("unet", 2, width=4).eval()
-    cfg = {"arch": "unet", "arch_kwargs": {"width": 4}, "classes": ["background", "person"],
-           "foreground": ["person"], "image_size": 32, "mean": [123.675, 116.28, 103.53],
-           "std": [58.395, 57.12, 57.375], "data": "folder:synthetic"}
+    pytest.importorskip("torch")
     ckpt = tmp_path / "c.pt"
-    save({"model": net.state_dict(), "config": cfg, "epoch": 0, "best": 0.0, "val": {}}, ckpt)
+    save_tiny_checkpoint(ckpt, seed=1)
     root = make_columns_dataset(tmp_path / "ds")
     code, out, err = run_cli(capsys, "evaluate", "--model", ckpt, "--data", f"folder:{root}", "-q")
     assert code == 0, err

@@ -9,7 +9,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import SHARED_DATA, assert_one_line_naming, check_columns_scores, make_columns_dataset
+from conftest import (
+    SHARED_DATA,
+    assert_one_line_naming,
+    check_columns_scores,
+    make_columns_dataset,
+    save_tiny_checkpoint,
+)
 
 from segblur.data import open_dataset
 from segblur.eval.evaluation import (
@@ -184,19 +190,12 @@ def test_evaluate_predictions_reads_class_ids_and_reports_missing_ones(tmp_path:
 
 
 def test_checkpoint_and_its_onnx_export_evaluate_the_same(tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch")
-    from segblur.training.checkpoint import save
+    pytest.importorskip("torch")
     from segblur.training.export import checkpoint_metadata, export_onnx
-    from segblur.training.models import create_model
     from segblur.training.predict import CheckpointError, CheckpointPredictor
 
-    torch.manual_seed(0)
-    net = create_model("unet", 2, width=4).eval()
-    cfg = {"arch": "unet", "arch_kwargs": {"width": 4}, "classes": ["background", "person"],
-           "foreground": ["person"], "image_size": 32, "mean": [123.675, 116.28, 103.53],
-           "std": [58.395, 57.12, 57.375], "data": "folder:synthetic"}
     ckpt = tmp_path / "tiny.pt"
-    save({"model": net.state_dict(), "config": cfg, "epoch": 0, "best": 0.0, "val": {}}, ckpt)
+    net, cfg = save_tiny_checkpoint(ckpt, seed=0)
     onnx_path = export_onnx(net, tmp_path / "tiny.onnx", checkpoint_metadata({"config": cfg, "epoch": 0}, "tiny"))
 
     root = tmp_path / "ds"
