@@ -49,7 +49,7 @@ def _load_model(args: argparse.Namespace):
             from ..training.predict import CheckpointError, CheckpointPredictor
         except ImportError as e:
             raise CommandError(f"{path}: evaluating a checkpoint needs the train extra "
-                             f"(pip install 'segblur[train]'; {e})") from None
+                               f"(pip install 'segblur[train]'; {e})") from None
         try:
             ck = CheckpointPredictor(path, threads=args.threads)
         except CheckpointError as e:
