@@ -1,4 +1,4 @@
-"""``segblur video``: every container, several inputs, PyAV missing."""
+"""media.video.batch through ``segblur video``: every container, several inputs, PyAV missing."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ av = pytest.importorskip("av")
 from video_clips import leftovers, make_video, packets, video_frames  # noqa: E402
 
 from segblur.cli.main import main  # noqa: E402
-from segblur.media.video import process_video  # noqa: E402
+from segblur.media.video import VideoError, plan_outputs, process_video, process_videos  # noqa: E402
+from segblur.runtime.pipeline import Pipeline  # noqa: E402
 
 
 @pytest.mark.parametrize("suffix", [".mp4", ".mov", ".mkv", ".webm", ".avi"])
@@ -62,7 +63,7 @@ def test_several_inputs_to_a_folder_and_no_temporal(tmp_path: Path, model_path: 
         seen.append(pipeline.temporal)
         return real(src, dst, pipeline, **kw)
 
-    monkeypatch.setattr("segblur.media.video.process_video", spy)
+    monkeypatch.setattr("segblur.media.video.batch.process_video", spy)
     out = tmp_path / "out"
     assert main(["video", str(a), str(bad), str(b), "-o", str(out), "--model", str(model_path), "-q",
                  "--no-temporal"]) == 1
@@ -82,3 +83,50 @@ def test_missing_pyav_is_one_error_for_all_inputs(tmp_path: Path, model_path: Pa
     assert code == 2 and "PyAV" in err and "Traceback" not in err
     assert len(err.splitlines()) == 1
 
+
+def test_plan_outputs(tmp_path: Path) -> None:
+    assert plan_outputs(["a.mp4"], tmp_path / "o.mkv") == [(Path("a.mp4"), tmp_path / "o.mkv")]
+    assert plan_outputs(["x/a.mp4", "b.mov"], tmp_path) == [(Path("x/a.mp4"), tmp_path / "a.mp4"),
+                                                             (Path("b.mov"), tmp_path / "b.mov")]
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(VideoError, match="several inputs need an output folder"):
+        plan_outputs(["a.mp4", "b.mp4"], tmp_path / "file")
+
+
+class Line:
+    """A progress line that records what it was told."""
+
+    def __init__(self, total: int | None, log: list[str]) -> None:
+        self.log = log
+        log.append(f"new {total}")
+
+    def update(self, n: int = 1) -> None:
+        self.log.append("update")
+
+    def clear(self) -> None:
+        self.log.append("clear")
+
+    def close(self) -> None:
+        self.log.append("close")
+
+
+def test_process_videos_yields_each_outcome_and_goes_on(tmp_path: Path, model_path: Path) -> None:
+    good = make_video(tmp_path / "good.mp4", frames=3, audio=False)
+    bad = tmp_path / "bad.mp4"
+    bad.write_text("not a video")
+    log: list[str] = []
+    results = list(process_videos([good, bad, tmp_path / "sub" / "good.mp4"], tmp_path / "out",
+                                  Pipeline(model_path), progress=lambda total: Line(total, log)))
+    assert [r.src for r in results] == [good, bad, tmp_path / "sub" / "good.mp4"]
+    assert results[0].stats is not None and results[0].stats.frames == 3 and not results[0].error
+    assert results[1].stats is None and str(bad) in results[1].error and "\n" not in results[1].error
+    assert "another input already writes" in results[2].error  # same output name: refused, not overwritten
+    assert log == ["new 3", "update", "update", "update", "close"]  # no line for an input refused before probing
+    cut = make_video(tmp_path / "cut.mkv", frames=30)
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
+    log.clear()
+    (result,) = process_videos([cut], tmp_path / "out", Pipeline(model_path), progress=lambda total: Line(total, log))
+    assert str(cut) in result.error and result.stats is None
+    assert log[0] == "new 30" and log[-2:] == ["clear", "close"]  # cleared for the error line, closed after it
+    with pytest.raises(VideoError, match="no video encoder"):
+        process_videos([good], tmp_path / "o.mp4", Pipeline(model_path), codec="no-such-codec")

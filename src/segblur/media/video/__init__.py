@@ -10,9 +10,10 @@ leaves a partial file. Problems are :class:`VideoError` with one line that names
 
 ``color`` (colour tags, RGB -> YUV), ``codecs`` (containers, encoder settings), ``passthrough``
 (audio and subtitles), ``reader`` (opening, probing, decoding), ``writer`` (:class:`VideoWriter`),
-and ``process`` (:func:`process_video`).
+``process`` (:func:`process_video`) and ``batch`` (:func:`process_videos`, several files).
 """
 
+from .batch import VideoResult, plan_outputs, process_videos
 from .codecs import CONTAINERS, DEFAULT_CRF, check_codec, codec_options, default_codec
 from .color import UNTAGGED, ColorInfo, rgb_to_i420
 from .errors import VideoError, require_av
@@ -20,6 +21,7 @@ from .process import VideoStats, process_video
 from .reader import VideoInfo, VideoReader, frame_rotation, probe_video, stream_rate, upright
 from .writer import VideoWriter, same_file
 
-__all__ = ["CONTAINERS", "DEFAULT_CRF", "UNTAGGED", "ColorInfo", "VideoError", "VideoInfo", "VideoReader", "VideoStats",
-           "VideoWriter", "check_codec", "codec_options", "default_codec", "frame_rotation", "probe_video",
-           "process_video", "require_av", "rgb_to_i420", "same_file", "stream_rate", "upright"]
+__all__ = ["CONTAINERS", "DEFAULT_CRF", "UNTAGGED", "ColorInfo", "VideoError", "VideoInfo", "VideoReader",
+           "VideoResult", "VideoStats", "VideoWriter", "check_codec", "codec_options", "default_codec",
+           "frame_rotation", "plan_outputs", "probe_video", "process_video", "process_videos", "require_av",
+           "rgb_to_i420", "same_file", "stream_rate", "upright"]
