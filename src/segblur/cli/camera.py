@@ -57,8 +57,9 @@ def run(args: argparse.Namespace) -> int:
 
     from ..io import one_line
     from ..media import camera
+    from ..media.camera import Controls, PreviewWindow
+    from ..media.camera.preview import gui_problem
     from ..media.images import ImageError, read_image
-    from ..media.preview import Controls, PreviewWindow, gui_problem
     from ..media.video import VideoError, same_file
     from ..progress import Progress
     from ..runtime.effects import parse_color
@@ -98,9 +99,7 @@ def run(args: argparse.Namespace) -> int:
             sinks.append(PreviewWindow(f"segblur - {source.name}"))
         virtual = None
         if args.virtual:
-            from ..media.virtualcam import VirtualCamera
-
-            virtual = VirtualCamera(source.width, source.height, source.fps, device=args.virtual_device)
+            virtual = camera.VirtualCamera(source.width, source.height, source.fps, device=args.virtual_device)
             sinks.append(virtual)
         recorder = camera.RecordSink(args.record, source.width, source.height, source.fps) if args.record else None
     except camera.SinkError as e:
