@@ -7,7 +7,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from .camera import SinkError, fit_frame
+from .sinks import SinkError
+from .sources import fit_frame
 
 
 def setup_hint(platform: str | None = None) -> str:
@@ -22,7 +23,7 @@ def setup_hint(platform: str | None = None) -> str:
 class VirtualCamera:
     """Sends RGB frames to a virtual camera device (v4l2loopback on Linux, OBS on Windows/macOS).
 
-    Raises :class:`~segblur.media.camera.SinkError` with setup instructions when there is none.
+    Raises :class:`~segblur.media.camera.sinks.SinkError` with setup instructions when there is none.
     """
 
     def __init__(self, width: int, height: int, fps: float | Fraction, device: str | None = None,
