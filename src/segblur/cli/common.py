@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -106,6 +106,40 @@ class CommandError(Exception):
     def __init__(self, message: str, status: int = 2) -> None:
         super().__init__(message)
         self.status = status
+
+
+def check_outputs(outputs: Iterable[str | Path | None], inputs: Iterable[str | Path | None]) -> None:
+    """CommandError (exit 2) when an output given is, or lies inside, one of the inputs given (model, checkpoint,
+    data or calibration folder, pictures): :func:`segblur.io.check_output` on each output, before anything is
+    written. None entries (options not given) are skipped."""
+    from ..io import OverwriteError, check_output
+
+    inputs = [i for i in inputs if i is not None]
+    try:
+        for out in outputs:
+            if out is not None:
+                check_output(out, inputs)
+    except OverwriteError as e:
+        raise CommandError(str(e)) from None
+
+
+def model_file(model: str | Path | None) -> Path | None:
+    """The file a --model value names (a built-in name resolved), or None when there is none to protect."""
+    if model is None:
+        return None
+    from ..runtime.model import ModelError, resolve_model_path
+
+    try:
+        return resolve_model_path(model)
+    except (ModelError, OSError):
+        return None
+
+
+def dataset_folder(spec: str | None) -> Path | None:
+    """The folder of a ``KIND:PATH`` dataset spec (what --data reads), or None."""
+    if not spec or ":" not in spec:
+        return None
+    return Path(spec.partition(":")[2]).expanduser()
 
 
 def make_pipeline(args: argparse.Namespace, segmenter: Segmenter | None = None, **kw) -> Pipeline:
