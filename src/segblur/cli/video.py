@@ -46,9 +46,10 @@ def run(args: argparse.Namespace) -> int:
     """Process each input; one line per failure, a summary per success; 1 if any input failed."""
     from ..media import video
     from ..progress import Progress
-    from .common import CommandError, chosen_effect, make_pipeline, report
+    from .common import CommandError, check_outputs, chosen_effect, make_pipeline, model_file, report
 
     effect = chosen_effect(args)
+    check_outputs([args.output], [model_file(args.model), args.background])
     pipe = make_pipeline(args, effect=effect, strength=args.strength, background=args.background, color=args.color,
                          invert=args.invert, temporal=args.temporal)
     try:

@@ -15,7 +15,7 @@ import cv2
 
 from ...io import one_line
 from ..protocols import FrameProcessor, ProgressLine
-from .codecs import check_codec
+from .codecs import CONTAINERS, check_codec, default_codec
 from .errors import VideoError, require_av
 from .process import VideoStats, process_video
 from .reader import probe_video
@@ -32,12 +32,17 @@ class VideoResult:
 
 
 def plan_outputs(inputs: Sequence[str | Path], output: str | Path) -> list[tuple[Path, Path]]:
-    """(input, output) pairs: ``output`` is the file for one input unless it is a folder, else ``output/<name>``."""
+    """(input, output) pairs: ``output`` is the file for one input unless it is a folder, else ``output/<name>``.
+
+    Several inputs and an ``output`` that is a file, or is named like a video file, are a :class:`VideoError`
+    (a folder named ``x.mp4`` is never what was meant).
+    """
     out = Path(output)
-    if len(inputs) > 1 and out.is_file():
-        raise VideoError(f"{output}: is a file; several inputs need an output folder")
     if len(inputs) == 1 and not out.is_dir():
         return [(Path(inputs[0]), out)]
+    if out.is_file() or (not out.is_dir() and out.suffix.lower() in CONTAINERS):
+        raise VideoError(f"{output}: {'is' if out.is_file() else 'names'} a file; several inputs need an output "
+                         "folder")
     return [(Path(i), out / Path(i).name) for i in inputs]
 
 
@@ -48,14 +53,15 @@ def process_videos(inputs: Sequence[str | Path], output: str | Path, processor: 
     """Run :func:`~segblur.media.video.process.process_video` on each input; yields each one's :class:`VideoResult`.
 
     Raises :class:`VideoError` before any input when the outputs cannot be planned, PyAV is
-    missing or ``codec`` is not an encoder here. ``preset`` is the x264/x265 speed preset;
+    missing, or an encoder (``codec``, else each output's default) is not here or does not open with
+    ``crf`` and ``preset``. ``preset`` is the x264/x265 speed preset;
     ``progress(frames)`` makes the progress line of one video (its frame count, None if unknown).
     A failed input's progress line is cleared before its result is yielded, and closed after.
     """
     jobs = plan_outputs(inputs, output)
     require_av()  # once, before any input: without PyAV no video can be processed
-    if codec:
-        check_codec(codec)
+    for name in dict.fromkeys(codec or default_codec(dst) for _, dst in jobs):  # each encoder once, before any input
+        check_codec(name, crf, preset)
     options = {"preset": preset} if preset else None
     return _each(jobs, processor, progress, codec=codec, crf=crf, options=options, notify=notify)
 

@@ -33,8 +33,9 @@ class VideoWriter:
 
     ``codec`` defaults to libx264 (libvpx-vp9 for .webm). ``fps`` may be fractional (a
     :class:`~fractions.Fraction`, e.g. 30000/1001). Frames are stamped
-    ``0, 1, 2, ...`` in units of ``time_base`` (default ``1/fps``) unless :meth:`write` is given a
-    ``pts``. An odd width or height is padded by one edge pixel for 4:2:0/4:2:2 pixel formats.
+    ``0, 1, 2, ...`` in units of ``time_base`` (default ``1/fps``; always ``1/fps`` for AVI, which
+    stores frame slots, not timestamps) unless :meth:`write` is given a ``pts``. An odd width or
+    height is padded by one edge pixel for 4:2:0/4:2:2 pixel formats.
     ``color`` is the YUV matrix and range the RGB frames are converted with and the colour tags
     written (default: BT.709, limited range). ``audio_from`` (an open PyAV input container) adds a
     copy of each of its audio and subtitle streams; feed their packets to :meth:`copy_packet`. A
@@ -63,7 +64,9 @@ class VideoWriter:
         self._matrix = self.color.matrix()  # RGB -> YUV, the same for every frame
         self._ws = Workspace()  # the padded frame and the YUV planes, reused frame after frame
         codec = codec or default_codec(self.path)
-        self.time_base = Fraction(time_base) if time_base else 1 / fps
+        # AVI stores no timestamps, only frame slots of the stream's time base: 1/fps, whatever the caller asked for
+        # (with the input's 1/12800 players read a 25 fps clip as 600 fps).
+        self.time_base = 1 / fps if fmt == "avi" or not time_base else Fraction(time_base)
         self._step = max(1, round(1 / (fps * self.time_base)))  # pts units from one frame slot to the next
         subsampled = pix_fmt.startswith(("yuv420", "yuv422", "nv12", "nv21", "yuvj420", "yuvj422"))
         self._pad = (width % 2 if subsampled else 0, height % 2 if pix_fmt.startswith(("yuv420", "nv", "yuvj420"))
