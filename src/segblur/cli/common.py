@@ -43,13 +43,18 @@ def finite(text: str) -> float:
 
 
 def size(text: str) -> tuple[int, int]:
-    """Argparse type for a frame size: ``"1280x720"`` -> (1280, 720), each side at least 16."""
+    """Argparse type for a frame size: ``"1280x720"`` -> (1280, 720), each side at least 16, within the pixel
+    limit (:func:`segblur.media.limits.max_pixels`)."""
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"size {text!r} must look like 1280x720") from None
     if w < 16 or h < 16:
         raise argparse.ArgumentTypeError(f"size {text!r} is too small")
+    from ..media.limits import too_many_pixels  # standard library only: cheap
+
+    if (problem := too_many_pixels(w, h)):
+        raise argparse.ArgumentTypeError(f"size {problem}")
     return w, h
 
 
