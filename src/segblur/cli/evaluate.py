@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..names import CHECKPOINT_SUFFIXES
 from .common import finite, int_in
 
 ORDER = 45
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
 
 
 def add_parsers(sub) -> None:
