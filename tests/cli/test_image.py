@@ -251,3 +251,9 @@ def test_cli_output_inside_or_equal_to_the_model_is_refused(tmp_path: Path, mode
     code, _, err = run_cli(capsys, "image", photo, "-o", model, "--model", model)
     assert code == 2 and str(model) in one_error_line(err)
     assert model.read_bytes() == before
+
+
+def test_cli_color_takes_css_names(photo: Path, tmp_path: Path, model_path: Path) -> None:
+    assert main(["image", str(photo), "-o", str(tmp_path / "o.png"), "--model", str(model_path), "--effect", "color",
+                 "--color", "red", "-q"]) == 0
+    assert tuple(read_image(tmp_path / "o.png")[0, -1]) == (255, 0, 0)  # the green side became red

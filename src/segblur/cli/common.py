@@ -100,7 +100,8 @@ def add_effect_options(p: argparse.ArgumentParser, multi_background: bool = Fals
                        help="replacement background picture; repeat to switch between several with the b key")
     else:
         g.add_argument("--background", metavar="IMAGE", default=None, help="replacement background picture")
-    g.add_argument("--color", default=None, help="colour for --effect color: #RRGGBB, R,G,B or a name")
+    g.add_argument("--color", default=None, help="colour for --effect color: #RRGGBB, R,G,B or a CSS colour name "
+                   "(red, navy...; green and blue are chroma-key shades)")
     g.add_argument("--invert", action="store_true", help="apply the effect to the kept classes instead")
     return g
 
