@@ -73,3 +73,21 @@ def test_cli_evaluates_a_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert f"model: {ckpt}" in out and "person" in out
     code, _, err = run_cli(capsys, "evaluate", "--model", tmp_path / "missing.pt", "--data", f"folder:{root}")
     assert code == 2 and str(tmp_path / "missing.pt") in err
+
+
+def test_cli_evaluate_never_writes_over_its_inputs(tmp_path: Path, model_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import one_error_line
+
+    root = make_columns_dataset(tmp_path / "ds")
+    model = tmp_path / "m.onnx"
+    model.write_bytes(model_path.read_bytes())
+    masks = sorted(p.read_bytes() for p in (root / "masks").iterdir())
+    cases = [["--predictions-out", root / "masks"],  # the ground truth was replaced by predictions
+             ["--json", model],  # the model was replaced by the report
+             ["--json", root / "report.json"]]  # inside the data folder
+    for extra in cases:
+        code, _, err = run_cli(capsys, "evaluate", "--model", model, "--data", f"folder:{root}", "-q", *extra)
+        assert code == 2 and str(extra[1]) in one_error_line(err), extra
+    assert sorted(p.read_bytes() for p in (root / "masks").iterdir()) == masks
+    assert model.read_bytes() == model_path.read_bytes() and not (root / "report.json").exists()

@@ -68,10 +68,12 @@ def run(args: argparse.Namespace) -> int:
     from ..data import DatasetError, open_dataset
     from ..eval.evaluation import EvaluationError, evaluate_predictions, evaluate_segmenter
     from ..eval.metrics import format_table
-    from .common import CommandError, report, write_json
+    from .common import CommandError, check_outputs, dataset_folder, model_file, report, write_json
 
     if args.predictions_out is not None and args.predictions is not None:
         raise CommandError("--predictions-out is only used with --model")
+    check_outputs([args.json, args.predictions_out], [model_file(args.model), dataset_folder(args.data),
+                                                      args.predictions])
     if args.tolerance_px is not None and args.tolerance_px < 0:
         raise CommandError("--tolerance-px must not be negative")
     options = {"on_error": report, "show_progress": not args.quiet, "tolerance_px": args.tolerance_px}
