@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
 import zlib
 from pathlib import Path
 
@@ -783,3 +784,14 @@ def test_plain_pictures_and_palette_transparency(tmp_path: Path) -> None:
     assert cv2.imwrite(str(tmp_path / "a.webp"), cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA),
                        [cv2.IMWRITE_WEBP_QUALITY, 101])  # lossless, with alpha
     assert np.all(read_picture(tmp_path / "a.webp").alpha == 128)
+
+
+def test_libpng_says_nothing_of_its_own_about_a_corrupt_png(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    data = bytearray(encoded(".png", np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)))
+    data[data.find(b"IDAT") + 20] ^= 0xFF  # damaged image data: libpng printed "libpng error: IDAT: CRC error"
+    bad = tmp_path / "crc.png"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ImageError, match=r"crc\.png: corrupt PNG file"):
+        read_image(bad)
+    print("after", file=sys.stderr)  # stderr works again afterwards
+    assert capfd.readouterr().err == "after\n"

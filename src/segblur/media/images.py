@@ -6,8 +6,11 @@ loop can report it and carry on with the other inputs.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+import sys
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,10 +88,49 @@ def _read_checked(p: Path) -> tuple[bytes, str]:
     return data, fmt
 
 
+class _QuietStderr:
+    """While active (in any thread), the process's stderr (fd 2) goes to /dev/null; the first to enter redirects it,
+    the last to leave restores it.
+
+    libpng prints its own warnings and errors there ("libpng error: IDAT: CRC error", "iCCP: known incorrect sRGB
+    profile") because OpenCV gives it no handler of its own; segblur reports a bad file in one line of its own.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved: int | None = None
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self._users += 1
+            if self._users == 1:
+                try:
+                    sys.stderr.flush()
+                    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+                    os.dup2(devnull, 2)
+                    os.close(devnull)
+                    self._saved = saved
+                except (OSError, ValueError):  # no fd 2 (a GUI app): nothing to silence
+                    self._saved = None
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users == 0 and self._saved is not None:
+                os.dup2(self._saved, 2)
+                os.close(self._saved)
+                self._saved = None
+
+
+_quiet_stderr = _QuietStderr()
+
+
 def _decode(p: Path, data: bytes, fmt: str, flags: int) -> np.ndarray:
-    """``cv2.imdecode`` with its failures as one-line :class:`ImageError` s naming ``p``."""
+    """``cv2.imdecode`` with its failures as one-line :class:`ImageError` s naming ``p`` (and libpng silenced)."""
     try:
-        img = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+        with _quiet_stderr if fmt == "PNG" else contextlib.nullcontext():
+            img = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     except MemoryError:
         raise _decode_error(p, data, fmt, None, True) from None
     except cv2.error as e:
