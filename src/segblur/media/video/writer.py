@@ -84,18 +84,20 @@ class VideoWriter:
             os.close(fd)
         except OSError as e:
             raise VideoError(f"{self.path}: cannot write ({one_line(e)})") from None
-        try:
-            self._container = av.open(str(self._tmp), "w", format=fmt)
-            self._stream = self._add_video(codec, pix_fmt, crf, fmt, rotation, options)
-        except (av.error.FFmpegError, ValueError, TypeError, OSError) as e:
+        try:  # from here on every way out but success removes the temp file (Ctrl-C and SIGTERM too)
+            try:
+                self._container = av.open(str(self._tmp), "w", format=fmt)
+                self._stream = self._add_video(codec, pix_fmt, crf, fmt, rotation, options)
+            except (av.error.FFmpegError, ValueError, TypeError, OSError) as e:
+                raise VideoError(f"{self.path}: cannot encode with {codec} ({one_line(e)})") from None
+            try:
+                if audio_from is not None:
+                    self._passthrough = Passthrough(self._container, fmt, audio_from, self.path, self._note)
+            except (av.error.FFmpegError, OSError) as e:
+                raise VideoError(f"{self.path}: cannot write ({one_line(e)})") from None
+        except BaseException:
             self.abort()
-            raise VideoError(f"{self.path}: cannot encode with {codec} ({one_line(e)})") from None
-        try:
-            if audio_from is not None:
-                self._passthrough = Passthrough(self._container, fmt, audio_from, self.path, self._note)
-        except (av.error.FFmpegError, OSError) as e:
-            self.abort()
-            raise VideoError(f"{self.path}: cannot write ({one_line(e)})") from None
+            raise
 
     def _add_video(self, codec: str, pix_fmt: str, crf: float | None, fmt: str, rotation: int,
                    options: dict[str, str] | None) -> Any:
