@@ -27,9 +27,9 @@ let dirty = false; // a photo needs drawing again once the current frame is done
 let lastInput = null; // ImageData of the last frame processed (for tests and the comparison with segblur image)
 let smoother = null;
 const effect = { name: 'blur', strength: 0.5, color: [0, 177, 64], picture: null };
-const history = { times: [], inference: [], frame: [] };
+const history = { times: [], inference: [], frame: [], stages: {} };
 
-const stats = { fps: 0, inferenceMs: 0, frameMs: 0, frames: 0, model: '', backend: '', threads: 1, simd: false,
+const stats = { fps: 0, inferenceMs: 0, frameMs: 0, frames: 0, stages: {}, model: '', backend: '', threads: 1, simd: false,
   isolated: self.crossOriginIsolated === true, source: 'none', width: 0, height: 0, onnxruntimeWeb: '' };
 window.segblur = { stats, ready: false, error: null, inputDataURL };
 
@@ -54,8 +54,8 @@ const median = (a) => (a.length ? [...a].sort((x, y) => x - y)[a.length >> 1] : 
 const push = (a, v, n = WINDOW) => { a.push(v); if (a.length > n) a.shift(); };
 
 function resetStats(kind) {
-  history.times = []; history.inference = []; history.frame = [];
-  Object.assign(stats, { fps: 0, inferenceMs: 0, frameMs: 0, frames: 0, source: kind });
+  Object.assign(history, { times: [], inference: [], frame: [], stages: {} });
+  Object.assign(stats, { fps: 0, inferenceMs: 0, frameMs: 0, frames: 0, source: kind, stages: {} });
   if (smoother) smoother.reset();
 }
 
@@ -66,12 +66,16 @@ function backendLabel() {
 }
 
 let lastStatsText = 0;
-function record(inferenceMs, frameMs) {
+function record(inferenceMs, frameMs, stages) {
   const now = performance.now();
   push(history.times, now, 120);
   while (history.times.length > 2 && now - history.times[0] > 2000) history.times.shift();
   push(history.inference, inferenceMs);
   push(history.frame, frameMs);
+  for (const [k, v] of Object.entries(stages)) {
+    push((history.stages[k] ||= []), v);
+    stats.stages[k] = median(history.stages[k]);
+  }
   const span = history.times[history.times.length - 1] - history.times[0];
   Object.assign(stats, { frames: stats.frames + 1, inferenceMs: median(history.inference), frameMs: median(history.frame),
     fps: history.times.length > 1 && span > 0 ? ((history.times.length - 1) * 1000) / span : 0 });
@@ -96,21 +100,28 @@ async function processFrame(drawable, width, height, stream) {
   Object.assign(stats, { width: W, height: H });
   const model = seg;
   if (!model) { ctx.putImageData(input, 0, 0); return; }
-  const rgb = { w: W, h: H, c: 4, data: input.data };
-  const { prob, ms } = await model.foreground(rgb);
+  const frame = { w: W, h: H, c: 4, data: input.data };
+  const t1 = performance.now();
+  const { prob, ms } = await model.foreground(frame);
   if (model !== seg) return; // the model changed while this frame ran
-  const grey = gray(rgb);
+  const t2 = performance.now();
+  const grey = gray(frame);
   let p = prob, guideLow = null;
   if (stream && $('smooth').checked) {
     guideLow = guideLowres(grey, prob.w, prob.h);
     p = smoother.smooth(prob, guideLow, W, H);
   }
   const alpha = refine(p, grey, config.refine, guideLow);
-  const background = renderBackground(effect, rgb, alpha, config);
+  const t3 = performance.now();
+  const background = renderBackground(effect, frame, alpha, config);
+  const t4 = performance.now();
   const output = ctx.createImageData(W, H);
-  composite(rgb, background, alpha, output.data);
+  composite(frame, background, alpha, output.data);
+  const t5 = performance.now();
   ctx.putImageData(output, 0, 0);
-  record(ms, performance.now() - t0);
+  const t6 = performance.now();
+  record(ms, t6 - t0, { grab: t1 - t0, segment: t2 - t1 - ms, inference: ms, refine: t3 - t2, effect: t4 - t3,
+    compose: t5 - t4, draw: t6 - t5 });
 }
 
 // What to process now: [drawable, width, height, stream] or null (no source, or the video has no frame yet).
