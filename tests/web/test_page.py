@@ -66,6 +66,9 @@ def test_camera_frames_have_the_background_blurred_and_the_person_sharp(chromium
     text = page.text_content("#stats")
     assert "fps" in text and "inference" in text and "person-fast" in text
     assert page.evaluate("document.getElementById('out').classList.contains('mirror')")  # a camera is mirrored
+    # Everything came from segblur serve itself: the page works offline.
+    assert page.segblur_requests and all(u.startswith((server.url, "data:", "blob:")) for u in page.segblur_requests)
+    assert any("ort-wasm-simd-threaded" in u for u in page.segblur_requests)
     page.close()
 
 
@@ -88,6 +91,27 @@ def test_a_dropped_photo_looks_like_segblur_image_of_it(chromium, server, tmp_pa
     green = browser.canvas_rgb(page)
     person = mask_of(read_image(sample_path()), tmp_path)
     assert np.abs(green[core(~person, 8)].astype(int) - (0, 177, 64)).mean() < 2
+    page.close()
+
+
+def test_a_dropped_video_plays_through_the_pipeline(chromium, server, tmp_path) -> None:  # noqa: F811
+    av = pytest.importorskip("av", reason="PyAV (the video extra) writes the test clip")
+    from segblur.bench.run import make_frame
+
+    clip = tmp_path / "clip.webm"
+    frame = make_frame((320, 240))
+    with av.open(str(clip), "w") as out:
+        stream = out.add_stream("libvpx", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        for i in range(20):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.roll(frame, i, axis=1), format="rgb24")))
+        out.mux(stream.encode())
+    page = page_at(chromium, server, "?camera=0")
+    page.wait_for_function("() => window.segblur.ready", timeout=120_000)
+    browser.drop_file(page, clip, "video/webm")
+    stats = browser.wait_frames(page, 5, "video", timeout_s=120)
+    assert (stats["width"], stats["height"]) == (320, 240) and browser.error(page) is None
+    assert not page.evaluate("document.getElementById('out').classList.contains('mirror')")
     page.close()
 
 

@@ -78,9 +78,12 @@ def chromium(camera_clip: str | Path | None = None, grant_camera: bool = True) -
 
 
 def open_page(browser: Any, url: str, viewport: tuple[int, int] = (1100, 640)) -> Any:
-    """A new page at ``url`` (Playwright ``Page``) whose console errors are kept in ``page.segblur_console``."""
+    """A new page at ``url`` (Playwright ``Page``); its console errors are kept in ``page.segblur_console`` and the
+    addresses it requested in ``page.segblur_requests``."""
     page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
     page.segblur_console = []
+    page.segblur_requests = []
+    page.on("request", lambda r: page.segblur_requests.append(r.url))
     page.on("console", lambda m: m.type in ("error", "warning") and page.segblur_console.append(m.text))
     page.on("pageerror", lambda e: page.segblur_console.append(str(e)))
     page.goto(url)
