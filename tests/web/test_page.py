@@ -149,6 +149,12 @@ def test_a_model_that_fails_to_load_says_so_and_another_can_be_chosen(chromium, 
     assert browser.error(page) is None
     browser.drop_file(page, sample_path(), "image/jpeg")
     assert browser.wait_frames(page, 1, "photo", timeout_s=120)["model"] == "person-fast-int8"
+    # A backend this browser lacks (headless, no GPU adapter): said so, and the model in use stays.
+    page.select_option("#backend", "webgpu")
+    message = browser.wait_message(page)
+    assert message["kind"] == "model" and "webgpu" in message["text"]
+    assert "Still using person-fast-int8" in message["text"]
+    assert browser.stats(page)["backend"] == "wasm" and page.input_value("#backend") == "auto"
     context.close()
 
 

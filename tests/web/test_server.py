@@ -131,7 +131,7 @@ def test_serve_without_the_onnxruntime_web_files_says_what_is_missing_and_how_to
     assert main(["serve", "--port", "0"]) == 2
     err = capsys.readouterr().err.strip()
     assert_one_line_naming(err, tmp_path / "vendor")
-    assert "ort.all.min.mjs" in err and "npm" in err and "make web" in err
+    assert assets.ENTRY in err and "npm" in err and "make web" in err
 
 
 def test_install_copies_the_pinned_files_from_the_npm_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,9 +16,10 @@ from pathlib import Path
 STATIC = Path(__file__).resolve().parent / "static"
 VENDOR = STATIC / "vendor" / "onnxruntime-web"
 
-# The "all" bundle: WebGPU (JSEP), WebGL and the WASM CPU backend in one script; the JSEP WebAssembly build serves both
-# WASM and WebGPU (SIMD, threads when the page is cross-origin isolated). app.js imports ENTRY.
-ENTRY = "ort.all.min.mjs"
+# The default bundle: WebGPU (JSEP) and the WASM CPU backend; one WebAssembly build serves both (SIMD, threads when the
+# page is cross-origin isolated). segment.js imports ENTRY. The WebGL backend is left out: it refuses the models'
+# symbolic batch dimension ("input tensor[0] check failed: expected shape '[,3,192,192]'", Chromium 150, ort 1.30.0).
+ENTRY = "ort.min.mjs"
 ORT_FILES: tuple[str, ...] = (ENTRY, "ort-wasm-simd-threaded.jsep.mjs", "ort-wasm-simd-threaded.jsep.wasm")
 VERSION_FILE = "VERSION"
 
@@ -49,7 +50,8 @@ def install(package_dir: str | Path) -> None:
     """Copy the page's files from an installed onnxruntime-web npm package (``node_modules/onnxruntime-web``)."""
     src = Path(package_dir)
     meta = json.loads((src / "package.json").read_text(encoding="utf-8"))
-    VENDOR.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(VENDOR, ignore_errors=True)  # no file of an older version stays behind
+    VENDOR.mkdir(parents=True)
     for name in ORT_FILES:
         shutil.copyfile(src / "dist" / name, VENDOR / name)
     (VENDOR / VERSION_FILE).write_text(f"{meta['version']}\n", encoding="utf-8")

@@ -61,7 +61,7 @@ function resetStats(kind) {
 
 function backendLabel() {
   if (!seg) return 'no model';
-  if (seg.backend !== 'wasm') return seg.backend === 'webgpu' ? 'WebGPU' : 'WebGL';
+  if (seg.backend === 'webgpu') return 'WebGPU';
   return `WebAssembly${wasm.simd ? ' SIMD' : ''}, ${wasm.threads} thread${wasm.threads > 1 ? 's' : ''}`;
 }
 
@@ -268,15 +268,16 @@ async function selectModel(name) {
     showMessage(`There is no model named ${name} (models: ${config.models.map((m) => m.name).join(', ')}).`, 'model');
     return;
   }
-  const token = ++modelToken;
+  const token = ++modelToken, backend = $('backend').value;
   $('model').value = name;
   $('model').disabled = true;
   $('stats').textContent = `loading ${name}…`;
   try {
-    const next = await Segmenter.load(entry, $('backend').value);
+    const next = await Segmenter.load(entry, backend);
     if (token !== modelToken) { next.release(); return; }
     const old = seg;
     seg = next;
+    seg.preference = backend;
     Object.assign(stats, { model: next.name, backend: next.backend });
     if (old) old.release().catch(() => {});
     if (smoother) smoother.reset();
@@ -285,7 +286,7 @@ async function selectModel(name) {
   } catch (e) {
     if (token !== modelToken) return;
     showMessage(`${e.message}. ${seg ? `Still using ${seg.name}.` : 'Frames are shown unprocessed.'}`, 'model');
-    if (seg) $('model').value = seg.name;
+    if (seg) { $('model').value = seg.name; $('backend').value = seg.preference; }
   } finally {
     if (token === modelToken) $('model').disabled = false;
   }

@@ -137,6 +137,10 @@ export function composite(frame, background, alpha, out) {
     const t = ty.a[y], r0 = ty.i0[y] * W * 3, r1 = ty.i1[y] * W * 3;
     for (let x = 0, i = y * W, j = i * fc; x < W; x++, i++, j += fc) {
       const a = alpha[i], inv = 1 - a, p = 3 * x;
+      if (a === 1) { // the person: the frame as it is (the blend rounds to it exactly), no background to sample
+        out[4 * i] = f[j]; out[4 * i + 1] = f[j + 1]; out[4 * i + 2] = f[j + 2]; out[4 * i + 3] = 255;
+        continue;
+      }
       for (let k = 0; k < 3; k++) {
         const bg = Math.round(rows[r0 + p + k] + (rows[r1 + p + k] - rows[r0 + p + k]) * t);
         out[4 * i + k] = (f[j + k] * a + bg * inv) * norm;

@@ -1,6 +1,6 @@
 // One model, run with onnxruntime-web, preprocessed as segblur.runtime.segmenter.make_blob says and read as
 // segblur.runtime.segmenter.predict_lowres does: the summed probability of the kept classes at the network's size.
-import * as ort from './vendor/onnxruntime-web/ort.all.min.mjs';
+import * as ort from './vendor/onnxruntime-web/ort.min.mjs';
 import { downscale, image } from './image.js';
 
 // A WebAssembly module using one SIMD instruction (i32x4.splat): valid only where SIMD is supported.
@@ -18,22 +18,14 @@ export function configureWasm(requestedThreads) {
   return { isolated, threads, simd: WebAssembly.validate(SIMD_PROBE), version: ort.env.versions?.web || '' };
 }
 
-// Execution providers to try, best first: WebGPU on a real adapter, WebGL on a hardware renderer, then WASM.
+// Execution providers to try, best first: WebGPU on a real (not software) adapter, then WebAssembly.
 async function backendsFor(preference) {
   if (preference !== 'auto') return [preference];
-  const list = [];
   try {
     const adapter = navigator.gpu && (await navigator.gpu.requestAdapter());
-    if (adapter && !adapter.isFallbackAdapter) list.push('webgpu');
+    if (adapter && !adapter.isFallbackAdapter) return ['webgpu', 'wasm'];
   } catch { /* no WebGPU */ }
-  try {
-    const gl = document.createElement('canvas').getContext('webgl2');
-    const info = gl && gl.getExtension('WEBGL_debug_renderer_info');
-    const renderer = info ? String(gl.getParameter(info.UNMASKED_RENDERER_WEBGL)) : '';
-    if (gl && renderer && !/swiftshader|llvmpipe|software/i.test(renderer)) list.push('webgl');
-  } catch { /* no WebGL */ }
-  list.push('wasm');
-  return list;
+  return ['wasm'];
 }
 
 function reason(e) {
