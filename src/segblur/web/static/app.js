@@ -29,8 +29,8 @@ let smoother = null;
 const effect = { name: 'blur', strength: 0.5, color: [0, 177, 64], picture: null };
 const history = { times: [], inference: [], frame: [], stages: {} };
 
-const stats = { fps: 0, inferenceMs: 0, frameMs: 0, frames: 0, stages: {}, model: '', backend: '', threads: 1, simd: false,
-  isolated: self.crossOriginIsolated === true, source: 'none', width: 0, height: 0, onnxruntimeWeb: '' };
+const stats = { fps: 0, inferenceMs: 0, frameMs: 0, frames: 0, stages: {}, model: '', backend: '', threads: 1,
+  simd: false, isolated: self.crossOriginIsolated === true, source: 'none', width: 0, height: 0, onnxruntimeWeb: '' };
 window.segblur = { stats, ready: false, error: null, inputDataURL };
 
 function showMessage(text, kind = 'error') {
@@ -77,12 +77,14 @@ function record(inferenceMs, frameMs, stages) {
     stats.stages[k] = median(history.stages[k]);
   }
   const span = history.times[history.times.length - 1] - history.times[0];
-  Object.assign(stats, { frames: stats.frames + 1, inferenceMs: median(history.inference), frameMs: median(history.frame),
+  Object.assign(stats, { frames: stats.frames + 1, inferenceMs: median(history.inference),
+    frameMs: median(history.frame),
     fps: history.times.length > 1 && span > 0 ? ((history.times.length - 1) * 1000) / span : 0 });
   if (now - lastStatsText > 250 || source?.kind === 'photo') {
     lastStatsText = now;
     const fps = source?.kind === 'photo' ? '' : `${stats.fps.toFixed(1)} fps · `;
-    $('stats').textContent = `${fps}inference ${stats.inferenceMs.toFixed(1)} ms · frame ${stats.frameMs.toFixed(1)} ms · `
+    $('stats').textContent = `${fps}inference ${stats.inferenceMs.toFixed(1)} ms · `
+      + `frame ${stats.frameMs.toFixed(1)} ms · `
       + `${stats.width}×${stats.height} · ${seg.name} · ${backendLabel()}`;
   }
 }
@@ -127,7 +129,8 @@ async function processFrame(drawable, width, height, stream) {
 // What to process now: [drawable, width, height, stream] or null (no source, or the video has no frame yet).
 function currentFrame() {
   if (source?.kind === 'photo') return [source.bitmap, source.bitmap.width, source.bitmap.height, false];
-  if (source && video.readyState >= 2 && video.videoWidth > 0) return [video, video.videoWidth, video.videoHeight, true];
+  if (!source || video.readyState < 2 || video.videoWidth === 0) return null;
+  return [video, video.videoWidth, video.videoHeight, true];
   return null;
 }
 
@@ -190,7 +193,8 @@ function setSource(next, mirror) {
 const CAMERA_ERRORS = {
   NotAllowedError: ['camera-denied', 'Camera access was denied. Allow the camera for this page in the browser\'s site '
     + 'settings and press Camera again, or drop a photo or video on the page.'],
-  SecurityError: ['camera-denied', 'The browser does not allow the camera on this page. Drop a photo or video instead.'],
+  SecurityError: ['camera-denied', 'The browser does not allow the camera on this page. Drop a photo or video '
+    + 'instead.'],
   NotFoundError: ['camera-missing', 'No camera was found. Connect one and press Camera, or drop a photo or video.'],
   OverconstrainedError: ['camera-missing', 'No camera offers a usable video mode. Drop a photo or video instead.'],
   NotReadableError: ['camera-busy', 'The camera is in use by another program (or blocked by the system). Close it '
@@ -213,8 +217,8 @@ async function startCamera() {
     setSource({ kind: 'camera', name: 'camera', stream }, true);
     startVideoLoop();
   } catch (e) {
-    const [kind, text] = CAMERA_ERRORS[e?.name] || ['camera-error', `The camera could not be started (${e?.name || 'error'}: `
-      + `${e?.message || e}). Drop a photo or video instead.`];
+    const [kind, text] = CAMERA_ERRORS[e?.name] || ['camera-error', 'The camera could not be started '
+      + `(${e?.name || 'error'}: ${e?.message || e}). Drop a photo or video instead.`];
     showMessage(text, kind);
     $('hint').hidden = false;
   }
@@ -307,7 +311,9 @@ function setEffect(name) {
 // Until a picture is chosen: a soft sky-to-meadow gradient.
 function defaultPicture() {
   const c = new OffscreenCanvas(640, 360), g = c.getContext('2d'), grad = g.createLinearGradient(0, 0, 0, 360);
-  grad.addColorStop(0, '#7fb2e5'); grad.addColorStop(0.6, '#d9ecf7'); grad.addColorStop(0.61, '#7fae6a'); grad.addColorStop(1, '#3f6e3a');
+  for (const [at, colour] of [[0, '#7fb2e5'], [0.6, '#d9ecf7'], [0.61, '#7fae6a'], [1, '#3f6e3a']]) {
+    grad.addColorStop(at, colour);
+  }
   g.fillStyle = grad;
   g.fillRect(0, 0, 640, 360);
   return c.transferToImageBitmap();
@@ -364,7 +370,8 @@ async function main() {
     return;
   }
   wasm = configureWasm(Number(params.get('threads')) || 0);
-  Object.assign(stats, { threads: wasm.threads, simd: wasm.simd, onnxruntimeWeb: config.onnxruntime_web || wasm.version });
+  Object.assign(stats, { threads: wasm.threads, simd: wasm.simd,
+    onnxruntimeWeb: config.onnxruntime_web || wasm.version });
   smoother = new TemporalSmoother(config.temporal);
   effect.color = config.effects.color.color;
   $('color').value = `#${effect.color.map((v) => v.toString(16).padStart(2, '0')).join('')}`;

@@ -71,7 +71,8 @@ function colorBackground(frame, strength, color) {
     for (let i = 0; i < out.data.length; i++) out.data[i] = color[i % 3];
     return out;
   }
-  const lut = [0, 1, 2].map((k) => Float32Array.from({ length: 256 }, (_, v) => v * (1 - strength) + color[k] * strength));
+  const lut = [0, 1, 2].map((k) => Float32Array.from({ length: 256 },
+    (_, v) => v * (1 - strength) + color[k] * strength));
   const out = image(frame.w, frame.h, 3, Uint8ClampedArray), s = frame.data, c = frame.c;
   for (let i = 0, j = 0; i < frame.w * frame.h; i++, j += c) {
     for (let k = 0; k < 3; k++) out.data[3 * i + k] = lut[k][s[j + k]];

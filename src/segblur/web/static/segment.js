@@ -49,7 +49,8 @@ export class Segmenter {
     for (const backend of await backendsFor(preference)) {
       let session = null;
       try {
-        session = await ort.InferenceSession.create(bytes, { executionProviders: [backend], graphOptimizationLevel: 'all' });
+        session = await ort.InferenceSession.create(bytes, { executionProviders: [backend],
+          graphOptimizationLevel: 'all' });
         const seg = new Segmenter(entry, session, backend);
         await seg.check();
         return seg;
@@ -71,8 +72,11 @@ export class Segmenter {
     if (session.inputNames.length !== 1) throw new Error(`the graph has ${session.inputNames.length} inputs, not 1`);
     this.inputName = session.inputNames[0];
     this.outputName = session.outputNames[0];
-    for (const [what, declared, actual] of [['input', meta.input.name, this.inputName], ['output', meta.output.name, this.outputName]]) {
-      if (declared && declared !== actual) throw new Error(`metadata names ${what} ${declared} but the graph's is ${actual}`);
+    const names = [['input', meta.input.name, this.inputName], ['output', meta.output.name, this.outputName]];
+    for (const [what, declared, actual] of names) {
+      if (declared && declared !== actual) {
+        throw new Error(`metadata names ${what} ${declared} but the graph's is ${actual}`);
+      }
     }
     this.keep = meta.foreground.map((c) => meta.classes.indexOf(c));
   }
@@ -81,7 +85,9 @@ export class Segmenter {
   async check() {
     const out = await this.run(new Float32Array(3 * this.h * this.w));
     const n = this.meta.classes.length;
-    if (out.dims.length !== 4 || out.dims[1] !== n) throw new Error(`output shape [${out.dims}] does not match ${n} classes`);
+    if (out.dims.length !== 4 || out.dims[1] !== n) {
+      throw new Error(`output shape [${out.dims}] does not match ${n} classes`);
+    }
   }
 
   async run(blob) {
