@@ -126,27 +126,30 @@ export function composite(frame, background, alpha, out) {
     }
     return;
   }
+  // cv2's uint8 bilinear in fixed point: weights in 1/2048, rows scaled by 2048, rounded with a shift.
   const bw = background.w, bh = background.h, tx = linearTable(bw, W), ty = linearTable(bh, H);
-  const rows = new Float32Array(bh * W * 3); // background rows, interpolated horizontally
+  const rows = new Int32Array(bh * W * 3); // background rows, interpolated horizontally (x 2048)
   for (let y = 0; y < bh; y++) {
     for (let x = 0; x < W; x++) {
-      const t = tx.a[x], p0 = (y * bw + tx.i0[x]) * bc, p1 = (y * bw + tx.i1[x]) * bc, o = (y * W + x) * 3;
-      for (let k = 0; k < 3; k++) rows[o + k] = b[p0 + k] + (b[p1 + k] - b[p0 + k]) * t;
+      const a1 = Math.round(tx.a[x] * 2048), a0 = 2048 - a1, o = (y * W + x) * 3;
+      const p0 = (y * bw + tx.i0[x]) * bc, p1 = (y * bw + tx.i1[x]) * bc;
+      for (let k = 0; k < 3; k++) rows[o + k] = b[p0 + k] * a0 + b[p1 + k] * a1;
     }
   }
   for (let y = 0; y < H; y++) {
-    const t = ty.a[y], r0 = ty.i0[y] * W * 3, r1 = ty.i1[y] * W * 3;
-    for (let x = 0, i = y * W, j = i * fc; x < W; x++, i++, j += fc) {
-      const a = alpha[i], inv = 1 - a, p = 3 * x;
+    const b1 = Math.round(ty.a[y] * 2048), b0 = 2048 - b1, r0 = ty.i0[y] * W * 3, r1 = ty.i1[y] * W * 3;
+    for (let x = 0, i = y * W, j = i * fc, p = 0; x < W; x++, i++, j += fc, p += 3) {
+      const a = alpha[i], o = 4 * i;
+      out[o + 3] = 255;
       if (a === 1) { // the person: the frame as it is (the blend rounds to it exactly), no background to sample
-        out[4 * i] = f[j]; out[4 * i + 1] = f[j + 1]; out[4 * i + 2] = f[j + 2]; out[4 * i + 3] = 255;
+        out[o] = f[j]; out[o + 1] = f[j + 1]; out[o + 2] = f[j + 2];
         continue;
       }
+      const inv = 1 - a;
       for (let k = 0; k < 3; k++) {
-        const bg = Math.round(rows[r0 + p + k] + (rows[r1 + p + k] - rows[r0 + p + k]) * t);
-        out[4 * i + k] = (f[j + k] * a + bg * inv) * norm;
+        const bg = (rows[r0 + p + k] * b0 + rows[r1 + p + k] * b1 + 2097152) >> 22;
+        out[o + k] = (f[j + k] * a + bg * inv) * norm;
       }
-      out[4 * i + 3] = 255;
     }
   }
 }
