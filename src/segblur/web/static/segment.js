@@ -8,10 +8,13 @@ const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 
   0, 65, 0, 253, 15, 253, 98, 11]);
 
 // WebAssembly settings, once, before the first model: threads need a cross-origin isolated page (COOP/COEP).
+// By default half the cores (at most 4), as onnxruntime-web itself picks: the other half composites. Measured on 2
+// cores at 720p (benchmarks/web_speed.py): 1 thread drew 2.1-3.8 fps, 2 threads 1.6-1.7 fps with person-fast-int8.
 export function configureWasm(requestedThreads) {
   const isolated = self.crossOriginIsolated === true;
   const cores = navigator.hardwareConcurrency || 1;
-  const threads = isolated ? Math.max(1, Math.min(requestedThreads || cores, cores, 8)) : 1;
+  const wanted = requestedThreads || Math.min(4, Math.ceil(cores / 2));
+  const threads = isolated ? Math.max(1, Math.min(wanted, cores, 8)) : 1;
   ort.env.wasm.numThreads = threads;
   ort.env.wasm.wasmPaths = new URL('./vendor/onnxruntime-web/', import.meta.url).href;
   ort.env.logLevel = 'error';
