@@ -39,11 +39,11 @@ def need_browser() -> None:
     from segblur.web.browser import find_chromium
 
     if find_chromium() is None:
-        skip_or_fail("Chromium is not installed (apt-get install chromium): browser tests skipped")
+        skip_or_fail("Chromium is not installed (apt-get install chromium)")
     if importlib.util.find_spec("playwright") is None:
-        skip_or_fail("the playwright package is not installed (pip install -e '.[dev]'): browser tests skipped")
+        skip_or_fail("the playwright package is not installed (pip install -e '.[dev]')")
     if assets.missing():
-        skip_or_fail(f"{assets.missing_message()}: browser tests skipped")
+        skip_or_fail(assets.missing_message())
 
 
 @pytest.fixture(scope="module")
