@@ -15,7 +15,6 @@ pytest.importorskip("onnx")
 from conftest import segblur_metadata, split_image  # noqa: E402
 
 from segblur import Segmenter  # noqa: E402
-from segblur.eval.evaluation import SHEN_DUPLICATES, shen_splits, vikram_splits  # noqa: E402
 from segblur.runtime.model import ModelError  # noqa: E402
 from segblur.training.checkpoint import load, save  # noqa: E402
 from segblur.training.data.person import AugmentConfig, PersonAugment, load_pair  # noqa: E402
@@ -161,59 +160,6 @@ def test_export_command_from_a_checkpoint(tmp_path: Path, capsys: pytest.Capture
     assert info.extra["training"] == {"epochs": 5, "image_size": 48, "val_mean_iou": 0.8123,
                                       "val_per_class_iou": {"background": 0.9, "person": 0.7247}}
     assert info.extra["data"] == "synthetic"
-
-
-# --- person data: splits ---------------------------------------------------------------------------------
-
-def _write_ids(path: Path, ids: list[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(ids) + "\n\n")
-
-
-def test_shen_duplicates_are_pairs_of_ids() -> None:
-    assert SHEN_DUPLICATES and all(len(p) == 2 and p[0] != p[1] for p in SHEN_DUPLICATES)
-    flat = [i for p in SHEN_DUPLICATES for i in p]
-    assert len(flat) == len(set(flat))
-
-
-def test_shen_splits_remove_duplicate_leakage(tmp_path: Path) -> None:
-    (a1, a2), (b1, b2), (c1, c2) = SHEN_DUPLICATES[:3]
-    # test holds both halves of pair a, and b1; train holds b2 (leak), c1, and a1 (same id as test);
-    # unlisted holds c2 (duplicate of a train image), a2 (test), a plain id and a train id.
-    _write_ids(tmp_path / "splits" / "test.txt", [a1, a2, b1, "90001"])
-    _write_ids(tmp_path / "splits" / "train.txt", [b2, c1, "90002", a1])
-    _write_ids(tmp_path / "splits" / "unlisted.txt", [c2, a2, "90003", "90002"])
-    s = shen_splits(tmp_path)
-    assert s["test"] == [a1, b1, "90001"]  # the authors' test list, one of each duplicate pair
-    assert s["train"] == [c1, "90002"]  # minus anything that is (a duplicate of) a test image
-    assert s["val"] == ["90003"]  # unlisted minus anything in, or duplicating, train or test
-    partner = {x: y for p in SHEN_DUPLICATES for x, y in (p, p[::-1])}
-    seen: dict[str, str] = {}
-    for split, ids in s.items():
-        for i in ids:
-            for key in (i, partner.get(i)):
-                if key is not None:
-                    assert seen.setdefault(key, split) == split, f"{i} leaks between {seen[key]} and {split}"
-
-
-def test_shen_splits_without_duplicates_are_unchanged(tmp_path: Path) -> None:
-    _write_ids(tmp_path / "splits" / "test.txt", ["1", "2"])
-    _write_ids(tmp_path / "splits" / "train.txt", ["3", "4"])
-    _write_ids(tmp_path / "splits" / "unlisted.txt", ["5"])
-    assert shen_splits(tmp_path) == {"train": ["3", "4"], "val": ["5"], "test": ["1", "2"]}
-
-
-def test_vikram_splits_hold_out_every_seventh_and_drop_the_duplicate(tmp_path: Path) -> None:
-    masks = tmp_path / "masks"
-    masks.mkdir()
-    ids = [f"{i:04d}" for i in range(1, 16)] + ["0270"]
-    for i in ids:
-        (masks / f"{i}.png").write_bytes(b"")
-    s = vikram_splits(tmp_path)
-    assert s["test"] == ["0001", "0008", "0015"]
-    assert "0270" not in s["train"] + s["test"]
-    assert sorted(s["train"] + s["test"]) == sorted(i for i in ids if i != "0270")
-    assert not set(s["train"]) & set(s["test"])
 
 
 # --- person data: loading and augmentation ---------------------------------------------------------------
