@@ -194,6 +194,12 @@ def test_davis_is_never_trained_or_selected_on(data: Path, role: str) -> None:
     assert open_dataset({"root": str(data), "test": [{"set": DAVIS, "split": "all"}]}).splits() == ["test"]
 
 
+@pytest.mark.parametrize("role", ["train", "val"])
+def test_test_splits_are_never_trained_or_selected_on(data: Path, role: str) -> None:
+    with pytest.raises(DatasetError, match=rf"{VIKRAM}: its test split is for the final scores only, not for {role}"):
+        open_dataset({"root": str(data), role: [{"set": VIKRAM, "split": "test"}]})
+
+
 def test_no_image_may_be_in_two_roles(data: Path) -> None:
     with pytest.raises(DatasetError, match=rf"{PEOPLE_HD}: 3 images are in both train \(train\) and test \(all\)"):
         open_dataset({"root": str(data), "train": [{"set": PEOPLE_HD, "split": "train"}],

@@ -12,8 +12,9 @@ Each set is a folder ``<root>/<set>/`` with ``images/``, ``splits/*.txt`` and, w
 
 A mix lists, per role (train, val, test), entries of ``set``, ``split``, sampling ``weight`` (draws of each image
 per epoch, 1 by default) and optionally ``masks``: a folder of teacher masks ``<id>.png`` with 0 = background,
-1 = person and 255 = ignore, read as they are (never as 0/255 black and white). davis-dance-twirl is refused for
-train and val: only its dancer is labelled, the people behind her are not.
+1 = person and 255 = ignore, read as they are (never as 0/255 black and white). Models are chosen on validation,
+never on test: a ``test`` split is refused for train and val, and so is any image in two roles.
+davis-dance-twirl is refused for train and val: only its dancer is labelled, the people behind her are not.
 """
 
 from __future__ import annotations
@@ -198,6 +199,9 @@ class PersonDataset(SegDataset):
             for e in entries:
                 if e.set in NEVER_TRAIN and role != "test":
                     raise DatasetError(f"{self.root / e.set}: not usable for {role}: {NEVER_TRAIN[e.set]}")
+                if e.split == "test" and role != "test":
+                    raise DatasetError(f"{self.root / e.set}: its test split is for the final scores only, not for "
+                                       f"{role} (validate on a val or unlisted split)")
                 if e.source in seen:
                     raise DatasetError(f"{self.root}: {e.source} is listed twice under {role}")
                 seen.add(e.source)
