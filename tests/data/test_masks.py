@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import cv2
@@ -14,6 +15,7 @@ from data_builders import (
 )
 
 from segblur.data import (
+    DatasetError,
     read_png_indices,
     voc_colormap,
 )
@@ -44,3 +46,23 @@ def test_png_indices_match_opencv_on_grayscale(tmp_path: Path) -> None:
 def test_png_indices_returns_none_for_rgb(tmp_path: Path) -> None:
     write_rgb(tmp_path / "c.png", photo(4, 4))
     assert read_png_indices(tmp_path / "c.png") is None
+
+
+def test_palette_masks_without_pillow_say_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "m.png"
+    write_png(path, np.zeros((4, 5), np.uint8), voc_colormap(256))
+    monkeypatch.setitem(sys.modules, "PIL", None)  # as if Pillow were not installed
+    with pytest.raises(DatasetError, match=r"m\.png: reading palette PNG masks needs Pillow \(pip install pillow"):
+        read_png_indices(path)
+    gray = tmp_path / "g.png"
+    cv2.imwrite(str(gray), np.full((4, 5), 7, np.uint8))
+    assert (read_png_indices(gray) == 7).all()  # grayscale masks never need it
+
+
+def test_truncated_palette_png_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "t.png"
+    write_png(path, np.random.default_rng(0).integers(0, 21, (40, 50), dtype=np.uint8), voc_colormap(256))
+    path.write_bytes(path.read_bytes()[:-40])
+    with pytest.raises(DatasetError, match=r"t\.png: corrupt PNG file") as err:
+        read_png_indices(path)
+    assert "\n" not in str(err.value)

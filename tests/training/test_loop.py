@@ -221,3 +221,14 @@ def test_person_mix_with_weights_teacher_masks_and_backgrounds(tmp_path: Path) -
     assert load(tmp_path / "run" / "last.pt")["scheduler"]["total_steps"] == 2 * 5
     with pytest.raises(ValueError, match="no class 'cat'"):
         Trainer(cfg(tmp_path, tmp_path / "run2", data=mix, monitor="iou_cat"), quiet=True).fit()
+
+
+def test_warm_restart_from_a_cosine_run(folder: Path, tmp_path: Path) -> None:
+    # Stage 2 of the person recipe: a new run whose weights start from another run's last.pt (--pretrained).
+    Trainer(cfg(folder, tmp_path / "one", schedule="cosine", epochs=1, min_lr=1e-5), quiet=True).fit()
+    first = load(tmp_path / "one" / "last.pt")["model"]
+    trainer = Trainer(cfg(folder, tmp_path / "two", schedule="cosine", epochs=1, lr=1e-3, min_lr=1e-6,
+                          pretrained=str(tmp_path / "one" / "last.pt")), quiet=True)
+    trainer._build()
+    for k, v in trainer.model.state_dict().items():
+        assert torch.equal(v, first[k]), k
