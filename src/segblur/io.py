@@ -6,11 +6,12 @@ Imports only the standard library, so the runtime, media, data and training wing
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -157,6 +158,21 @@ def open_temp(path: str | Path) -> tuple[int, Path]:
             return os.open(tmp, flags, 0o666), tmp
         except FileExistsError:
             continue
+
+
+@contextlib.contextmanager
+def temp_file(beside: str | Path) -> Iterator[Path]:
+    """A new, empty hidden temp file beside ``beside`` for work files that a tool wants a path for (an fp32 model
+    before quantising, a model to check); removed on leaving, however. Named like every segblur temp file, so the
+    one a killed run leaves is cleaned up like the others (:func:`remove_stale_temps`). The folder is created if
+    needed."""
+    Path(beside).parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = open_temp(beside)
+    os.close(fd)
+    try:
+        yield tmp
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_atomic(path: str | Path, data: bytes | Callable[[BinaryIO], object],

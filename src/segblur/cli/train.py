@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..io import one_line
 from ..names import ARCHITECTURES
-from .common import CommandError, finite, int_in
+from .common import CommandError, check_outputs, dataset_folder, finite, int_in
 
 ORDER = 40
 
@@ -113,6 +113,9 @@ def run_config(args: argparse.Namespace):
     options = {k: getattr(args, k) for k in TrainConfig.fields() if getattr(args, k, None) is not None}
     options["arch_kwargs"] = dict(args.arch_options or [])
     cfg, changed = layered_config(options, recipe=args.config, resume=args.out if resume else None)
+    pretrained = cfg.pretrained if cfg.pretrained and "://" not in cfg.pretrained else None
+    check_outputs([cfg.out], [dataset_folder(cfg.data) if isinstance(cfg.data, str) else None, args.config,
+                              cfg.backgrounds, pretrained])  # RUN_DIR is never the data, the recipe or the weights
     if changed and is_main_process():
         print(f"segblur: note: resuming with changed settings ({'; '.join(changed)}): the continuation is no "
               f"longer identical to an uninterrupted run", file=sys.stderr)
