@@ -1,6 +1,7 @@
-"""The signal sweep: every writing command stopped by SIGTERM, SIGHUP and SIGINT mid-run, and killed by SIGKILL and
-run again, as separate processes. Afterwards no temp file is left and nothing is lost: outputs are whole or absent,
-a recording is finalised and kept, a killed run's temp file is removed by the next run into the same folder.
+"""The signal sweep: image, video, camera --record, train and export stopped by SIGTERM, SIGHUP and SIGINT mid-run,
+and killed by SIGKILL and run again, as separate processes. Afterwards no temp file is left and nothing is lost:
+outputs are whole or absent, a recording is finalised and kept, a checkpoint loads and the training log holds every
+finished epoch once (after --resume too), and a killed run's temp file is removed by the next run into the folder.
 
 Each case says how to start the command, when it is surely mid-run (it is wrong to signal a run that has finished),
 and what must hold after a clean stop. Synthetic inputs and the tiny test model: no ../shared/data needed.
@@ -29,14 +30,16 @@ START_S = 90.0  # a loaded 2-core machine takes seconds to import the runtime; a
 
 @dataclass
 class Case:
-    """A command for the sweep: ``argv`` (run in ``work``), its output folder, when it is mid-run, what must hold after
-    a clean stop (``check(out, returncode)``), and a quick ``rerun`` into the same folder for the SIGKILL case."""
+    """A command for the sweep: ``argv``, its output folder, when it is mid-run, what must hold after a clean stop
+    (``check(out)``), and a quick ``rerun`` into the same folder for the SIGKILL case (``{resume_epochs}`` in it:
+    two epochs beyond the checkpoint), with what must hold after it (``after_rerun(out)``)."""
 
     argv: list[str]
     out: Path
     busy: Callable[[Path], bool]
     check: Callable[[Path], None]
     rerun: list[str]
+    after_rerun: Callable[[Path], None] = lambda out: None
 
 
 def temps(folder: Path) -> list[Path]:
@@ -119,7 +122,60 @@ def camera_case(tmp_path: Path, model: Path) -> Case:
                         "--frames", "3", "-q"))
 
 
-CASES = {"image": image_case, "video": video_case, "camera --record": camera_case}
+def _log_epochs(run: Path) -> list[int]:
+    import csv
+
+    with open(run / "log.csv", newline="") as f:
+        return [int(r["epoch"]) for r in csv.DictReader(f)]
+
+
+def train_case(tmp_path: Path, model: Path) -> Case:
+    pytest.importorskip("torch")
+    from conftest import make_folder_dataset
+
+    data = make_folder_dataset(tmp_path / "discs", n=12, size=32)
+    run = tmp_path / "run"
+    common = ["--no-tensorboard", "--threads", "1", "-q", "--steps-per-epoch", "2"]
+
+    def check(folder: Path) -> None:  # the checkpoint loads, and the log has every finished epoch once
+        from segblur.training.checkpoint import load
+
+        done = load(folder / "last.pt")["epoch"] + 1
+        assert _log_epochs(folder) in (list(range(1, done + 1)), list(range(1, done + 2)))
+
+    def after_resume(folder: Path) -> None:  # resumed to two epochs beyond the killed run's checkpoint
+        from segblur.training.checkpoint import load
+
+        done = load(folder / "last.pt")["epoch"] + 1
+        assert _log_epochs(folder) == list(range(1, done + 1))  # every finished epoch exactly once
+
+    return Case(segblur("train", "--data", f"folder:{data}", "--arch", "unet", "--arch-option", "width=4",
+                        "--image-size", "32", "--batch-size", "3", "--epochs", "500", "--out", run, *common), run,
+                lambda folder: (folder / "last.pt").exists(), check,
+                segblur("train", "--out", run, "--resume", "--epochs", "{resume_epochs}", *common), after_resume)
+
+
+def export_case(tmp_path: Path, model: Path) -> Case:
+    pytest.importorskip("torch")
+    from conftest import save_tiny_checkpoint
+
+    ck = tmp_path / "runs" / "last.pt"
+    save_tiny_checkpoint(ck)
+    cal = tmp_path / "photos"
+    rng = np.random.default_rng(1)
+    for i in range(200):
+        save_image(cal / f"c{i:03d}.png", rng.integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    out = tmp_path / "models"
+
+    def check(folder: Path) -> None:  # no half-made model
+        assert not (folder / "q.onnx").exists()
+
+    return Case(segblur("export", ck, "-o", out / "q.onnx", "--int8", "--calibration", cal), out,
+                lambda folder: bool(temps(folder)), check, segblur("export", ck, "-o", out / "m.onnx"))
+
+
+CASES = {"image": image_case, "video": video_case, "camera --record": camera_case, "train": train_case,
+         "export": export_case}
 
 
 def start_mid_run(case: Case, cwd: Path) -> subprocess.Popen[str]:
@@ -158,8 +214,8 @@ def test_after_sigkill_the_next_run_into_the_folder_removes_the_stale_temp_file(
                                                                                 name: str) -> None:
     case = CASES[name](tmp_path, model_path)
     proc = start_mid_run(case, tmp_path)
-    deadline = time.monotonic() + START_S
-    while not temps(case.out) and time.monotonic() < deadline:  # image: wait for a write in progress
+    deadline = time.monotonic() + 5
+    while not temps(case.out) and time.monotonic() < deadline:  # image, train: try to catch a write in progress
         time.sleep(0.001)
     proc.kill()
     proc.communicate(timeout=60)
@@ -172,7 +228,14 @@ def test_after_sigkill_the_next_run_into_the_folder_removes_the_stale_temp_file(
         os.utime(p, (old, old))  # as if the run had been killed a while ago
     fresh = case.out / f"{TEMP_PREFIX}00c0ffee.tmp"  # a run writing there right now: not touched
     fresh.write_bytes(b"in progress")
-    rerun = subprocess.run(case.rerun, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    argv = case.rerun
+    if "{resume_epochs}" in argv:
+        from segblur.training.checkpoint import load
+
+        epochs = str(load(case.out / "last.pt")["epoch"] + 3)
+        argv = [epochs if a == "{resume_epochs}" else a for a in argv]
+    rerun = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=300,
                            env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)})
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert temps(case.out) == [fresh]
+    case.after_rerun(case.out)
