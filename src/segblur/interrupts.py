@@ -47,14 +47,16 @@ def _silence_terminal() -> None:
 def interrupt_on_signals() -> Iterator[None]:
     """While active, SIGTERM and SIGHUP raise :class:`Terminated` (a KeyboardInterrupt) in the main thread.
 
-    The previous handlers come back on exit. Outside the main thread (where Python cannot set handlers) it does
+    A signal the process was started ignoring (``nohup`` ignores SIGHUP) stays ignored. The previous handlers come
+    back on exit. Outside the main thread (where Python cannot set handlers) it does
     nothing.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     _received.clear()
-    old = {s: signal.signal(s, _raise) for s in SIGNALS}
+    # A signal ignored on purpose stays ignored: `nohup segblur ...` must outlive its terminal.
+    old = {s: signal.signal(s, _raise) for s in SIGNALS if signal.getsignal(s) is not signal.SIG_IGN}
     try:
         yield
     finally:

@@ -124,3 +124,18 @@ def test_a_name_the_system_refuses_is_one_line(tmp_path: Path, capsys: pytest.Ca
         code = main([str(a) for a in argv])
         line = one_error_line(capsys.readouterr().err)
         assert code == 2 and "File name too long" in line and long in line, argv
+
+
+def test_a_signal_ignored_on_purpose_stays_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    import signal
+
+    from segblur.cli import models
+
+    seen = []
+    monkeypatch.setattr(models, "run", lambda args: seen.append(signal.getsignal(signal.SIGHUP)) or 0)
+    old = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as `nohup segblur ...` starts it
+    try:
+        assert main(["models"]) == 0
+        assert seen == [signal.SIG_IGN] and signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, old)
