@@ -52,11 +52,16 @@ class Pipeline:
         self.invert = invert
         self.effect = make_effect(effect, strength, background=background, color=color)
         self.last_timings: dict[str, float] = {}
-        self.last_alpha: np.ndarray | None = None  # valid until the next frame (reused buffer)
+        self.last_alpha8: np.ndarray | None = None  # the 8-bit matte of the last frame (reused buffer)
         self._view = "effect"
         self._ws = Workspace()
         self.smoother: TemporalSmoother | None = None
         self.set_temporal(temporal)
+
+    @property
+    def last_alpha(self) -> np.ndarray | None:
+        """The alpha the last frame was composited with, H x W float32 in [0, 1] (a new array), or None."""
+        return None if self.last_alpha8 is None else self.last_alpha8.astype(np.float32) / np.float32(255)
 
     @property
     def temporal(self) -> TemporalConfig | None:
@@ -116,9 +121,11 @@ class Pipeline:
         return self._matte(self.segmenter.predict_lowres(rgb), rgb)
 
     def _matte(self, prob: np.ndarray, rgb: np.ndarray, ws: Workspace | None = None,
-               guide_low: np.ndarray | None = None) -> np.ndarray:
-        alpha = refine(prob, rgb, self.refine_config, ws, guide_low)
-        return np.subtract(1.0, alpha, out=alpha) if self.invert else alpha
+               guide_low: np.ndarray | None = None, dtype: type = np.float32) -> np.ndarray:
+        alpha = refine(prob, rgb, self.refine_config, ws, guide_low, dtype)
+        if not self.invert:
+            return alpha
+        return cv2.bitwise_not(alpha, dst=alpha) if dtype is np.uint8 else np.subtract(1.0, alpha, out=alpha)
 
     def process(self, image: np.ndarray) -> np.ndarray:
         """Apply the effect to one RGB uint8 frame (any size); returns an RGB uint8 frame of the same size.
@@ -140,17 +147,17 @@ class Pipeline:
             t_guide = time.perf_counter() - tg
             prob = self.smoother.smooth(prob, guide_low, rgb.shape)
         t1 = time.perf_counter()
-        alpha = self._matte(prob, guide, self._ws, guide_low)
+        alpha = self._matte(prob, guide, self._ws, guide_low, np.uint8)
         t2 = time.perf_counter()
         background = self.effect.render(rgb, alpha, self._ws)
         t3 = time.perf_counter()
         out = composite(rgb, background, alpha, self._ws)
         t4 = time.perf_counter()
-        self.last_alpha = alpha
+        self.last_alpha8 = alpha
         self.last_timings = {"segment": (t1 - t0 - t_guide) * 1e3, "refine": (t2 - t1 + t_guide) * 1e3,
                              "effect": (t3 - t2) * 1e3, "compose": (t4 - t3) * 1e3, "total": (t4 - t0) * 1e3}
         if self._view == "mask":
-            return cv2.cvtColor((alpha * 255).astype(np.uint8), cv2.COLOR_GRAY2RGB)
+            return cv2.cvtColor(alpha, cv2.COLOR_GRAY2RGB)
         return out
 
     __call__ = process
