@@ -26,9 +26,11 @@ class BenchmarkError(Exception):
 
 
 def measure_streams(make_pipeline: Callable[..., Pipeline], frame: np.ndarray, effect: str = "blur",
-                    seconds: float = 10.0, file_frames: int = 60, image: str | Path | None = None) -> dict[str, Any]:
+                    seconds: float = 10.0, file_frames: int = 60, image: str | Path | None = None,
+                    reference: str | Path | None = None, threads: int | None = None) -> dict[str, Any]:
     """The threaded loop at 30 and :data:`~.stream.FAST_FPS` fps for ``seconds`` each, flicker off/on, and (unless
-    ``file_frames`` is 0) 1920x1080 file throughput of a frame made from ``image``.
+    ``file_frames`` is 0) 1920x1080 file throughput of a frame made from ``image``. With ``reference`` (a
+    MediaPipe selfie .tflite, run with ``threads``) the reference pipeline streams at 30 fps through the same loop.
 
     ``make_pipeline(effect=, background=, temporal=)`` builds the pipeline (the image effect uses the mirrored
     frame as its picture). Returns ``{"model", "effect", "stream", "flicker", "file"}`` for
@@ -39,6 +41,11 @@ def measure_streams(make_pipeline: Callable[..., Pipeline], frame: np.ndarray, e
     pipe = make_pipeline(effect=effect, background=frame[:, ::-1] if effect == "image" else None, temporal=True)
     runs = [{"name": name, **measure_stream(pipe, frame, fps, seconds)}
             for name, fps in (("camera 30 fps", 30.0), ("as fast as it goes", FAST_FPS))]
+    if reference:
+        from .reference import MediaPipeSelfie, ReferencePipeline
+
+        ref = ReferencePipeline(MediaPipeSelfie(reference, threads=threads))
+        runs.append({"name": "reference, camera 30 fps", **measure_stream(ref, frame, 30.0, seconds)})
     big = make_frame((1920, 1080), image)
     if effect == "image":
         pipe.set_effect("image", background=big[:, ::-1])
@@ -73,7 +80,8 @@ def run_benchmark(make_pipeline: Callable[..., Pipeline], size: tuple[int, int],
             raise BenchmarkError(f"{reference}: {e}") from None
     stream = None
     if stream_seconds is not None:
-        stream = measure_streams(make_pipeline, frame, effects[0], stream_seconds, file_frames, image)
+        stream = measure_streams(make_pipeline, frame, effects[0], stream_seconds, file_frames, image,
+                                 reference, threads)
     return {"size": size, "repeats": repeats, "machine": machine(), "results": results, "stream": stream}
 
 
@@ -83,9 +91,12 @@ def format_report(report: dict[str, Any]) -> str:
     lines = [f"{w}x{h} frame, median of {report['repeats']} runs; {info['cpu']}, {info['cores']} cores",
              format_table(results)]
     if REFERENCE in results:
-        ref = results[REFERENCE]["total"]
-        lines += [f"{name}: {ref / r['total']:.2f}x the reference's speed" for name, r in results.items()
-                  if name != REFERENCE]
+        ref = results[REFERENCE]
+        for name, r in results.items():
+            if name != REFERENCE:
+                cpu = f", {r['cpu'] / ref['cpu']:.2f}x its CPU time" if "cpu" in r and "cpu" in ref else ""
+                lines.append(f"{name}: {r['total'] / ref['total']:.2f}x the reference's time per frame "
+                             f"({ref['total'] / r['total']:.2f}x its speed){cpu}")
     stream = report.get("stream")
     if stream is not None:
         seconds = stream["stream"][0]["seconds"]

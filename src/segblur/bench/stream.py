@@ -105,8 +105,11 @@ def measure_file_throughput(pipeline: Any, frame: np.ndarray, frames: int = 60) 
         except VideoError:
             return None
         _warm(pipeline, frame, 3)
+        cpu = time.process_time()
         stats = process_video(src, Path(tmp) / "out.mp4", pipeline)
-    return {"size": [w, h], "frames": stats.frames, "seconds": stats.seconds, "fps": stats.rate}
+        cpu = time.process_time() - cpu
+    return {"size": [w, h], "frames": stats.frames, "seconds": stats.seconds, "fps": stats.rate,
+            "cpu_ms_per_frame": cpu * 1e3 / max(1, stats.frames)}
 
 
 def format_stream_table(results: dict[str, Any]) -> str:
@@ -114,10 +117,11 @@ def format_stream_table(results: dict[str, Any]) -> str:
     lines: list[str] = []
     runs = results.get("stream") or []
     if runs:
-        lines += ["| threaded stream | source fps | shown fps | captured | dropped | latency median ms "
-                  "| latency p95 ms |", "|---|---:|---:|---:|---:|---:|---:|"]
+        lines += ["| threaded stream | CPU % of one core | CPU ms/frame | source fps | shown fps | captured | dropped "
+                  "| latency median ms | latency p95 ms |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r in runs:
-            lines.append(f"| {r['name']} | {r['source_fps']:.0f} | {r['fps']:.1f} | {r['captured']} | "
+            cpu = f"{r['cpu_percent']:.0f} | {r['cpu_ms_per_frame']:.1f}" if "cpu_percent" in r else " | "
+            lines.append(f"| {r['name']} | {cpu} | {r['source_fps']:.0f} | {r['fps']:.1f} | {r['captured']} | "
                          f"{r['dropped']} | {r['latency_median_ms']:.1f} | {r['latency_p95_ms']:.1f} |")
         lines.append("")
     fl = results.get("flicker")
@@ -130,8 +134,10 @@ def format_stream_table(results: dict[str, Any]) -> str:
         lines.append("")
     fi = results.get("file")
     if fi:
-        lines += ["| video file (process_video) | frames | seconds | fps |", "|---|---:|---:|---:|",
-                  f"| {fi['size'][0]}x{fi['size'][1]} H.264 | {fi['frames']} | {fi['seconds']:.2f} | {fi['fps']:.1f} |"]
+        cpu = f"{fi['cpu_ms_per_frame']:.1f}" if "cpu_ms_per_frame" in fi else ""
+        lines += ["| video file (process_video) | CPU ms/frame | frames | seconds | fps |", "|---|---:|---:|---:|---:|",
+                  f"| {fi['size'][0]}x{fi['size'][1]} H.264 | {cpu} | {fi['frames']} | {fi['seconds']:.2f} "
+                  f"| {fi['fps']:.1f} |"]
     elif "file" in results:
         lines.append("video file throughput: skipped (--file-frames 0, or PyAV not available)")
     return "\n".join(lines).rstrip()

@@ -99,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         s = stats.summary()
         report(f"{stats.shown} frames shown of {stats.captured} captured ({stats.dropped} dropped), "
-               f"{s['fps']:.1f} fps")
+               f"{s['fps']:.1f} fps; CPU {s['cpu_percent']:.0f} % of one core on average "
+               f"({s['cpu_ms_per_frame']:.1f} ms per frame shown)")
         if stats.shown:
             stages = ", ".join(f"{k} {v:.1f}" for k, v in s["stages_median_ms"].items())
             report(f"latency capture to output: median {s['latency_median_ms']:.1f} ms, "

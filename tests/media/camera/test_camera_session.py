@@ -35,6 +35,7 @@ def test_file_source_headless_stops_after_n_frames(clip: Path, model_path: Path,
                                                             err).groups())
     assert shown == 5 and captured == shown + dropped
     assert "latency capture to output: median" in err and "segment" in err
+    assert re.search(r"fps; CPU \d+ % of one core on average \([\d.]+ ms per frame shown\)", err), err
     # The headless progress line carries the live per-stage and end-to-end medians.
     assert re.search(r"5/5 frames .*median ms: segment [\d.]+  refine [\d.]+  effect [\d.]+  compose [\d.]+  "
                      r"end-to-end \d+", err), err
