@@ -59,7 +59,8 @@ def test_measure_streams_runs_every_measurement(model_path: Path) -> None:
     frame = make_frame((64, 48))
     r = measure_streams(partial(Pipeline, model_path, threads=1), frame, "image", seconds=0.05, file_frames=0)
     assert r["model"] == "tiny" and r["effect"] == "image" and r["file"] is None
-    assert [s["source_fps"] for s in r["stream"]] == [30.0, 1000.0]
+    assert [s["source_fps"] for s in r["stream"]] == [30.0, 1000.0, 30.0]
+    assert r["stream"][2]["name"] == "camera 30 fps, governor" and "model on" in r["stream"][2]["governor"]
     assert set(r["flicker"]) >= {"on", "off"}
     with pytest.raises(ValueError, match="positive"):
         measure_streams(partial(Pipeline, model_path), frame, seconds=0)

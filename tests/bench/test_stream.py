@@ -61,6 +61,8 @@ def test_stream_table_has_every_section() -> None:
                                 "file": {"size": [1920, 1080], "frames": 60, "seconds": 6.0, "fps": 10.0,
                                          "cpu_ms_per_frame": 61.0}})
     assert "| camera 30 fps | 42 | 14.1 | 30 | 29.5 | 300 | 4 | 40.0 | 55.5 |" in text  # CPU share first
+    governed = {**run, "name": "governed", "governor": "model on 3 of 30 frames"}
+    assert "\ngoverned: model on 3 of 30 frames\n" in format_stream_table({"stream": [run, governed]}) + "\n"
     assert "| temporal smoothing on | 0.200 |" in text and "| 1920x1080 H.264 | 61.0 | 60 | 6.00 | 10.0 |" in text
     assert "skipped" in format_stream_table({"stream": [run], "flicker": flicker, "file": None})
 

@@ -19,6 +19,7 @@ from .run import format_table, machine, make_frame, time_pipeline, time_referenc
 from .stream import FAST_FPS, format_stream_table, measure_file_throughput, measure_flicker, measure_stream
 
 REFERENCE = "reference (MediaPipe selfie, LiteRT, 31x31 blur)"
+SENSOR_NOISE = 2.5  # grey levels of fresh noise on each frame of the still picture a stream run serves
 
 
 class BenchmarkError(Exception):
@@ -28,24 +29,31 @@ class BenchmarkError(Exception):
 def measure_streams(make_pipeline: Callable[..., Pipeline], frame: np.ndarray, effect: str = "blur",
                     seconds: float = 10.0, file_frames: int = 60, image: str | Path | None = None,
                     reference: str | Path | None = None, threads: int | None = None) -> dict[str, Any]:
-    """The threaded loop at 30 and :data:`~.stream.FAST_FPS` fps for ``seconds`` each, flicker off/on, and (unless
+    """The threaded loop at 30 and :data:`~.stream.FAST_FPS` fps for ``seconds`` each on the still frame with sensor
+    noise, the same at 30 fps with the compute governor (``governor=True``), flicker off/on, and (unless
     ``file_frames`` is 0) 1920x1080 file throughput of a frame made from ``image``. With ``reference`` (a
     MediaPipe selfie .tflite, run with ``threads``) the reference pipeline streams at 30 fps through the same loop.
 
-    ``make_pipeline(effect=, background=, temporal=)`` builds the pipeline (the image effect uses the mirrored
-    frame as its picture). Returns ``{"model", "effect", "stream", "flicker", "file"}`` for
+    ``make_pipeline(effect=, background=, temporal=[, governor=])`` builds the pipeline (the image effect uses the
+    mirrored frame as its picture). Returns ``{"model", "effect", "stream", "flicker", "file"}`` for
     :func:`~.stream.format_stream_table`.
     """
     if not seconds > 0:
         raise ValueError(f"stream seconds must be positive, got {seconds:g}")
-    pipe = make_pipeline(effect=effect, background=frame[:, ::-1] if effect == "image" else None, temporal=True)
-    runs = [{"name": name, **measure_stream(pipe, frame, fps, seconds)}
+    background = frame[:, ::-1] if effect == "image" else None
+    pipe = make_pipeline(effect=effect, background=background, temporal=True)
+    runs = [{"name": name, **measure_stream(pipe, frame, fps, seconds, noise=SENSOR_NOISE)}
             for name, fps in (("camera 30 fps", 30.0), ("as fast as it goes", FAST_FPS))]
+    governed = make_pipeline(effect=effect, background=background, temporal=True, governor=True)
+    runs.append({"name": "camera 30 fps, governor", **measure_stream(governed, frame, 30.0, seconds,
+                                                                   noise=SENSOR_NOISE),
+                 "governor": governed.governor.describe()})
     if reference:
         from .reference import MediaPipeSelfie, ReferencePipeline
 
         ref = ReferencePipeline(MediaPipeSelfie(reference, threads=threads))
-        runs.append({"name": "reference, camera 30 fps", **measure_stream(ref, frame, 30.0, seconds)})
+        runs.append({"name": "reference, camera 30 fps", **measure_stream(ref, frame, 30.0, seconds,
+                                                                        noise=SENSOR_NOISE)})
     big = make_frame((1920, 1080), image)
     if effect == "image":
         pipe.set_effect("image", background=big[:, ::-1])

@@ -30,9 +30,10 @@ def _warm(pipeline: Any, frame: np.ndarray, n: int) -> None:
 
 
 def measure_stream(pipeline: Any, frame: np.ndarray, fps: float = 30.0, seconds: float = 10.0,
-                   warmup: int = 5) -> dict[str, Any]:
+                   warmup: int = 5, noise: float = 0.0) -> dict[str, Any]:
     """Stream ``frame`` at ``fps`` for ``seconds`` through the threaded loop into a null sink; the stream's summary.
 
+    ``noise``: Gaussian sensor noise (sigma, grey levels) drawn afresh for each frame, as a camera gives it.
     The pipeline is warmed up first (ONNX Runtime's first runs are slow) and left with its settings.
     """
     _warm(pipeline, frame, warmup)
@@ -43,7 +44,7 @@ def measure_stream(pipeline: Any, frame: np.ndarray, fps: float = 30.0, seconds:
         if time.perf_counter() >= end:
             controls.quit = True
 
-    source = SyntheticSource(frame, fps=fps, count=max(1, round(fps * seconds)))
+    source = SyntheticSource(frame, fps=fps, count=max(1, round(fps * seconds)), noise=noise)
     stats = run_stream(source, pipeline, [NullSink()], controls=controls, on_frame=stop_when_done)
     return {"source_fps": fps, "seconds": seconds, **stats.summary()}
 
@@ -123,7 +124,7 @@ def format_stream_table(results: dict[str, Any]) -> str:
             cpu = f"{r['cpu_percent']:.0f} | {r['cpu_ms_per_frame']:.1f}" if "cpu_percent" in r else " | "
             lines.append(f"| {r['name']} | {cpu} | {r['source_fps']:.0f} | {r['fps']:.1f} | {r['captured']} | "
                          f"{r['dropped']} | {r['latency_median_ms']:.1f} | {r['latency_p95_ms']:.1f} |")
-        lines.append("")
+        lines += [f"{r['name']}: {r['governor']}" for r in runs if r.get("governor")] + [""]
     fl = results.get("flicker")
     if fl:
         lines += [f"| flicker, static scene, noise sigma {fl['sigma']:g} | mean abs mask change (1/255) "

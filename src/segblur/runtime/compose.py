@@ -78,22 +78,40 @@ def unpremultiply(prem: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
+class Blend:
+    """``alpha * frame + (1 - alpha) * background`` made ready for one matte and background.
+
+    The background's share ``(1 - alpha) * background`` (upsampled first when smaller) is computed once; each
+    frame then costs one multiply and one add: the governor's reused frames blend a new frame with the last
+    matte and background this way. Both products are rounded once (``cv2.multiply`` with a 1/255 scale), so a
+    blend is within one grey level of the exact one, and alpha 255 gives the frame exactly. With a workspace
+    the prepared planes live in its buffers (valid until the next Blend made with it).
+    """
+
+    def __init__(self, background: np.ndarray, alpha: np.ndarray, shape: tuple[int, ...],
+                 ws: Workspace | None = None) -> None:
+        H, W = shape[:2]
+        self.alpha3 = cv2.cvtColor(alpha8(alpha, ws, "compose.alpha8"), cv2.COLOR_GRAY2RGB,
+                                   dst=scratch(ws, "compose.a3", (H, W, 3), np.uint8))
+        inverse = cv2.bitwise_not(self.alpha3, dst=scratch(ws, "compose.inv3", (H, W, 3), np.uint8))
+        if background.shape[:2] != (H, W):
+            background = cv2.resize(background, (W, H), dst=scratch(ws, "compose.bg", (H, W, 3), np.uint8),
+                                    interpolation=cv2.INTER_LINEAR)
+        self.back = cv2.multiply(background, inverse, dst=scratch(ws, "compose.back", (H, W, 3), np.uint8),
+                                 scale=1 / 255)
+
+    def apply(self, frame: np.ndarray, ws: Workspace | None = None) -> np.ndarray:
+        """The blend for ``frame`` (uint8 RGB of the prepared size): always a new array (callers may keep frames)."""
+        front = cv2.multiply(frame, self.alpha3, dst=scratch(ws, "compose.front", frame.shape, np.uint8),
+                             scale=1 / 255)
+        return cv2.add(front, self.back)
+
+
 def composite(frame: np.ndarray, background: np.ndarray, alpha: np.ndarray,
               ws: Workspace | None = None) -> np.ndarray:
     """``alpha * frame + (1 - alpha) * background`` for uint8 RGB images and an HxW alpha (uint8 0..255 or float).
 
-    A smaller ``background`` is upsampled bilinearly straight into the result. Each product is
-    rounded once (``cv2.multiply`` with a 1/255 scale), so the result is within one grey level of
-    the exact blend, and alpha 255 gives the frame exactly. The result is always a new array
-    (callers may keep frames); only scratch space is reused.
+    A smaller ``background`` is upsampled bilinearly. The result is always a new array (callers may keep
+    frames); only scratch space is reused. See :class:`Blend` for the rounding.
     """
-    H, W = frame.shape[:2]
-    out = np.empty_like(frame)
-    if background.shape[:2] != (H, W):
-        background = cv2.resize(background, (W, H), dst=out, interpolation=cv2.INTER_LINEAR)
-    a3 = cv2.cvtColor(alpha8(alpha, ws, "compose.alpha8"), cv2.COLOR_GRAY2RGB,
-                      dst=scratch(ws, "compose.a3", (H, W, 3), np.uint8))
-    front = cv2.multiply(frame, a3, dst=scratch(ws, "compose.front", (H, W, 3), np.uint8), scale=1 / 255)
-    cv2.bitwise_not(a3, dst=a3)
-    back = cv2.multiply(background, a3, dst=scratch(ws, "compose.back", (H, W, 3), np.uint8), scale=1 / 255)
-    return cv2.add(front, back, dst=out)
+    return Blend(background, alpha, frame.shape, ws).apply(frame, ws)

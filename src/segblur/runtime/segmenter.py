@@ -56,6 +56,7 @@ class Segmenter:
     def __init__(self, model: str | Path = "default", providers: Sequence[str] | None = None,
                  threads: int | None = None, keep: Sequence[str] | None = None) -> None:
         self.model = OnnxModel(model, providers=providers, threads=threads)
+        self.threads = threads  # ONNX Runtime's intra-op threads; None: its default (all cores)
         self.info = self.model.info
         self.keep = self._keep_indices(keep)
         self._ws = Workspace()
