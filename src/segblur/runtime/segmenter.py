@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -51,6 +52,8 @@ class Segmenter:
 
     ``keep`` names the classes that count as foreground (default: the model's own choice, e.g.
     ``person``). ``providers`` picks ONNX Runtime execution providers; ``threads`` caps its threads.
+    Predictions may run in several threads at once (each thread has its own scratch space, and ONNX
+    Runtime's sessions are thread-safe).
     """
 
     def __init__(self, model: str | Path = "default", providers: Sequence[str] | None = None,
@@ -59,7 +62,7 @@ class Segmenter:
         self.threads = threads  # ONNX Runtime's intra-op threads; None: its default (all cores)
         self.info = self.model.info
         self.keep = self._keep_indices(keep)
-        self._ws = Workspace()
+        self._local = threading.local()  # a workspace per thread: several threads may segment at once
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -80,7 +83,10 @@ class Segmenter:
 
     def probabilities_lowres(self, image: np.ndarray) -> np.ndarray:
         """Class probabilities at the network's resolution, C x h x w float32 (image stretched to fit)."""
-        out = self.model.run(make_blob(image, self.info, self._ws))[0]
+        ws = getattr(self._local, "ws", None)
+        if ws is None:
+            ws = self._local.ws = Workspace()
+        out = self.model.run(make_blob(image, self.info, ws))[0]
         if self.info.output_kind == "logits":
             out = out - out.max(0, keepdims=True)
             np.exp(out, out=out)
