@@ -30,11 +30,13 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 from .resize import downscale
+from .segmenter import Segmenter
 
 MODEL, HOLD, REUSE = "model", "hold", "reuse"
 STEPS = (MODEL, HOLD, REUSE)
@@ -215,12 +217,10 @@ class Governor:
 
     # -- choosing the model and threads ------------------------------------------------------------------------
 
-    def choose(self, segmenter):
+    def choose(self, segmenter: Segmenter) -> Segmenter:
         """With a budget: the cheapest of the model and its INT8 twin, each with one thread and with ONNX Runtime's
         default, that keeps up with the stream; returns the segmenter to use (``segmenter`` itself if it wins or
         nothing is to choose). Models on a GPU provider are left alone."""
-        from .segmenter import Segmenter
-
         c = self.config
         if not c.budgeted or not (c.choose_model or c.choose_threads):
             return segmenter
@@ -248,7 +248,7 @@ class Governor:
 
     # -- reporting ---------------------------------------------------------------------------------------------
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """Counts of each step, the level, the measured CPU share and what :meth:`choose` picked (plain numbers)."""
         c = self.config
         return {**{f"{s}_frames": n for s, n in self.counts.items()}, "level": self.level,
@@ -274,7 +274,7 @@ def _threads(n: int | None) -> str:
     return "ONNX Runtime's default threads" if not n else f"{n} thread" + ("s" if n > 1 else "")
 
 
-def time_model(segmenter, runs: int = 12) -> tuple[float, float]:
+def time_model(segmenter: Segmenter, runs: int = 12) -> tuple[float, float]:
     """(CPU ms, wall ms) per run of ``segmenter``'s network on a random input, medians after a warm-up."""
     h, w = segmenter.info.input_size
     blob = np.random.default_rng(0).uniform(-1, 1, (1, 3, h, w)).astype(np.float32)

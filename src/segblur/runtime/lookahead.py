@@ -13,6 +13,7 @@ workers. ONNX Runtime, OpenCV and numpy release the GIL, so the threads run in p
 from __future__ import annotations
 
 import collections
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -37,7 +38,7 @@ class Lookahead:
         """Start segmenting ``image`` (kept as is: pass the array that will later be processed)."""
         self._pending.append((image, self._pool.submit(self.segmenter.predict_lowres, image)))
 
-    def predict_lowres(self, image: np.ndarray, keep: Any = None) -> np.ndarray:
+    def predict_lowres(self, image: np.ndarray, keep: Sequence[str] | None = None) -> np.ndarray:
         """The foreground probability of ``image``: worked out ahead if it was submitted, else now."""
         while self._pending:
             ahead, future = self._pending.popleft()
