@@ -118,7 +118,7 @@ class Pipeline:
         self._held_prob, self._held = None, None
 
     def reset(self) -> None:
-        """Start a new stream: forget the temporal smoothing state (no-op when smoothing is off)."""
+        """Start a new stream: forget the temporal smoothing state and what the governor holds (if any)."""
         if self.smoother is not None:
             self.smoother.reset()
         if self.governor is not None:
