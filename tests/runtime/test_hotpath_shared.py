@@ -153,6 +153,6 @@ def test_temporal_pipeline_equals_smoother_then_refine_on_the_frame(model_path: 
     frames = [split_image(60, 80, split=20 + 3 * i) for i in range(8)]
     for f in frames:
         pipe.process(f)
-        expected = refine(sm(seg.predict_lowres(f), f), f, pipe.refine_config)
-        np.testing.assert_array_equal(pipe.last_alpha, expected)
+        expected = refine(sm(seg.predict_lowres(f), f), f, pipe.refine_config, dtype=np.uint8)
+        np.testing.assert_array_equal(pipe.last_alpha8, expected)
     assert pipe.smoother.resets == sm.resets

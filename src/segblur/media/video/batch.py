@@ -48,13 +48,14 @@ def plan_outputs(inputs: Sequence[str | Path], output: str | Path) -> list[tuple
 
 def process_videos(inputs: Sequence[str | Path], output: str | Path, processor: FrameProcessor, *,
                    codec: str | None = None, crf: float | None = None, preset: str | None = None,
-                   notify: Callable[[str], None] | None = None,
+                   workers: int | None = None, notify: Callable[[str], None] | None = None,
                    progress: Callable[[int | None], ProgressLine] | None = None) -> Iterator[VideoResult]:
     """Run :func:`~segblur.media.video.process.process_video` on each input; yields each one's :class:`VideoResult`.
 
     Raises :class:`VideoError` before any input when the outputs cannot be planned, PyAV is
     missing, or an encoder (``codec``, else each output's default) is not here or does not open with
-    ``crf`` and ``preset``. ``preset`` is the x264/x265 speed preset;
+    ``crf`` and ``preset``. ``preset`` is the x264/x265 speed preset; ``workers`` the frames the
+    model works on at once (:func:`~segblur.media.video.process.process_video`);
     ``progress(frames)`` makes the progress line of one video (its frame count, None if unknown).
     A failed input's progress line is cleared before its result is yielded, and closed after.
     """
@@ -63,7 +64,7 @@ def process_videos(inputs: Sequence[str | Path], output: str | Path, processor: 
     for name in dict.fromkeys(codec or default_codec(dst) for _, dst in jobs):  # each encoder once, before any input
         check_codec(name, crf, preset)
     options = {"preset": preset} if preset else None
-    return _each(jobs, processor, progress, codec=codec, crf=crf, options=options, notify=notify)
+    return _each(jobs, processor, progress, codec=codec, crf=crf, options=options, workers=workers, notify=notify)
 
 
 def _each(jobs: list[tuple[Path, Path]], processor: FrameProcessor,
