@@ -17,8 +17,8 @@ DEFAULT_EFFECT = "blur"
 DEFAULT_MODEL = "person-fast"
 
 # Registered training architectures (``segblur train --arch``), sorted.
-ARCHITECTURES: tuple[str, ...] = ("deconvnet", "deeplabv3_mobilenet_v3_large", "deeplabv3_resnet50", "fastseg",
-                                  "unet")
+ARCHITECTURES: tuple[str, ...] = ("deconvnet", "deeplabv3_mobilenet_v3_large", "deeplabv3_resnet50",
+                                  "efficientnet_lite_seg", "fastseg", "unet")
 
 
 def builtin_dir() -> Path:
