@@ -88,7 +88,7 @@ def test_features_per_stride_and_truncation() -> None:
         assert [f.shape[-2:] for f in feats] == [(64 // s, 96 // s) for s in (2, 4, 8, 16, 32)[:len(channels)]]
     assert EfficientNetLite("lite0", 16).num_blocks == 11  # stages 6 and 7 (blocks 11-15) dropped
     for bad in ({"output_stride": 4}, {"variant": "lite9"}, {"decoder_finest": 16}, {"freeze_stages": 9},
-                {"output_stride": 8, "decoder_finest": 8}):
+                {"output_stride": 8, "decoder_finest": 8}, {"bn_momentum": 0.0}):
         with pytest.raises(ValueError):
             create_model(ARCH, 2, **bad)
 
@@ -205,3 +205,12 @@ def test_frozen_stages_get_no_gradient_and_stay_in_eval_mode() -> None:
     model(torch.randn(2, 3, 64, 64)).sum().backward()
     assert all(p.grad is None for m in frozen for p in m.parameters())
     assert model.encoder._blocks[3]._depthwise_conv.weight.grad is not None
+
+
+def test_bn_momentum_option() -> None:
+    """PyTorch's 0.1 by default (TensorFlow's epsilon); TensorFlow's 0.01 on request."""
+    default = create_model(ARCH, 2, decoder_width=16)
+    slow = create_model(ARCH, 2, decoder_width=16, bn_momentum=0.01)
+    bns = [m for m in default.encoder.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert bns and all(m.momentum == 0.1 and m.eps == 1e-3 for m in bns)
+    assert all(m.momentum == 0.01 for m in slow.encoder.modules() if isinstance(m, nn.BatchNorm2d))

@@ -24,7 +24,10 @@ import torch.nn.functional as F
 from . import register_model
 from .fpn import EncoderDecoder, FPNDecoder
 
-BN_EPS, BN_MOMENTUM = 1e-3, 0.01  # TensorFlow's batch-norm epsilon and decay 0.99, as the weights were trained
+# TensorFlow's epsilon, as the weights were trained. Momentum: PyTorch's 0.1, not TensorFlow's 0.01: fine-tuning on
+# LFW with batch 8 (2 epochs of 480 images), validation mean IoU was 0.753 with 0.1 and 0.519 with 0.01, whose
+# running statistics lag behind the changing weights (0.699 with frozen statistics, 0.689 from scratch).
+BN_EPS, BN_MOMENTUM = 1e-3, 0.1
 
 # (repeats, kernel, stride, expansion, input channels, output channels) of EfficientNet-B0's seven stages.
 STAGES = (
@@ -174,11 +177,21 @@ class EfficientNetLite(nn.Module):
 
 @register_model("efficientnet_lite_seg")
 def efficientnet_lite_seg(num_classes: int = 2, variant: str = "lite0", output_stride: int = 16,
-                          decoder_width: int = 64, decoder_finest: int = 4, freeze_bn: bool = False,
-                          freeze_stages: int = 0) -> EncoderDecoder:
+                          decoder_width: int = 32, decoder_finest: int = 4, bn_momentum: float | None = None,
+                          freeze_bn: bool = False, freeze_stages: int = 0) -> EncoderDecoder:
     """EfficientNet-Lite encoder (``variant`` lite0/1/2, cut at ``output_stride`` 8/16/32) with the FPN decoder
     (``decoder_width`` channels, down to stride ``decoder_finest``); ``--pretrained efficientnet-lite0`` (the
-    variant's name) starts the encoder from ImageNet. ``freeze_bn``/``freeze_stages``: see EncoderDecoder."""
+    variant's name) starts the encoder from ImageNet.
+
+    ``bn_momentum`` overrides the encoder's batch-norm momentum (0.1, measured best for short CPU fine-tunes;
+    TensorFlow trained with 0.01). ``freeze_bn``/``freeze_stages``: see EncoderDecoder (off by default).
+    """
     encoder = EfficientNetLite(variant, int(output_stride))
+    if bn_momentum is not None:
+        if not 0 < bn_momentum <= 1:
+            raise ValueError(f"bn_momentum must be in (0, 1], got {bn_momentum}")
+        for m in encoder.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.momentum = float(bn_momentum)
     decoder = FPNDecoder(encoder.out_channels, num_classes, int(decoder_width), int(decoder_finest))
     return EncoderDecoder(encoder, decoder, freeze_bn=freeze_bn, freeze_stages=int(freeze_stages))
