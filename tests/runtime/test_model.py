@@ -225,3 +225,19 @@ def test_wrong_class_count_is_refused_even_when_output_shape_is_symbolic(make_mo
     with pytest.raises(ModelError) as ei:  # at load time, or at the latest on the first frame
         Segmenter(path).predict(np.zeros((8, 8, 3), np.uint8))
     assert_one_line_naming(ei.value, path)
+
+
+@pytest.mark.parametrize("edit,needle", [
+    (lambda m: m["input"].update(std=[float("nan")] * 3), "std"),
+    (lambda m: m.update(format=True), "format"),
+    (lambda m: m["input"].update(size=[True, 32]), "size"),
+    (lambda m: m.update(foreground=["person", "person"]), "foreground"),
+    (lambda m: m["input"].update(name="pixels"), "input"),
+    (lambda m: m["output"].update(name="scores"), "output"),
+])
+def test_more_bad_metadata_is_refused(tmp_path: Path, edit, needle: str) -> None:
+    path = build_model(tmp_path / "m.onnx", edit=edit)
+    with pytest.raises(ModelError) as e:
+        OnnxModel(path)
+    msg = str(e.value)
+    assert "\n" not in msg and str(path) in msg and needle in msg

@@ -11,7 +11,7 @@ import pytest
 from conftest import BLUE, GREEN, RED, split_image
 
 from segblur import ModelError, Segmenter
-from segblur.runtime.segmenter import as_rgb
+from segblur.runtime.frames import as_rgb
 
 
 @pytest.fixture(scope="module")
@@ -179,3 +179,9 @@ def test_default_model_predicts_valid_probabilities() -> None:
     assert prob.shape == (45, 61) and prob.dtype == np.float32
     assert np.all(prob >= 0) and np.all(prob <= 1)
     assert s.predict_classes(img).max() < len(s.classes)
+
+
+def test_keeping_a_class_twice_counts_it_once(model_path: Path) -> None:
+    img = split_image(32, 48)
+    seg = Segmenter(model_path)
+    assert np.allclose(seg.predict(img, keep=["person", "person"]), seg.predict(img, keep=["person"]))

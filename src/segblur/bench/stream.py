@@ -18,8 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..media.camera import NullSink, SyntheticSource, noisy_frames, run_stream
-from ..media.preview import Controls
+from ..media.camera import Controls, NullSink, SyntheticSource, noisy_frames, run_stream
 from ..media.video import VideoError, VideoWriter, process_video
 
 FAST_FPS = 1000.0  # "as fast as it goes": a source faster than any pipeline, yet not a busy loop

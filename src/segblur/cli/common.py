@@ -1,4 +1,5 @@
-"""What the subcommands share: the one error convention, option types and groups, the pipeline the options describe.
+"""What the subcommands share: the one error convention, option types and groups, the pipeline the options describe,
+the batch loop over planned image jobs and JSON output.
 
 Importing this is cheap (argparse only); the runtime is imported when a pipeline is built."""
 
@@ -6,11 +7,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..names import DEFAULT_EFFECT, DEFAULT_MODEL, EFFECTS
 
 if TYPE_CHECKING:
+    from ..media.images import Job
     from ..runtime.pipeline import Pipeline
     from ..runtime.segmenter import Segmenter
 
@@ -135,3 +139,51 @@ def chosen_effect(args: argparse.Namespace) -> str:
 def report(msg: str) -> None:
     """One line about one input on stderr (the command goes on with the others)."""
     print(f"segblur: {msg}", file=sys.stderr)
+
+
+def run_jobs(jobs: Sequence[Job], errors: Sequence[str], work: Callable[[Job], None], *, quiet: bool,
+             output: str | Path) -> int:
+    """Run ``work(job)`` for each planned job (``plan_jobs``) under a progress line, reporting the planning
+    ``errors`` and every job that fails, one line each, and carrying on; then a summary line unless ``quiet``.
+
+    Returns the exit status: 1 when anything failed, else 0.
+    """
+    import cv2
+
+    from ..io import one_line
+    from ..media.images import ImageError
+    from ..progress import Progress
+
+    for e in errors:
+        report(e)
+    progress = Progress(len(jobs), "files", enabled=not quiet and len(jobs) > 1)
+    failed = len(errors)
+    for job in jobs:
+        try:
+            work(job)
+        except ImageError as e:
+            progress.clear()
+            report(str(e))
+            failed += 1
+        except (cv2.error, MemoryError, ValueError, OSError) as e:  # anything else one file can cause
+            progress.clear()
+            report(f"{job.src}: cannot process ({one_line(e)})")
+            failed += 1
+        progress.update()
+    progress.close()
+    done = len(jobs) - (failed - len(errors))
+    if not quiet:
+        print(f"segblur: {done} written to {output}" + (f", {failed} failed" if failed else ""), file=sys.stderr)
+    return 1 if failed else 0
+
+
+def write_json(path: str | Path, data: object) -> None:
+    """Write ``data`` as indented JSON, atomically; CommandError naming the file when it cannot be written."""
+    import json
+
+    from ..io import write_atomic
+
+    try:
+        write_atomic(path, (json.dumps(data, indent=2, allow_nan=False) + "\n").encode())
+    except OSError as e:
+        raise CommandError(f"{path}: cannot write ({e.strerror or e})") from None

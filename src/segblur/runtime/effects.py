@@ -8,6 +8,10 @@ a blur of sigma 18 px computed at 1/6 scale with sigma 3 px, then upsampled, loo
 
 ``strength`` is in [0, 1] for every effect; each effect maps it to its own parameter relative to
 the frame's short side, so a given strength looks the same at any resolution.
+
+A background picture given as a path is read with :func:`segblur.media.images.read_image`: reading and
+validating still images is the one part of media the runtime stands on, and it imports nothing of the runtime
+(media's loops sit above the runtime; ``tests/runtime/test_frames.py`` keeps both directions honest).
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ import cv2
 import numpy as np
 
 from .. import names
+from ..media.images import read_image
 from .compose import FLOOR, background_premultiplied, unpremultiply, weighted_downscale
+from .frames import as_rgb
 from .workspace import Workspace
 
 Color = tuple[int, int, int]
@@ -198,13 +204,7 @@ class ReplaceImage(Effect):
         super().__init__(strength)
         if background is None:
             raise ValueError("the image effect needs a background image")
-        if isinstance(background, (str, Path)):
-            from ..media.images import read_image
-
-            background = read_image(background)
-        from .segmenter import as_rgb
-
-        self.image = as_rgb(background)
+        self.image = as_rgb(read_image(background) if isinstance(background, (str, Path)) else background)
         self._cache: tuple[tuple[int, int], np.ndarray] | None = None
 
     def render(self, frame: np.ndarray, alpha: np.ndarray, ws: Workspace | None = None) -> np.ndarray:

@@ -9,6 +9,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from .compose import composite
@@ -17,6 +18,8 @@ from .refine import RefineConfig, grey_frame, guide_lowres, refine
 from .segmenter import Segmenter, as_rgb
 from .temporal import TemporalConfig, TemporalSmoother
 from .workspace import Workspace
+
+VIEWS = ("effect", "mask")  # what Pipeline.process returns (the live preview's m key switches)
 
 
 class Pipeline:
@@ -31,6 +34,7 @@ class Pipeline:
     ``temporal`` (True or a :class:`~segblur.runtime.temporal.TemporalConfig`) smooths the
     model's probabilities across consecutive :meth:`process` calls, for video and camera streams;
     call :meth:`reset` when a new stream starts. Off by default (independent images).
+    :attr:`view` chooses what :meth:`process` returns: the composited frame or the mask.
     """
 
     def __init__(self, model: str | Path | Segmenter = "default", effect: str | Effect = "blur",
@@ -49,6 +53,7 @@ class Pipeline:
         self.effect = make_effect(effect, strength, background=background, color=color)
         self.last_timings: dict[str, float] = {}
         self.last_alpha: np.ndarray | None = None  # valid until the next frame (reused buffer)
+        self._view = "effect"
         self._ws = Workspace()
         self.smoother: TemporalSmoother | None = None
         self.set_temporal(temporal)
@@ -66,6 +71,17 @@ class Pipeline:
             self.smoother = TemporalSmoother() if config else None
         else:
             raise ValueError(f"temporal must be True, False or a TemporalConfig, got {config!r}")
+
+    @property
+    def view(self) -> str:
+        """What :meth:`process` returns: ``"effect"`` (the composited frame) or ``"mask"`` (the alpha as grey RGB)."""
+        return self._view
+
+    @view.setter
+    def view(self, view: str) -> None:
+        if view not in VIEWS:
+            raise ValueError(f"view must be one of {', '.join(VIEWS)}, got {view!r}")
+        self._view = view
 
     def reset(self) -> None:
         """Start a new stream: forget the temporal smoothing state (no-op when smoothing is off)."""
@@ -109,7 +125,8 @@ class Pipeline:
 
         With temporal smoothing on, this frame continues the stream of the previous calls (the
         ``segment`` timing then includes the smoothing; the grey guide it shares with refinement
-        counts as ``refine``).
+        counts as ``refine``). In the ``"mask"`` :attr:`view` the frame is still composited (so the
+        timings stay comparable) and the alpha is returned as grey RGB: white where the frame is left as it is.
         """
         t0 = time.perf_counter()
         rgb = as_rgb(image)
@@ -132,6 +149,8 @@ class Pipeline:
         self.last_alpha = alpha
         self.last_timings = {"segment": (t1 - t0 - t_guide) * 1e3, "refine": (t2 - t1 + t_guide) * 1e3,
                              "effect": (t3 - t2) * 1e3, "compose": (t4 - t3) * 1e3, "total": (t4 - t0) * 1e3}
+        if self._view == "mask":
+            return cv2.cvtColor((alpha * 255).astype(np.uint8), cv2.COLOR_GRAY2RGB)
         return out
 
     __call__ = process

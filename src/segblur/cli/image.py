@@ -1,0 +1,45 @@
+"""``segblur image``: apply an effect to the background of image files or folders."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .common import add_effect_options, add_mask_options, add_model_options, int_in
+
+ORDER = 10
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Add the ``image`` subcommand."""
+    p = sub.add_parser("image", help="blur the background of image files or folders",
+                       description="Apply an effect to everything but the kept classes of each image. "
+                       "OUT is a file for one input file, otherwise a folder (created if needed). "
+                       "Inputs are never overwritten; outputs are written atomically.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and/or folders (searched recursively)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file or folder")
+    add_effect_options(p)
+    p.add_argument("--quality", type=int_in(0, 100), default=95, help="JPEG/WebP quality 0..100 (default 95)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    add_model_options(p)
+    add_mask_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """The effect on every input, written to OUT; 1 when some inputs failed."""
+    from ..media.images import Job, plan_jobs, read_image, write_image
+    from .common import CommandError, chosen_effect, make_pipeline, run_jobs
+
+    effect = chosen_effect(args)
+    out = Path(args.output)
+    if out.is_file() and len(args.inputs) > 1:
+        raise CommandError(f"{out}: is a file; several inputs need an output folder")
+    pipe = make_pipeline(args, effect=effect, strength=args.strength, background=args.background, color=args.color,
+                         invert=args.invert)
+    jobs, errors = plan_jobs(args.inputs, args.output, protect=[args.background] if args.background else ())
+
+    def work(job: Job) -> None:
+        write_image(job.dst, pipe.process(read_image(job.src)), quality=args.quality)
+
+    return run_jobs(jobs, errors, work, quiet=args.quiet, output=args.output)

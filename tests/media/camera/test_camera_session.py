@@ -1,0 +1,106 @@
+"""media.camera.session: source and outputs from plain settings; through ``segblur camera``, a file played headless."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from camera_fakes import FakeVirtualCam, H, ListSink, W, decoded, need_pyvirtualcam, run, write_clip
+from conftest import split_image
+
+from segblur.media.camera import (
+    CameraSession,
+    CameraSettings,
+    SinkError,
+    StreamError,
+    SyntheticSource,
+    open_camera,
+    session,
+)
+from segblur.runtime.pipeline import Pipeline
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    return write_clip(tmp_path / "clip.mp4", 60)  # 0.6 s at 100 fps: time for a few frames on a busy machine
+
+
+def test_file_source_headless_stops_after_n_frames(clip: Path, model_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = run(capsys, "camera", "--source", clip, "--no-preview", "--frames", "5", "--model", model_path)
+    assert code == 0, err
+    shown, captured, dropped = (int(v) for v in re.search(r"(\d+) frames shown of (\d+) captured \((\d+) dropped",
+                                                            err).groups())
+    assert shown == 5 and captured == shown + dropped
+    assert "latency capture to output: median" in err and "segment" in err
+    # The headless progress line carries the live per-stage and end-to-end medians.
+    assert re.search(r"5/5 frames .*median ms: segment [\d.]+  refine [\d.]+  effect [\d.]+  compose [\d.]+  "
+                     r"end-to-end \d+", err), err
+
+
+def test_file_source_ends_with_the_file(clip: Path, model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = run(capsys, "camera", "--source", clip, "--no-preview", "--model", model_path)
+    assert code == 0, err
+    shown, captured, dropped = (int(v) for v in re.search(r"(\d+) frames shown of (\d+) captured \((\d+) dropped",
+                                                            err).groups())
+    assert captured == 60 and shown + dropped == 60 and shown >= 1
+
+
+def test_open_camera_sets_up_the_outputs_the_settings_ask_for(clip: Path, tmp_path: Path, model_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    pyvirtualcam = need_pyvirtualcam()
+    FakeVirtualCam.instances = []
+    monkeypatch.setattr(pyvirtualcam, "Camera", FakeVirtualCam)
+    out = tmp_path / "rec.mkv"
+    live = open_camera(CameraSettings(clip, preview=False, virtual=True, record=out))
+    (cam,) = FakeVirtualCam.instances
+    assert live.window is None and live.sinks == [live.virtual, live.recorder]
+    assert live.describe() == (f"{clip}: {W}x{H} at 100 fps -> virtual camera /dev/video42, recording to {out}; "
+                               "Ctrl-C stops")
+    stats = live.run(Pipeline(model_path, temporal=True), frames=3)
+    assert stats.ended == "frames" and len(cam.frames) == 3 == live.recorder.frames and cam.closed
+    assert len(decoded(out)) == 3
+
+
+class ClosingSource(SyntheticSource):
+    def __init__(self) -> None:
+        super().__init__(split_image(H, W), fps=200, count=50)
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_an_output_that_cannot_be_set_up_closes_what_was_opened(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    pyvirtualcam = need_pyvirtualcam()
+    FakeVirtualCam.instances = []
+    monkeypatch.setattr(pyvirtualcam, "Camera", FakeVirtualCam)
+    source = ClosingSource()
+    monkeypatch.setattr(session, "open_source", lambda *a: source)
+    with pytest.raises(SinkError, match="x.gif"):
+        open_camera(CameraSettings("anything", preview=False, virtual=True, record=tmp_path / "x.gif"))
+    assert source.closed and FakeVirtualCam.instances[0].closed
+
+
+def test_a_file_cannot_be_recorded_over_its_source(clip: Path) -> None:
+    with pytest.raises(SinkError, match="is the source"):
+        open_camera(CameraSettings(clip, preview=False, record=clip))
+
+
+class BrokenDisk(ListSink):
+    def send(self, rgb: np.ndarray, index: int, captured: float) -> None:
+        super().send(rgb, index, captured)
+        if len(self.indices) == 2:
+            raise OSError(28, "No space left on device")
+
+
+def test_an_output_failing_mid_stream_is_one_line_and_everything_is_closed(model_path: Path) -> None:
+    source, broken, other = ClosingSource(), BrokenDisk(), ListSink()
+    live = CameraSession(source, recorder=broken, virtual=other)
+    with pytest.raises(StreamError) as e:
+        live.run(Pipeline(model_path))
+    assert str(e.value) == "synthetic: stream stopped (No space left on device)"
+    assert source.closed and broken.closed and other.closed
