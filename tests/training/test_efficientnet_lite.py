@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch")
 import torch.nn as nn  # noqa: E402
 from conftest import assert_one_line_naming  # noqa: E402
 
-from segblur.training.data.transforms import MEAN, STD  # noqa: E402  (the normalisation the trainer feeds)
+from segblur.training.data.transforms import MEAN, STD  # noqa: E402  (ImageNet normalisation, 0-255 units)
 from segblur.training.models import create_model  # noqa: E402
 from segblur.training.models import pretrained as pretrained_mod  # noqa: E402
 from segblur.training.models.efficientnet_lite import (  # noqa: E402
@@ -99,7 +99,7 @@ def test_imagenet_file_maps_every_encoder_key(tmp_path: Path, variant: str, stri
     torch.save(src, tmp_path / "imagenet.pth")
     model = create_model(ARCH, 3, variant=variant, output_stride=stride, decoder_width=16)
     init = {k: v.clone() for k, v in model.state_dict().items()}
-    skipped = load_pretrained(model, str(tmp_path / "imagenet.pth"))
+    skipped = load_pretrained(model, str(tmp_path / "imagenet.pth"), input_norm=(MEAN, STD))
     state = model.state_dict()
     assert skipped and all(k.startswith("decoder.") for k in skipped)
     assert all(torch.equal(state[k], init[k]) for k in skipped)
@@ -117,7 +117,7 @@ def test_imagenet_file_maps_every_encoder_key(tmp_path: Path, variant: str, stri
 
 
 def test_folded_stem_sees_what_the_imagenet_weights_were_trained_on(tmp_path: Path) -> None:
-    """Fed the trainer's normalisation, the loaded encoder computes what the file's network computes on
+    """Loaded with input_norm=ImageNet's and fed that, the encoder computes what the file's network computes on
     (pixel - 127) / 128, away from the zero-padded border."""
     enc = EfficientNetLite("lite0", 8)
     sd = {k: v for k, v in imagenet_file("lite0", seed=2).items() if enc.imagenet_key(k) and k in enc.state_dict()}
@@ -126,7 +126,7 @@ def test_folded_stem_sees_what_the_imagenet_weights_were_trained_on(tmp_path: Pa
     raw = EfficientNetLite("lite0", 8)
     raw.load_state_dict(sd)
     model = create_model(ARCH, 2, output_stride=8, decoder_finest=4)
-    load_pretrained(model, str(tmp_path / "lite0.pth"), strict_backbone=False)
+    load_pretrained(model, str(tmp_path / "lite0.pth"), strict_backbone=False, input_norm=(MEAN, STD))
     pixels = torch.rand(1, 3, 64, 64) * 255
     mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
     with torch.no_grad():
@@ -174,12 +174,12 @@ def test_real_package_file(variant: str) -> None:
     for key, shape in REAL_KEYS[variant].items():
         assert tuple(src[key].shape) == shape, key
     model = create_model(ARCH, 2, variant=variant, decoder_width=16)
-    skipped = load_pretrained(model, f"efficientnet-{variant}")
+    skipped = load_pretrained(model, f"efficientnet-{variant}")  # no input_norm: the stem as it is in the file
     assert all(k.startswith("decoder.") for k in skipped)
-    state = model.state_dict()
-    for key, value in state.items():
-        if key.startswith("encoder.") and key not in ("encoder._conv_stem.weight", "encoder._bn0.running_mean"):
-            assert torch.equal(value, src[key[len("encoder."):]]), key
+    encoder = {k[len("encoder."):]: v for k, v in model.state_dict().items() if k.startswith("encoder.")}
+    dropped = {"lite0": 5, "lite1": 6, "lite2": 6}[variant]  # blocks of stages 6-7, 18 tensors each
+    assert len(encoder) == REAL_COUNTS[variant] - 8 - 18 * dropped
+    assert all(torch.equal(v, src[k]) for k, v in encoder.items())
 
 
 def test_frozen_batch_norm_keeps_pretrained_statistics() -> None:

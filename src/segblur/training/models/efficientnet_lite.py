@@ -43,7 +43,8 @@ STAGES = (
 VARIANTS = {"lite0": (1.0, 1.0, 224), "lite1": (1.0, 1.1, 240), "lite2": (1.1, 1.2, 260)}
 # Stages kept for each output stride: 1/8 ends after stage 3, 1/16 after stage 5, 1/32 keeps all seven.
 STAGES_FOR_STRIDE = {8: 3, 16: 5, 32: 7}
-# Normalisation the ImageNet weights expect: TensorFlow's Lite preprocessing, (pixel - 127) / 128.
+# Normalisation the ImageNet weights expect: TensorFlow's Lite preprocessing, (pixel - 127) / 128. The person
+# preset's (pixel - 127.5) / 127.5 is within 0.4% of it; for another, load_pretrained(input_norm=...) folds it in.
 PRETRAINED_MEAN, PRETRAINED_STD = (127.0, 127.0, 127.0), (128.0, 128.0, 128.0)
 
 
@@ -159,9 +160,9 @@ class EfficientNetLite(nn.Module):
             return None
         return key
 
-    def adapt_imagenet(self, state: dict[str, torch.Tensor], prefix: str, mean: tuple[float, ...],
-                       std: tuple[float, ...]) -> dict[str, torch.Tensor]:
-        """Fold the input normalisation into the pretrained stem: the file's weights expect (pixel - 127) / 128; the
+    def fold_input_norm(self, state: dict[str, torch.Tensor], prefix: str, mean: tuple[float, ...],
+                        std: tuple[float, ...]) -> dict[str, torch.Tensor]:
+        """Fold an input normalisation into the pretrained stem: the file's weights expect (pixel - 127) / 128; the
         network is fed (pixel - ``mean``) / ``std``. Scales the stem's kernels per input channel and moves the
         constant it then adds into ``_bn0``'s running mean, so the ImageNet statistics hold from the first step
         (exact except on the zero-padded border, where "zero" means ``mean`` instead of 127)."""

@@ -17,8 +17,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..data.transforms import MEAN, STD
-
 
 def conv_bn_relu(cin: int, cout: int, kernel: int = 1, groups: int = 1) -> nn.Sequential:
     """Conv (no bias), batch norm, ReLU."""
@@ -62,20 +60,18 @@ class EncoderDecoder(nn.Module):
 
     ``freeze_bn`` keeps every encoder batch norm in eval mode (pretrained statistics; scale and shift still train)
     through ``train()``; ``freeze_stages`` takes the encoder's stem and first stages (``encoder.frozen_modules(n)``)
-    out of training altogether. ``input_mean``/``input_std`` are the normalisation the network is fed (the
-    trainer's), which an encoder may fold into its pretrained stem.
+    out of training altogether.
     """
 
     backbone_prefix = "encoder."
     head_prefixes = ("decoder.classifier.",)
 
-    def __init__(self, encoder: nn.Module, decoder: nn.Module, *, freeze_bn: bool = False, freeze_stages: int = 0,
-                 input_mean: tuple[float, ...] = MEAN, input_std: tuple[float, ...] = STD) -> None:
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, *, freeze_bn: bool = False,
+                 freeze_stages: int = 0) -> None:
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
         self.freeze_bn = bool(freeze_bn)
-        self.input_mean, self.input_std = tuple(input_mean), tuple(input_std)
         self.frozen: list[nn.Module] = list(encoder.frozen_modules(int(freeze_stages))) if freeze_stages else []
         for m in self.frozen:
             m.requires_grad_(False)
@@ -102,7 +98,8 @@ class EncoderDecoder(nn.Module):
         mapped = self.encoder.imagenet_key(key)
         return None if mapped is None else self.backbone_prefix + mapped
 
-    def adapt_imagenet(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Let the encoder adjust its mapped ImageNet tensors before loading (e.g. fold the input normalisation)."""
-        adapt = getattr(self.encoder, "adapt_imagenet", None)
-        return state if adapt is None else adapt(state, self.backbone_prefix, self.input_mean, self.input_std)
+    def fold_input_norm(self, state: dict[str, torch.Tensor], mean: tuple[float, ...],
+                        std: tuple[float, ...]) -> dict[str, torch.Tensor]:
+        """Mapped ImageNet tensors adjusted so the encoder's pretrained stem expects (pixel - mean) / std."""
+        fold = getattr(self.encoder, "fold_input_norm", None)
+        return state if fold is None else fold(state, self.backbone_prefix, mean, std)

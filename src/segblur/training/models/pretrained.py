@@ -9,7 +9,8 @@ Three kinds of file are understood (after unwrapping ``{"model": ...}`` / ``{"st
   copied; the final per-class layers (``model.head_prefixes``) are skipped when the class count differs;
 * an ImageNet classifier (torchvision ``resnet50`` / ``mobilenet_v3_large`` / ``vgg16_bn`` names, lukemelas-style
   EfficientNet-Lite): its keys are mapped into the backbone by ``model.imagenet_key`` (None: dropped by the model's
-  rule, e.g. the classification head) and then passed through ``model.adapt_imagenet`` when the model has one.
+  rule, e.g. the classification head). With ``input_norm=(mean, std)``, the normalisation the network will be fed,
+  a model with ``fold_input_norm`` folds it into the pretrained stem (whose weights expect their own).
 
 Every backbone parameter must be found with the right shape, and every key the model maps must exist in it
 (``strict_backbone``), otherwise ``ValueError`` names the file and the first bad key: a wrong file fails loudly
@@ -19,7 +20,7 @@ instead of silently training from scratch.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import import_module
 from pathlib import Path
 
@@ -105,8 +106,12 @@ def _is_backbone(key: str, model: nn.Module) -> bool:
     return key.startswith(prefix) if prefix else not key.startswith(_head_prefixes(model))
 
 
-def load_pretrained(model: nn.Module, source: str, *, strict_backbone: bool = True) -> list[str]:
-    """Copy the weights of ``source`` (URL, path or packaged name) into ``model``; returns the keys left at init."""
+def load_pretrained(model: nn.Module, source: str, *, strict_backbone: bool = True,
+                    input_norm: tuple[Sequence[float], Sequence[float]] | None = None) -> list[str]:
+    """Copy the weights of ``source`` (URL, path or packaged name) into ``model``; returns the keys left at init.
+
+    ``input_norm`` = (mean, std) in 0-255 units: what the network is fed (see the module docstring).
+    """
     state = read_state_dict(resolve_source(str(source)))
     own = model.state_dict()
     heads = _head_prefixes(model)
@@ -123,7 +128,9 @@ def load_pretrained(model: nn.Module, source: str, *, strict_backbone: bool = Tr
                                  "is it the right architecture or variant?)")
             if target is not None:
                 mapped[target] = value
-        state = model.adapt_imagenet(mapped) if hasattr(model, "adapt_imagenet") else mapped
+        state = mapped
+        if input_norm is not None and hasattr(model, "fold_input_norm"):
+            state = model.fold_input_norm(state, tuple(input_norm[0]), tuple(input_norm[1]))
     loaded: dict[str, torch.Tensor] = {}
     skipped: list[str] = []
     for key, mine in own.items():
