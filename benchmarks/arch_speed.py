@@ -2,6 +2,7 @@
 
     python benchmarks/arch_speed.py --reference .cache/reference/selfie_segmentation.tflite \\
         [--candidates NAME ...] [--repeats 60] [--rounds 3] [--json runs/arch_speed.json]
+    python benchmarks/arch_speed.py --combine runs/arch_speed.json runs/arch_speed-2.json
 
 Each candidate is built with random weights, exported as ``segblur export`` writes models (ONNX with the runtime's
 metadata, checked against torch) and quantised with ``segblur.quantize_int8`` (static QDQ INT8, calibrated on the
@@ -14,7 +15,9 @@ Per candidate and precision (fp32, INT8), in one process:
   of the whole frame and of the segment stage, mean CPU ms per frame; then the MediaPipe-style reference
   (``bench.reference``) on the same frame right after it, and the ratio of the two totals.
 Rounds interleave the candidates, so load from other processes spreads over all of them; each figure is the
-median over rounds, and each ratio the median of per-round ratios (segblur / reference: below 1 is faster).
+median over rounds, and each ratio the median of per-round ratios (segblur / reference: below 1 is faster);
+"cpu ratio" compares CPU time per frame, steadier than wall time when other processes load the machine.
+``--combine A.json B.json`` pools the rounds of earlier runs into one table without measuring.
 The shipped ``person-fast`` and ``person-fast-int8`` are timed the same way as the baseline.
 """
 
@@ -154,10 +157,24 @@ def flushed_copy(model: str, folder: Path) -> Path:
     return path
 
 
+def summarise(runs: dict[str, list[dict[str, float]]], sizes: dict[str, dict[str, float]]) -> dict[str, dict]:
+    """Per model: sizes, and the median over rounds of each timing; "cpu ratio" is the median per-round ratio of
+    CPU time per frame (segblur / reference), steadier than wall time on a loaded machine."""
+    rows = {}
+    for key, rs in runs.items():
+        for run in rs:
+            if "frame cpu ms" in run and "ref cpu ms" in run:
+                run["cpu ratio"] = run["frame cpu ms"] / run["ref cpu ms"]
+        cols = [c for c in rs[0] if all(c in run for run in rs)]
+        rows[key] = {**sizes.get(key, {}), "rounds": len(rs), **{c: statistics.median(run[c] for run in rs)
+                                                                 for c in cols}}
+    return rows
+
+
 def format_rows(rows: dict[str, dict[str, float]]) -> str:
     """Markdown table of the medians."""
-    cols = ["params M", "MMAC", "net ms", "net cpu ms", "segment ms", "frame ms", "frame cpu ms", "ref segment ms",
-            "ref frame ms", "ref cpu ms", "ratio"]
+    cols = ["MMAC", "params M", "net ms", "net cpu ms", "segment ms", "frame ms", "frame cpu ms", "ref frame ms",
+            "ref cpu ms", "ratio", "cpu ratio"]
     lines = ["| model | precision | " + " | ".join(cols) + " |", "|---|---|" + "---:|" * len(cols)]
     for key, r in rows.items():
         name, precision = key.rsplit(" ", 1)
@@ -166,27 +183,8 @@ def format_rows(rows: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--reference", type=Path, required=True, help="MediaPipe selfie_segmentation.tflite")
-    ap.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES),
-                    metavar="NAME", help="candidates to time (default: all)")
-    ap.add_argument("--no-baseline", action="store_true", help="leave out person-fast and person-fast-int8")
-    ap.add_argument("--precision", nargs="+", default=["fp32", "int8"], choices=["fp32", "int8"])
-    ap.add_argument("--repeats", type=int, default=60, help="frames per timing (default 60)")
-    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
-    ap.add_argument("--network-only", action="store_true", help="time the networks alone (no frames, no reference)")
-    ap.add_argument("--network-threads", type=int, default=None,
-                    help="ONNX Runtime threads for the network timing (default: the runtime's, all cores)")
-    ap.add_argument("--size", default="1280x720", help="frame size WxH (default 1280x720)")
-    ap.add_argument("--json", type=Path, default=None, help="write every measurement here")
-    args = ap.parse_args(argv)
-    if not args.reference.is_file():
-        print(f"arch_speed: {args.reference}: not found (python benchmarks/fetch_reference.py)", file=sys.stderr)
-        return 2
-    torch.set_num_threads(1)
-    w, h = (int(v) for v in args.size.lower().split("x"))
-    frame = make_frame((w, h))
+def measure(args: argparse.Namespace, frame: np.ndarray) -> tuple[dict[str, list[dict]], dict[str, dict]]:
+    """Export the candidates and time them (and the baselines) in interleaved rounds; returns (runs, sizes)."""
     with tempfile.TemporaryDirectory(prefix="segblur-arch-speed-") as tmp:
         folder = Path(tmp)
         calib = calibration_images(folder)
@@ -211,11 +209,48 @@ def main(argv: list[str] | None = None) -> int:
                 if not args.network_only:
                     run.update(time_frame(path, frame, args.repeats, args.reference))
                 runs[key].append(run)
-    rows = {key: {**sizes.get(key, {}),
-                  **{c: statistics.median(run[c] for run in rs) for c in rs[0]}} for key, rs in runs.items()}
+    return runs, sizes
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--reference", type=Path, help="MediaPipe selfie_segmentation.tflite (needed to measure)")
+    ap.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES),
+                    metavar="NAME", help="candidates to time (default: all)")
+    ap.add_argument("--no-baseline", action="store_true", help="leave out person-fast and person-fast-int8")
+    ap.add_argument("--precision", nargs="+", default=["fp32", "int8"], choices=["fp32", "int8"])
+    ap.add_argument("--repeats", type=int, default=60, help="frames per timing (default 60)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    ap.add_argument("--network-only", action="store_true", help="time the networks alone (no frames, no reference)")
+    ap.add_argument("--network-threads", type=int, default=None,
+                    help="ONNX Runtime threads for the network timing (default: the runtime's, all cores)")
+    ap.add_argument("--size", default="1280x720", help="frame size WxH (default 1280x720)")
+    ap.add_argument("--json", type=Path, default=None, help="write every measurement here")
+    ap.add_argument("--combine", type=Path, nargs="+", metavar="JSON",
+                    help="measure nothing: pool the rounds of earlier --json files and print their table")
+    args = ap.parse_args(argv)
+    if args.combine:
+        runs, sizes, info = {}, {}, {}
+        for path in args.combine:
+            saved = json.loads(path.read_text())
+            info = saved["machine"]
+            for key, rs in saved["runs"].items():
+                runs.setdefault(key, []).extend(rs)
+                sizes[key] = {k: saved["rows"][key][k] for k in ("params M", "MMAC") if k in saved["rows"][key]}
+        print(f"pooled rounds of {', '.join(str(p) for p in args.combine)}; {info.get('cpu')}, "
+              f"{info.get('cores')} cores, onnxruntime {info.get('onnxruntime')}")
+        print(format_rows(summarise(runs, sizes)))
+        return 0
+    if args.reference is None or not args.reference.is_file():
+        print(f"arch_speed: {args.reference}: not found (python benchmarks/fetch_reference.py)", file=sys.stderr)
+        return 2
+    torch.set_num_threads(1)
+    w, h = (int(v) for v in args.size.lower().split("x"))
+    runs, sizes = measure(args, make_frame((w, h)))
     info = machine()
     print(f"{w}x{h} frame, blur; median of {args.rounds} rounds x {args.repeats} frames; {info['cpu']}, "
           f"{info['cores']} cores, onnxruntime {info['onnxruntime']}")
+    rows = summarise(runs, sizes)
     print(format_rows(rows))
     if args.json:
         write_atomic(args.json, json.dumps({"size": [w, h], "repeats": args.repeats, "rounds": args.rounds,
