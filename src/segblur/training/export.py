@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..denormals import flush_denormals
 from ..io import OverwriteError, check_output, one_line, temp_file, write_atomic
 from ..runtime.model import METADATA_KEY, OnnxModel, parse_metadata
 
 if TYPE_CHECKING:
-    import onnx
     import torch.nn as nn
 
 SUMMARY_KEYS = ("pixel_accuracy", "mean_pixel_accuracy", "mean_iou", "frequency_weighted_iou", "mean_boundary_f1")
@@ -118,7 +118,7 @@ def export_onnx(model: nn.Module, path: str | Path, metadata: dict[str, Any], op
                           dynamic_axes={info.input_name or "image": {0: "batch"},
                                         info.output_name or "probabilities": {0: "batch"}})
     proto = onnx.load_from_string(buf.getvalue())
-    flush_subnormals(proto)
+    flush_denormals(proto)  # subnormal weights cost 10x CPU on Intel (segblur.denormals)
     meta = info.to_metadata()
     meta["input"]["name"] = proto.graph.input[0].name
     meta["output"].update(name=proto.graph.output[0].name, kind="probabilities")
@@ -137,28 +137,6 @@ def export_onnx(model: nn.Module, path: str | Path, metadata: dict[str, Any], op
             raise RuntimeError(f"ONNX Runtime output differs from torch by {np.abs(ref - got).max():.2e}")
     write_atomic(path, proto.SerializeToString())
     return path
-
-
-def flush_subnormals(proto: onnx.ModelProto) -> int:
-    """Set float32 weights smaller than the smallest normal float to zero; returns how many there were.
-
-    Weight decay leaves dead filters at subnormal values, and on Intel CPUs each multiply by one takes a microcode
-    assist: the shipped person-fast (140 k subnormal weights) ran its ONNX Runtime pass in 134 ms of CPU per frame
-    on a 2-core Xeon, and in 13 ms with them zeroed (benchmarks/arch_speed.py, same run; the output is unchanged).
-    """
-    import onnx
-    from onnx import numpy_helper
-
-    count = 0
-    for tensor in proto.graph.initializer:
-        if tensor.data_type != onnx.TensorProto.FLOAT:
-            continue
-        w = numpy_helper.to_array(tensor)
-        tiny = (w != 0) & (np.abs(w) < np.finfo(np.float32).tiny)
-        if tiny.any():
-            count += int(tiny.sum())
-            tensor.CopyFrom(numpy_helper.from_array(np.where(tiny, np.float32(0), w), tensor.name))
-    return count
 
 
 def metrics_summary(obj: Any) -> dict:

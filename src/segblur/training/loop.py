@@ -111,7 +111,8 @@ class Trainer:
         if cfg.pretrained:
             from .models.pretrained import load_pretrained
 
-            skipped = load_pretrained(model, cfg.pretrained)
+            # ImageNet backbones fold the network's input normalisation into their stem where they can.
+            skipped = load_pretrained(model, cfg.pretrained, input_norm=(self.train_ds.mean, self.train_ds.std))
             if self.dist.main and not self.quiet:
                 print(f"segblur: initialised from {cfg.pretrained}" +
                       (f" ({len(skipped)} tensors not loaded: {', '.join(skipped[:4])}...)" if skipped else ""),
