@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from camera_fakes import decoded, error_line, run, write_clip
@@ -48,3 +49,28 @@ def test_overlay_writes_the_status_into_the_top_of_the_frame() -> None:
     assert out is img
     assert (img[:60] > 200).any() and (img[:60] < 30).any()  # white text, black outline
     assert (img[80:] == 128).all()
+
+
+def test_overlay_outline_stays_on_the_letters_along_a_long_line() -> None:
+    """The black outline is drawn at the white text's thickness: a thicker copy drifted right, letter by letter."""
+    img = np.full((480, 640, 3), 128, np.uint8)
+    preview.draw_overlay(img, ["e/E effect  +/- strength  b background  m mask"])
+    cols = np.flatnonzero((img < 30).all(2).any(0)), np.flatnonzero((img > 220).all(2).any(0))
+    dark, white = cols
+    assert white.size and dark[0] >= white[0] - 3 and dark[-1] <= white[-1] + 3
+
+
+def test_overlay_text_is_legible_and_wraps_on_a_small_frame() -> None:
+    img = np.full((240, 320, 3), 128, np.uint8)
+    lines = ["3.4 fps  latency 339 ms  shown 57  dropped 99  blur 0.5", preview.KEYS_HELP]
+    preview.draw_overlay(img, lines)
+    rows = np.flatnonzero((img > 220).all(2).any(1))
+    assert rows[0] >= 5 and rows[-1] < 120
+    runs = np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1)
+    assert len(runs) >= 4, "two long lines wrap into four or more"
+    assert max(len(r) for r in runs) >= 8, "letters at least 8 pixels high"
+    assert not (img[:, -6:] != 128).any(), "nothing drawn past the right margin"
+    scale = preview.OVERLAY_MIN_SCALE
+    wrapped = preview.wrap_overlay(lines, 300, scale, 1)
+    assert "  ".join(wrapped).split("  ") == "  ".join(lines).split("  ")
+    assert all(cv2.getTextSize(w, preview.FONT, scale, 1)[0][0] <= 300 for w in wrapped)

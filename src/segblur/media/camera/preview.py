@@ -29,15 +29,44 @@ def gui_problem() -> str | None:
     return None
 
 
-def draw_overlay(image: np.ndarray, lines: list[str]) -> np.ndarray:
-    """Write ``lines`` at the top left of ``image`` (in place), white on a black outline, scaled to its height."""
-    scale = max(0.4, image.shape[0] / 1000)
-    y, thick = int(28 * scale), max(1, round(scale))
+# Text size per 1000 rows of frame, and its floor: cv2's Hershey font below 0.45 (the old floor, 0.24, on a
+# 320x240 frame) is unreadable in a screenshot of the window under Xvfb.
+OVERLAY_SCALE, OVERLAY_MIN_SCALE = 0.6, 0.45
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+OUTLINE = ((-1, -1), (1, -1), (-1, 1), (1, 1), (0, -1), (0, 1), (-1, 0), (1, 0))
+
+
+def wrap_overlay(lines: list[str], width: int, scale: float, thick: int) -> list[str]:
+    """``lines`` broken at their two-space separators where they would be wider than ``width`` pixels."""
+    out = []
     for line in lines:
-        for color, t in (((0, 0, 0), thick + 2), ((255, 255, 255), thick)):
-            cv2.putText(image, line, (int(10 * scale), y), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, color, t,
-                        cv2.LINE_AA)
-        y += int(26 * scale)
+        current = ""
+        for item in line.split("  "):
+            longer = f"{current}  {item}" if current else item
+            if current and cv2.getTextSize(longer, FONT, scale, thick)[0][0] > width:
+                out.append(current)
+                longer = item
+            current = longer
+        out.append(current)
+    return out
+
+
+def draw_overlay(image: np.ndarray, lines: list[str]) -> np.ndarray:
+    """Write ``lines`` at the top left of ``image`` (in place), white on a black outline, scaled to its height.
+
+    The text never gets smaller than :data:`OVERLAY_MIN_SCALE`; lines too wide for the frame wrap.
+    """
+    unit = max(OVERLAY_MIN_SCALE, OVERLAY_SCALE * image.shape[0] / 1000) / OVERLAY_SCALE
+    thick, margin = max(1, round(unit)), int(10 * unit)
+    y = int(28 * unit)
+    for line in wrap_overlay(lines, image.shape[1] - 2 * margin - 2 * thick, OVERLAY_SCALE * unit, thick):
+        # The outline is the text drawn shifted, in the same thickness: cv2 spaces letters by their thickness,
+        # so a thicker black copy drifts off the white text along the line (measured: letters unreadable).
+        for dx, dy in OUTLINE:
+            cv2.putText(image, line, (margin + dx * thick, y + dy * thick), FONT, OVERLAY_SCALE * unit, (0, 0, 0),
+                        thick, cv2.LINE_AA)
+        cv2.putText(image, line, (margin, y), FONT, OVERLAY_SCALE * unit, (255, 255, 255), thick, cv2.LINE_AA)
+        y += int(26 * unit)
     return image
 
 
