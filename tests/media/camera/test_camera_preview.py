@@ -74,3 +74,18 @@ def test_overlay_text_is_legible_and_wraps_on_a_small_frame() -> None:
     wrapped = preview.wrap_overlay(lines, 300, scale, 1)
     assert "  ".join(wrapped).split("  ") == "  ".join(lines).split("  ")
     assert all(cv2.getTextSize(w, preview.FONT, scale, 1)[0][0] <= 300 for w in wrapped)
+
+
+def test_window_is_a_plain_frame_sized_to_the_first_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No Qt toolbar or status bar (WINDOW_GUI_NORMAL), and the window resized to the frame once: Qt opens it at
+    400x300 whatever the frame (test_camera_window.py sees both on a real display)."""
+    calls: list[tuple] = []
+    monkeypatch.setattr(preview, "gui_problem", lambda: None)
+    for name in ("namedWindow", "imshow", "resizeWindow"):
+        monkeypatch.setattr(preview.cv2, name, lambda *a, name=name: calls.append((name, *a)))
+    window = preview.PreviewWindow("t")
+    assert calls[0][0] == "namedWindow" and calls[0][2] & cv2.WINDOW_GUI_NORMAL
+    for index in range(2):
+        window.send(np.zeros((48, 64, 3), np.uint8), index)
+    assert [c for c in calls if c[0] == "resizeWindow"] == [("resizeWindow", "t", 64, 48)]
+    assert [c[0] for c in calls].count("imshow") == 2

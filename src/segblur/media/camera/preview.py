@@ -79,7 +79,7 @@ class PreviewWindow:
             raise SinkError(problem)
         self.title = title
         try:
-            cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
+            cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
         except cv2.error:
             raise SinkError(NO_GUI) from None
         self.status = ""
@@ -92,6 +92,8 @@ class PreviewWindow:
     def send(self, rgb: np.ndarray, index: int, captured: float = 0.0) -> None:
         bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
         cv2.imshow(self.title, draw_overlay(bgr, [*self.status.splitlines(), self.help]))
+        if not self._shown:  # Qt opens a resizable window at 400x300 whatever the frame: start at the frame's size
+            cv2.resizeWindow(self.title, rgb.shape[1], rgb.shape[0])
         self._shown = True
 
     def poll_key(self) -> int | None:
