@@ -24,7 +24,7 @@ def test_without_gui_the_preview_is_refused_or_skipped(clip: Path, tmp_path: Pat
     code, err = run(capsys, "camera", "--source", clip, "--model", model_path)
     assert code == 2
     line = error_line(err)
-    assert "opencv-python" in line and "--no-preview" in line
+    assert preview.GUI_INSTALL in line and "--no-preview" in line
     code, err = run(capsys, "camera", "--source", clip, "--model", model_path, "--frames", "2",
                     "--record", tmp_path / "r.mkv")
     assert code == 0, err

@@ -17,6 +17,9 @@ from .controls import KEYS_HELP
 from .sinks import SinkError
 
 NO_GUI = "no preview window: this OpenCV has no GUI support (opencv-python-headless)"
+# The swap to OpenCV's GUI build. Both builds install the package cv2: installed side by side, whichever came last
+# wins, and uninstalling either one breaks cv2 (measured), hence the forced reinstall, which also mends that case.
+GUI_INSTALL = "pip uninstall -y opencv-python-headless && pip install --force-reinstall --no-deps opencv-python"
 
 
 def gui_problem() -> str | None:
