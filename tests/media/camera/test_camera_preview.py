@@ -89,3 +89,24 @@ def test_window_is_a_plain_frame_sized_to_the_first_frame(monkeypatch: pytest.Mo
         window.send(np.zeros((48, 64, 3), np.uint8), index)
     assert [c for c in calls if c[0] == "resizeWindow"] == [("resizeWindow", "t", 64, 48)]
     assert [c[0] for c in calls].count("imshow") == 2
+
+
+def test_a_closed_window_quits_even_when_opencv_has_forgotten_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Qt raises for the properties of a window closed with its close button; that is a quit, not a traceback."""
+    monkeypatch.setattr(preview, "gui_problem", lambda: None)
+    for name in ("namedWindow", "imshow", "resizeWindow"):
+        monkeypatch.setattr(preview.cv2, name, lambda *a: None)
+    monkeypatch.setattr(preview.cv2, "waitKey", lambda delay: -1)
+    window = preview.PreviewWindow("t")
+    window.send(np.zeros((48, 64, 3), np.uint8), 0)
+    visible = [1.0]
+
+    def prop(title: str, which: int) -> float:
+        if not visible:
+            raise cv2.error("NULL guiReceiver (please create a window)")
+        return visible[0]
+
+    monkeypatch.setattr(preview.cv2, "getWindowProperty", prop)
+    assert window.poll_key() is None
+    visible.clear()
+    assert window.poll_key() == ord("q")

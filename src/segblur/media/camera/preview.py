@@ -104,8 +104,13 @@ class PreviewWindow:
         key = cv2.waitKey(1)
         if key != -1:
             return key & 0xFF
-        if self._shown and cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
-            return ord("q")
+        if self._shown:
+            try:
+                visible = cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE)
+            except cv2.error:  # Qt, once its close button was used: "NULL guiReceiver" (seen under Xvfb)
+                visible = -1.0
+            if visible < 1:
+                return ord("q")
         return None
 
     def close(self) -> None:
