@@ -29,9 +29,21 @@ BELOW_OVERLAY = 120  # rows from here down are clear of the overlay's lines at 4
 
 
 @pytest.fixture(scope="module")
-def display() -> Iterator[XDisplay]:
+def gui_path() -> list[str]:
+    return gui_opencv_path()  # skipped (or failed in CI) before Xvfb starts
+
+
+@pytest.fixture(scope="module")
+def display(gui_path: list[str]) -> Iterator[XDisplay]:
     with xvfb() as d:
         yield d
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[np.ndarray, Path]:
+    """The sample photo framed at 640x480, and a two-minute clip of it."""
+    frame = make_frame(SIZE)
+    return frame, still_clip(tmp_path_factory.mktemp("window") / "astronaut.mkv", frame)
 
 
 def still_clip(path: Path, frame: np.ndarray, fps: int = 4, seconds: int = 120) -> Path:
@@ -73,22 +85,48 @@ def wait_for(display: XDisplay, window: int, proc: subprocess.Popen, seen: Calla
         time.sleep(0.2)
 
 
-def test_window_shows_the_blurred_frame_with_overlay_takes_e_and_quits_on_q(display: XDisplay,
-                                                                            tmp_path: Path) -> None:
-    gui = gui_opencv_path()
-    frame = make_frame(SIZE)
-    clip = still_clip(tmp_path / "astronaut.mkv", frame)
+class Camera:
+    """`segblur camera --source clip` on ``display`` with the GUI OpenCV, stderr to a file; killed if left running."""
+
+    def __init__(self, display: XDisplay, gui_path: list[str], clip: Path, tmp: Path) -> None:
+        path = [*gui_path, str(Path(segblur.__file__).parents[1]), *filter(None, [os.environ.get("PYTHONPATH")])]
+        self.stderr = tmp / "stderr.txt"
+        with self.stderr.open("w") as err:
+            self.proc = subprocess.Popen([sys.executable, "-m", "segblur", "camera", "--source", str(clip)],
+                                         env=display.env(PYTHONPATH=os.pathsep.join(path)),
+                                         stdout=subprocess.DEVNULL, stderr=err)
+        self.window = display.find_window("^segblur - ", self.running)
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def finish(self) -> str:
+        """Wait for the end: exit status 0 and the final report on stderr, no traceback; returns stderr."""
+        try:
+            code = self.proc.wait(timeout=120)
+        finally:
+            self.kill()
+        err = self.stderr.read_text()
+        assert code == 0, err
+        assert "Traceback" not in err
+        assert re.search(r"^segblur: \d+ frames shown of \d+ captured \(\d+ dropped\), [\d.]+ fps$", err, re.M), err
+        assert re.search(r"^segblur: latency capture to output: median [\d.]+ ms", err, re.M), err
+        return err
+
+    def kill(self) -> None:
+        if self.running():
+            self.proc.kill()
+            self.proc.wait()
+
+
+def test_window_shows_the_blurred_frame_with_overlay_takes_e_and_quits_on_q(
+        display: XDisplay, gui_path: list[str], clip: tuple[np.ndarray, Path], tmp_path: Path) -> None:
+    frame, video = clip
     blurred, boxed = processed(frame, "blur"), processed(frame, "box")
     assert mad(blurred, frame) > 5 and mad(boxed, blurred) > 1  # the checks below can tell them apart
-
-    path = [*gui, str(Path(segblur.__file__).parents[1]), *filter(None, [os.environ.get("PYTHONPATH")])]
-    stderr = tmp_path / "stderr.txt"
-    with stderr.open("w") as err_file:
-        proc = subprocess.Popen([sys.executable, "-m", "segblur", "camera", "--source", str(clip)],
-                                env=display.env(PYTHONPATH=os.pathsep.join(path)), stdout=subprocess.DEVNULL,
-                                stderr=err_file)
+    camera = Camera(display, gui_path, video, tmp_path)
     try:
-        window = display.find_window("^segblur - ", lambda: proc.poll() is None)
+        window, proc = camera.window, camera.proc
         # Shown 1:1: the window takes the frame's size with the first frame (Qt opens it at 400x300).
         shot = wait_for(display, window, proc, lambda s: mad(s, blurred) < 0.5, "the blurred frame at its size",
                         tmp_path / "blurred.png")
@@ -102,15 +140,23 @@ def test_window_shows_the_blurred_frame_with_overlay_takes_e_and_quits_on_q(disp
         wait_for(display, window, proc, lambda s: mad(s, boxed) < 0.5 and mad(s, blurred) > 1,
                  "the box effect after e", tmp_path / "after-e.png")
 
-        assert proc.poll() is None, "the clip ended before q was pressed"
+        assert camera.running(), "the clip ended before q was pressed"
         display.key(window, "q")
-        code = proc.wait(timeout=120)
+        camera.finish()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    err = stderr.read_text()
-    assert code == 0, err
-    assert "Traceback" not in err
-    assert re.search(r"^segblur: \d+ frames shown of \d+ captured \(\d+ dropped\), [\d.]+ fps$", err, re.M), err
-    assert re.search(r"^segblur: latency capture to output: median [\d.]+ ms", err, re.M), err
+        camera.kill()
+
+
+def test_closing_the_window_ends_the_run_cleanly(display: XDisplay, gui_path: list[str],
+                                                 clip: tuple[np.ndarray, Path], tmp_path: Path) -> None:
+    """The close button (a window manager's WM_DELETE_WINDOW) quits like q; Qt used to make it a traceback."""
+    frame, video = clip
+    camera = Camera(display, gui_path, video, tmp_path)
+    try:
+        wait_for(display, camera.window, camera.proc, lambda s: s.shape[:2] == frame.shape[:2], "a frame",
+                 tmp_path / "shown.png")
+        assert camera.running(), "the clip ended before the window was closed"
+        display.close(camera.window)
+        camera.finish()
+    finally:
+        camera.kill()

@@ -1,4 +1,5 @@
-"""A virtual X display for the preview window's test: Xvfb, xdotool to find the window and type, screenshots via libX11.
+"""A virtual X display for the preview window's test: Xvfb, xdotool to find the window and type, libX11 (ctypes)
+for screenshots and for the close button's message.
 
 Needs Debian's xvfb and xdotool, and an OpenCV with a GUI for `segblur camera` (the runtime has the headless build:
 `make opencv-gui` puts opencv-python in .cache/opencv-gui, which the test puts first on the command's PYTHONPATH).
@@ -51,6 +52,16 @@ class _XImage(ctypes.Structure):  # the head of Xlib's XImage, up to the colour 
                 ("red_mask", ctypes.c_ulong), ("green_mask", ctypes.c_ulong), ("blue_mask", ctypes.c_ulong)]
 
 
+class _XClientMessageEvent(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong), ("send_event", ctypes.c_int),
+                ("display", ctypes.c_void_p), ("window", ctypes.c_ulong), ("message_type", ctypes.c_ulong),
+                ("format", ctypes.c_int), ("data", ctypes.c_long * 5)]
+
+
+class _XEvent(ctypes.Union):
+    _fields_ = [("xclient", _XClientMessageEvent), ("pad", ctypes.c_long * 24)]
+
+
 def _libx11() -> ctypes.CDLL:
     name = ctypes.util.find_library("X11")
     if name is None:
@@ -62,12 +73,26 @@ def _libx11() -> ctypes.CDLL:
     x11.XGetImage.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_int, ctypes.c_uint,
                               ctypes.c_uint, ctypes.c_ulong, ctypes.c_int]
     x11.XDestroyImage.argtypes = [ctypes.POINTER(_XImage)]
+    x11.XInternAtom.restype, x11.XInternAtom.argtypes = ctypes.c_ulong, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+    x11.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long, ctypes.POINTER(_XEvent)]
+    x11.XFlush.argtypes = [ctypes.c_void_p]
     x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
     return x11
 
 
+@contextmanager
+def _connection(name: str) -> Iterator[tuple[ctypes.CDLL, int]]:
+    x11 = _libx11()
+    d = x11.XOpenDisplay(name.encode())
+    assert d, f"cannot open display {name}"
+    try:
+        yield x11, d
+    finally:
+        x11.XCloseDisplay(d)
+
+
 class XDisplay:
-    """One running X display: its name (":5") for DISPLAY, xdotool on it, and screenshots of it."""
+    """One running X display: its name (":5") for DISPLAY; finding, typing into, reading and closing its windows."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -106,22 +131,27 @@ class XDisplay:
     def screenshot(self, window: int) -> np.ndarray:
         """What ``window`` shows on the screen, RGB uint8 (from the root window, which never fails to read)."""
         x, y, w, h = self.geometry(window)
-        x11 = _libx11()
-        d = x11.XOpenDisplay(self.name.encode())
-        assert d, f"cannot open display {self.name}"
-        try:
+        with _connection(self.name) as (x11, d):
             img = x11.XGetImage(d, x11.XDefaultRootWindow(d), x, y, w, h, 0xFFFFFFFF, 2)  # AllPlanes, ZPixmap
             assert img, f"XGetImage failed for window {window} at {x},{y} {w}x{h}"
             im = img.contents
             assert (im.bits_per_pixel, im.byte_order, im.red_mask, im.blue_mask) == (32, 0, 0xFF0000, 0xFF), \
                 "expected a 24-bit TrueColor screen (Xvfb -screen 0 WxHx24)"
             raw = np.ctypeslib.as_array(im.data, shape=(im.height, im.bytes_per_line))
-            bgrx = raw[:, :im.width * 4].reshape(im.height, im.width, 4)
-            rgb = np.ascontiguousarray(bgrx[:, :, 2::-1])
+            rgb = np.ascontiguousarray(raw[:, :im.width * 4].reshape(im.height, im.width, 4)[:, :, 2::-1])
             x11.XDestroyImage(img)
-        finally:
-            x11.XCloseDisplay(d)
         return rgb
+
+    def close(self, window: int) -> None:
+        """What a window manager sends when the window's close button is clicked (WM_PROTOCOLS: WM_DELETE_WINDOW)."""
+        with _connection(self.name) as (x11, d):
+            event = _XEvent()
+            msg = event.xclient
+            msg.type, msg.window, msg.format = 33, window, 32  # ClientMessage
+            msg.message_type = x11.XInternAtom(d, b"WM_PROTOCOLS", 0)
+            msg.data[0] = x11.XInternAtom(d, b"WM_DELETE_WINDOW", 0)
+            assert x11.XSendEvent(d, window, 0, 0, ctypes.byref(event)), "XSendEvent failed"
+            x11.XFlush(d)
 
 
 @contextmanager
