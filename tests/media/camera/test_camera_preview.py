@@ -96,7 +96,7 @@ def test_a_closed_window_quits_even_when_opencv_has_forgotten_it(monkeypatch: py
     monkeypatch.setattr(preview, "gui_problem", lambda: None)
     for name in ("namedWindow", "imshow", "resizeWindow"):
         monkeypatch.setattr(preview.cv2, name, lambda *a: None)
-    monkeypatch.setattr(preview.cv2, "waitKey", lambda delay: -1)
+    monkeypatch.setattr(preview.cv2, "waitKeyEx", lambda delay: -1)
     window = preview.PreviewWindow("t")
     window.send(np.zeros((48, 64, 3), np.uint8), 0)
     visible = [1.0]
@@ -110,3 +110,24 @@ def test_a_closed_window_quits_even_when_opencv_has_forgotten_it(monkeypatch: py
     assert window.poll_key() is None
     visible.clear()
     assert window.poll_key() == ord("q")
+
+
+def test_keys_are_characters_only_and_shift_reaches_a_letter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the GUI backends give cv2.waitKeyEx: X keysyms for arrows and Shift (Qt under Xvfb: Left 0xFF51, whose
+    low byte is a 'Q', which used to quit), and a letter in lower case even with Shift held (Qt)."""
+    monkeypatch.setattr(preview, "gui_problem", lambda: None)
+    monkeypatch.setattr(preview.cv2, "namedWindow", lambda *a: None)
+    monkeypatch.setattr(preview.cv2, "getWindowProperty", lambda *a: 1.0)
+    pressed: list[int] = []
+    monkeypatch.setattr(preview.cv2, "waitKeyEx", lambda delay: pressed.pop(0) if pressed else -1)
+    window = preview.PreviewWindow("t")
+
+    def keys(*codes: int) -> list[int | None]:
+        pressed.extend(codes)
+        return [window.poll_key() for _ in codes]
+
+    assert keys(ord("e"), 27, ord("+")) == [ord("e"), 27, ord("+")]
+    assert keys(0xFF51, 0xFF52, 0xFFBE, -1) == [None] * 4  # Left, Up, F1, nothing
+    assert keys(0xFFE1, ord("e"), ord("e")) == [None, ord("E"), ord("e")]  # Shift applies to the next key only
+    assert keys(0xFFE2, ord("E")) == [None, ord("E")]  # GTK: already upper case
+    assert keys(0xFFE1, ord("+")) == [None, ord("+")]

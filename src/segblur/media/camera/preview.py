@@ -20,6 +20,7 @@ NO_GUI = "no preview window: this OpenCV has no GUI support (opencv-python-headl
 # The swap to OpenCV's GUI build. Both builds install the package cv2: installed side by side, whichever came last
 # wins, and uninstalling either one breaks cv2 (measured), hence the forced reinstall, which also mends that case.
 GUI_INSTALL = "pip uninstall -y opencv-python-headless && pip install --force-reinstall --no-deps opencv-python"
+SHIFT_KEYS = (0xFFE1, 0xFFE2)  # Shift_L, Shift_R: the X keysyms cv2.waitKeyEx gives (Qt backend; GTK's are the same)
 
 
 def gui_problem() -> str | None:
@@ -88,6 +89,7 @@ class PreviewWindow:
         self.status = ""
         self.help = KEYS_HELP
         self._shown = False
+        self._shift = False  # the last key was Shift (see poll_key)
 
     def set_status(self, text: str) -> None:
         self.status = text
@@ -100,10 +102,22 @@ class PreviewWindow:
         self._shown = True
 
     def poll_key(self) -> int | None:
-        """The key pressed since the last call (a character code), ``q`` when the window was closed, or None."""
-        key = cv2.waitKey(1)
+        """The key pressed since the last call (an ASCII code), ``q`` when the window was closed, or None.
+
+        Keys that type no character (arrows, function keys, Shift) are ignored: cv2.waitKey's low byte of
+        the Left arrow (X keysym 0xFF51) was a ``Q``, which quit. OpenCV's Qt backend (opencv-python on
+        Linux) gives a letter in lower case even with Shift held; it reports the Shift press itself as a
+        key first, so a letter right after one is taken in upper case (``E``: the previous effect).
+        """
+        key = cv2.waitKeyEx(1)
+        if key in SHIFT_KEYS:
+            self._shift = True
+            return None
         if key != -1:
-            return key & 0xFF
+            shift, self._shift = self._shift, False
+            if not 0 < key < 0x80:
+                return None
+            return ord(chr(key).upper()) if shift else key
         if self._shown:
             try:
                 visible = cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE)
