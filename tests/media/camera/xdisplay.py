@@ -119,12 +119,19 @@ class XDisplay:
     def geometry(self, window: int) -> tuple[int, int, int, int]:
         """x, y, width, height of ``window`` on the screen."""
         out = self.xdotool("getwindowgeometry", "--shell", str(window)).stdout
+        assert "WIDTH=" in out, f"window {window} is gone"
         g = dict(line.split("=", 1) for line in out.split())
         return int(g["X"]), int(g["Y"]), int(g["WIDTH"]), int(g["HEIGHT"])
 
-    def key(self, window: int, key: str) -> None:
-        """Focus ``window`` and press ``key`` (an X key name: e, q, plus, Escape) as a real keyboard would (XTEST)."""
-        for args in (("windowfocus", "--sync", str(window)), ("key", key)):
+    def key(self, window: int, key: str, shift: bool = False) -> None:
+        """Focus ``window`` and press ``key`` (an X key name: e, q, plus, Left, Escape) as a keyboard would (XTEST).
+
+        With ``shift`` it is held down first, for a moment, as a person's finger does.
+        """
+        steps = [("windowfocus", "--sync", str(window))]
+        steps += [("keydown", "Shift_L"), ("sleep", "0.5"), ("key", key), ("keyup", "Shift_L")] if shift \
+            else [("key", key)]
+        for args in steps:
             done = self.xdotool(*args)
             assert done.returncode == 0, f"xdotool {' '.join(args)}: {done.stderr.strip()}"
 
