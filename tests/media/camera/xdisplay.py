@@ -11,13 +11,16 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import random
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import cv2
 import numpy as np
@@ -123,17 +126,25 @@ class XDisplay:
         g = dict(line.split("=", 1) for line in out.split())
         return int(g["X"]), int(g["Y"]), int(g["WIDTH"]), int(g["HEIGHT"])
 
-    def key(self, window: int, key: str, shift: bool = False) -> None:
+    def key(self, window: int, key: str, hold: Callable[[], None] | None = None) -> None:
         """Focus ``window`` and press ``key`` (an X key name: e, q, plus, Left, Escape) as a keyboard would (XTEST).
 
-        With ``shift`` it is held down first, for a moment, as a person's finger does.
+        ``hold``: Shift is held down first, until ``hold()`` returns, as a person's finger holds it.
         """
-        steps = [("windowfocus", "--sync", str(window))]
-        steps += [("keydown", "Shift_L"), ("sleep", "0.5"), ("key", key), ("keyup", "Shift_L")] if shift \
-            else [("key", key)]
-        for args in steps:
-            done = self.xdotool(*args)
-            assert done.returncode == 0, f"xdotool {' '.join(args)}: {done.stderr.strip()}"
+        self._xdotool("windowfocus", "--sync", str(window))
+        if hold is None:
+            self._xdotool("key", key)
+            return
+        self._xdotool("keydown", "Shift_L")
+        try:
+            hold()
+            self._xdotool("key", key)
+        finally:
+            self._xdotool("keyup", "Shift_L")
+
+    def _xdotool(self, *args: str) -> None:
+        done = self.xdotool(*args)
+        assert done.returncode == 0, f"xdotool {' '.join(args)}: {done.stderr.strip()}"
 
     def screenshot(self, window: int) -> np.ndarray:
         """What ``window`` shows on the screen, RGB uint8 (from the root window, which never fails to read)."""
@@ -161,27 +172,48 @@ class XDisplay:
             x11.XFlush(d)
 
 
+def _start_xvfb(number: int, size: tuple[int, int], log: IO[bytes]) -> subprocess.Popen | None:
+    """Xvfb on display ``number``, once it accepts connections (it says so through -displayfd); None if taken."""
+    read, write = os.pipe()
+    proc = subprocess.Popen(["Xvfb", f":{number}", "-displayfd", str(write), "-screen", "0",
+                             f"{size[0]}x{size[1]}x24", "-nolisten", "tcp"], pass_fds=(write,),
+                            stdout=subprocess.DEVNULL, stderr=log)
+    os.close(write)
+    with os.fdopen(read) as f:
+        ready = f.readline().strip() == str(number)
+    if not ready:
+        proc.kill()
+        proc.wait(timeout=30)
+        return None
+    return proc
+
+
 @contextmanager
 def xvfb(size: tuple[int, int] = (1280, 800)) -> Iterator[XDisplay]:
-    """Xvfb on a free display number (it picks one and tells it through -displayfd), stopped at the end."""
+    """Xvfb on a display number of its own, stopped at the end.
+
+    The number is drawn from a high range, not the first free one from :0 up (Xvfb -displayfd alone): there, once in
+    a dozen runs on a shared machine, Qt could not connect to the :0 it was given.
+    """
     for tool in ("Xvfb", "xdotool"):
         if shutil.which(tool) is None:
             skip_or_fail(f"{tool} is not installed (apt-get install xvfb xdotool)")
-    read, write = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", f"{size[0]}x{size[1]}x24",
-                             "-nolisten", "tcp"], pass_fds=(write,), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    os.close(write)
-    try:
-        with os.fdopen(read) as f:
-            number = f.readline().strip()  # written once the server accepts connections
-        if not number:
-            proc.kill()
-            raise AssertionError(f"Xvfb did not start: {proc.communicate(timeout=30)[1].decode().strip()}")
-        yield XDisplay(f":{number}")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with tempfile.TemporaryFile() as log:  # not a pipe: nobody reads it while the server runs
+        for number in random.sample(range(1000, 30000), 5):
+            proc = _start_xvfb(number, size, log)
+            if proc is not None:
+                break
+        else:
+            log.seek(0)
+            raise AssertionError(f"Xvfb did not start: {log.read().decode(errors='replace').strip()[-2000:]}")
+        try:
+            display = XDisplay(f":{number}")
+            geometry = display.xdotool("getdisplaygeometry").stdout.split()
+            assert geometry == [str(size[0]), str(size[1])], f"{display.name} is not our Xvfb: {geometry}"
+            yield display
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
 
 
 def save(rgb: np.ndarray, path: Path) -> Path:
