@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 from pathlib import Path
 
 import cv2
@@ -40,7 +41,34 @@ def test_gui_problem_reads_the_build_information(monkeypatch: pytest.MonkeyPatch
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     assert "display" in preview.gui_problem()
     monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.setattr(preview, "x_display_reachable", lambda display: display == ":0")
     assert preview.gui_problem() is None
+    monkeypatch.setenv("DISPLAY", ":7")
+    assert preview.gui_problem() == "no preview window: cannot connect to the X display :7"
+
+
+def test_an_unreachable_x_display_is_found_before_the_gui_aborts(clip: Path, tmp_path: Path, model_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """OpenCV's Qt backend aborts the process (status 134) on a display it cannot reach: segblur asks libxcb first."""
+    try:
+        ctypes.CDLL("libxcb.so.1")
+    except OSError:
+        pytest.skip("libxcb is not installed: x_display_reachable cannot tell, and says True")
+    assert not preview.x_display_reachable(":64999")  # nothing listens there
+    monkeypatch.setattr(preview, "x_display_reachable", lambda display: False)
+    monkeypatch.setattr(preview.cv2, "getBuildInformation", lambda: "  GUI:    QT5\n")
+    monkeypatch.setattr(preview.sys, "platform", "linux")
+    monkeypatch.setenv("DISPLAY", ":64999")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    code, err = run(capsys, "camera", "--source", clip, "--model", model_path)
+    line = error_line(err)
+    assert code == 2 and "cannot connect to the X display :64999" in line and "--no-preview" in line
+    assert preview.GUI_INSTALL not in line  # not a missing GUI: no swap to suggest
+    code, err = run(capsys, "camera", "--source", clip, "--model", model_path, "--frames", "2",
+                    "--record", tmp_path / "r.mkv")
+    assert code == 0, err
+    assert "running without it" in err and len(decoded(tmp_path / "r.mkv")) == 2
 
 
 def test_overlay_writes_the_status_into_the_top_of_the_frame() -> None:

@@ -6,6 +6,7 @@ window for them between frames.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import sys
@@ -28,9 +29,32 @@ def gui_problem() -> str | None:
     m = re.search(r"^\s*GUI:\s*(\S+)", cv2.getBuildInformation(), re.M)
     if m and m.group(1).upper() == "NONE":
         return NO_GUI
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        return "no preview window: no display (DISPLAY is not set)"
+    if sys.platform.startswith("linux"):
+        display, wayland = os.environ.get("DISPLAY"), os.environ.get("WAYLAND_DISPLAY")
+        if not (display or wayland):
+            return "no preview window: no display (DISPLAY is not set)"
+        if display and not wayland and not x_display_reachable(display):
+            return f"no preview window: cannot connect to the X display {display}"
     return None
+
+
+def x_display_reachable(display: str) -> bool:
+    """Whether an X client can connect to ``display`` (True when libxcb is missing and so cannot tell).
+
+    Asked first because OpenCV's GUI cannot be: its Qt backend aborts the whole process when the display is
+    unreachable (exit status 134, a recording never finalised; seen with DISPLAY=:4321).
+    """
+    try:
+        xcb = ctypes.CDLL("libxcb.so.1")
+    except OSError:
+        return True
+    xcb.xcb_connect.restype, xcb.xcb_connect.argtypes = ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_void_p]
+    xcb.xcb_connection_has_error.argtypes = xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    connection = xcb.xcb_connect(display.encode(), None)  # never NULL: a failed one is an error object
+    try:
+        return xcb.xcb_connection_has_error(connection) == 0
+    finally:
+        xcb.xcb_disconnect(connection)
 
 
 # Text size per 1000 rows of frame, and its floor: cv2's Hershey font below 0.45 (the old floor, 0.24, on a
