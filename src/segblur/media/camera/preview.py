@@ -38,11 +38,16 @@ def gui_problem() -> str | None:
     return None
 
 
+_X_KEPT: dict[str, int] = {}  # display -> the open libxcb connection x_display_reachable keeps
+
+
 def x_display_reachable(display: str) -> bool:
     """Whether an X client can connect to ``display`` (True when libxcb is missing and so cannot tell).
 
     Asked first because OpenCV's GUI cannot be: its Qt backend aborts the whole process when the display is
-    unreachable (exit status 134, a recording never finalised; seen with DISPLAY=:4321).
+    unreachable (exit status 134, a recording never finalised; seen with DISPLAY=:4321). The connection is kept
+    open: an X server whose last client leaves resets, and refuses connections meanwhile (a bare Xvfb refused 70
+    of 300 connects made right after one closed), which would abort Qt's own connection just the same.
     """
     try:
         xcb = ctypes.CDLL("libxcb.so.1")
@@ -50,11 +55,17 @@ def x_display_reachable(display: str) -> bool:
         return True
     xcb.xcb_connect.restype, xcb.xcb_connect.argtypes = ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_void_p]
     xcb.xcb_connection_has_error.argtypes = xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    kept = _X_KEPT.get(display)
+    if kept is not None and xcb.xcb_connection_has_error(kept) == 0:
+        return True
     connection = xcb.xcb_connect(display.encode(), None)  # never NULL: a failed one is an error object
-    try:
-        return xcb.xcb_connection_has_error(connection) == 0
-    finally:
+    if xcb.xcb_connection_has_error(connection) != 0:
         xcb.xcb_disconnect(connection)
+        return False
+    _X_KEPT[display] = connection
+    if kept is not None:
+        xcb.xcb_disconnect(kept)
+    return True
 
 
 # Text size per 1000 rows of frame, and its floor: cv2's Hershey font below 0.45 (the old floor, 0.24, on a
