@@ -176,7 +176,7 @@ def _start_xvfb(number: int, size: tuple[int, int], log: IO[bytes]) -> subproces
     """Xvfb on display ``number``, once it accepts connections (it says so through -displayfd); None if taken."""
     read, write = os.pipe()
     proc = subprocess.Popen(["Xvfb", f":{number}", "-displayfd", str(write), "-screen", "0",
-                             f"{size[0]}x{size[1]}x24", "-nolisten", "tcp"], pass_fds=(write,),
+                             f"{size[0]}x{size[1]}x24", "-nolisten", "tcp", "-noreset"], pass_fds=(write,),
                             stdout=subprocess.DEVNULL, stderr=log)
     os.close(write)
     with os.fdopen(read) as f:
@@ -192,8 +192,9 @@ def _start_xvfb(number: int, size: tuple[int, int], log: IO[bytes]) -> subproces
 def xvfb(size: tuple[int, int] = (1280, 800)) -> Iterator[XDisplay]:
     """Xvfb on a display number of its own, stopped at the end.
 
-    The number is drawn from a high range, not the first free one from :0 up (Xvfb -displayfd alone): there, once in
-    a dozen runs on a shared machine, Qt could not connect to the :0 it was given.
+    The number is drawn from a high range rather than the first free one from :0 up, which others on a shared machine
+    take too. -noreset: an X server whose last client leaves resets and refuses connections meanwhile (70 of 300
+    made right after one closed), and the test's own xdotool and screenshot connections come and go.
     """
     for tool in ("Xvfb", "xdotool"):
         if shutil.which(tool) is None:
