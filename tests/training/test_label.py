@@ -25,6 +25,7 @@ from segblur.training.label import (
     choose_teacher,
     label_image,
     read_boxes,
+    turn_boxes,
     write_labels,
 )
 from segblur.training.teachers import (
@@ -157,21 +158,49 @@ def test_tall_boxes_whose_legs_are_seen_go_to_the_full_body_teacher_and_the_othe
     assert choose_teacher(tall[0], 0, results, teachers, s).name == "selfie"
 
 
-def test_wide_boxes_are_turned_to_where_the_full_body_teacher_sees_a_person() -> None:
-    # A person lying with the head (blue mark) at the right; the fake pose teacher finds a person only when the
-    # mark is in the top part of its input, i.e. after turning the crop by 270 degrees clockwise.
-    def presence(x: np.ndarray) -> dict[str, float]:
-        ys = np.nonzero(x[..., 2] > 128)[0]
-        return {"presence": float(ys.size > 0 and ys.mean() < x.shape[0] / 3), "legs": 1.0}
-
-    pose = red_teacher("pose", "pose", "square", extras=presence)
+def lying_scene() -> np.ndarray:
+    """A person lying with the head (blue mark) at the right."""
     img = scene(people=((20, 40, 100, 70),))
     img[45:65, 90:100] = (255, 0, 255)
-    out = label_image(img, np.array([[20, 40, 100, 70]], np.float32), [pose], LabelSettings(min_box=10))
-    assert out.boxes[0]["rotation"] == 270
-    assert (out.mask[42:68, 25:95] == 1).all()
+    return img
+
+
+def head_up(x: np.ndarray) -> dict[str, float]:
+    """Fake pose scores: a person stands in the input when the head mark is in its top third."""
+    ys = np.nonzero(x[..., 2] > 128)[0]
+    up = float(ys.size > 0 and ys.mean() < x.shape[0] / 3)
+    return {"presence": up, "upright": 0.3 * up, "legs": 1.0}
+
+
+def test_a_photo_turned_sideways_is_labelled_upright_and_turned_back() -> None:
+    pose = red_teacher("pose", "pose", "square", extras=head_up)
+    out = label_image(lying_scene(), np.array([[20, 40, 100, 70]], np.float32), [pose], LabelSettings(min_box=10))
+    assert out.rotation == 270  # turned clockwise by 270 degrees, the head is at the top
+    assert out.mask.shape == (120, 160) and (out.mask[42:68, 25:95] == 1).all()
+    assert out.stats()["rotation"] == 270
     upright = label_image(scene(), np.array([[20, 30, 50, 110]], np.float32), [pose])
-    assert upright.boxes[0]["rotation"] == 0  # not wide: not turned
+    assert upright.rotation == 0 and upright.boxes[0]["rotation"] == 0  # tall boxes: not turned
+
+
+def test_one_lying_person_among_standing_ones_is_turned_in_its_crop() -> None:
+    pose = red_teacher("pose", "pose", "square", extras=head_up)
+    img = lying_scene()
+    img[10:110, 120:150] = RED  # a tall standing person with a larger box: the photo is upright
+    img[12:20, 130:140] = (255, 0, 255)
+    boxes = np.array([[20, 40, 100, 70], [120, 10, 150, 110]], np.float32)
+    out = label_image(img, boxes, [pose], LabelSettings(min_box=10))
+    assert out.rotation == 0 and [b["rotation"] for b in out.boxes] == [270, 0]
+
+
+def test_turn_boxes_follows_np_rot90() -> None:
+    img = np.zeros((30, 50), np.uint8)
+    img[5:10, 20:40] = 1
+    box = np.array([[20, 5, 40, 10]], np.float32)
+    for rotation in (90, 180, 270):
+        turned = np.rot90(img, -rotation // 90)
+        ys, xs = np.nonzero(turned)
+        x0, y0, x1, y1 = turn_boxes(box, (50, 30), rotation)[0]
+        assert (x0, y0, x1, y1) == (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
 
 
 def test_without_boxes_the_teachers_find_the_people() -> None:
@@ -201,6 +230,7 @@ def test_settings_are_checked() -> None:
 def test_pose_teacher_reads_the_mask_logits_presence_and_leg_visibility() -> None:
     vis = np.zeros((39, 5), np.float32)
     vis[25:29, 3] = [3.0, 2.0, 4.0, 0.0]  # knees and ankles; the least visible has logit 0 -> 0.5
+    vis[11:13, 1], vis[23:25, 1] = 4.0, 12.0  # shoulders at y 4, hips at y 12 of 16: upright 0.5
     fake = FakeInterpreter({"Identity": lambda x: vis.reshape(1, -1), "Identity_1": lambda x: np.full((1, 1), 0.8),
                             "Identity_2": lambda x: (x[..., :1] - 0.5) * 20,  # logits: red -> person
                             "Identity_3": lambda x: np.zeros((1, 4))}, size=(16, 16))
@@ -210,7 +240,7 @@ def test_pose_teacher_reads_the_mask_logits_presence_and_leg_visibility() -> Non
     x[:, :8, 0] = 255
     prob, extras = t.run(x)
     assert prob[:, :8].min() > 0.99 and prob[:, 8:].max() < 0.01
-    assert extras == pytest.approx({"presence": 0.8, "legs": 0.5})
+    assert extras == pytest.approx({"presence": 0.8, "legs": 0.5, "upright": 0.5})
 
 
 def test_selfie_teacher_uses_the_first_output_as_probability() -> None:
@@ -332,6 +362,6 @@ def test_real_teachers_label_a_generated_picture() -> None:
     teachers = default_teachers(TEACHERS, threads=1)
     assert [t.kind for t in teachers] == ["pose", "selfie"]
     prob, extras = teachers[0].run(np.zeros((256, 256, 3), np.uint8))
-    assert prob.shape == (256, 256) and set(extras) == {"presence", "legs"}
+    assert prob.shape == (256, 256) and set(extras) == {"presence", "legs", "upright"}
     out = label_image(scene(), np.array([[20, 30, 50, 110]], np.float32), teachers)
     assert out.mask.shape == (120, 160) and set(np.unique(out.mask)) <= {0, 1, IGNORE}

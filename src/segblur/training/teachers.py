@@ -37,13 +37,17 @@ class TeacherError(ValueError):
     """A teacher that cannot be opened or used: one line naming it."""
 
 
-def _pose_extras(out: dict[str, np.ndarray]) -> dict[str, float]:
-    """Pose presence and how visible the legs are (least visible of knees and ankles, landmarks 25-28).
+def _pose_extras(out: dict[str, np.ndarray], size: int) -> dict[str, float]:
+    """Pose presence, how visible the legs are (least visible of knees and ankles, landmarks 25-28) and how
+    upright the person stands (hips below shoulders, landmarks 23-24 and 11-12, as a fraction of the input).
 
-    ``Identity`` holds 39 landmarks x (x, y, z, visibility logit, presence logit); ``Identity_1`` the presence.
+    ``Identity`` holds 39 landmarks x (x, y in input pixels, z, visibility logit, presence logit);
+    ``Identity_1`` the presence.
     """
     lm = np.asarray(out["Identity"], np.float32).reshape(-1, 5)
-    return {"presence": float(np.ravel(out["Identity_1"])[0]), "legs": float(_sigmoid(lm[25:29, 3]).min())}
+    upright = (lm[23:25, 1].mean() - lm[11:13, 1].mean()) / size
+    return {"presence": float(np.ravel(out["Identity_1"])[0]), "legs": float(_sigmoid(lm[25:29, 3]).min()),
+            "upright": float(upright)}
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,7 @@ class TFLiteKind:
     logits: bool
     fit: str
     extra_outputs: tuple[str, ...] = ()
-    extras: Callable[[dict[str, np.ndarray]], dict[str, float]] | None = None
+    extras: Callable[[dict[str, np.ndarray], int], dict[str, float]] | None = None  # (outputs, input height)
 
 
 TFLITE_KINDS = {
@@ -106,7 +110,7 @@ def tflite_teacher(path: str | os.PathLike[str], kind: str, threads: int | None 
         m = out[names[0]]
         m = m[..., 0] if m.ndim == 3 else m
         prob = _sigmoid(m) if spec.logits else np.clip(m, 0.0, 1.0).astype(np.float32)
-        return prob, spec.extras(out) if spec.extras else {}
+        return prob, spec.extras(out, model.input_height) if spec.extras else {}
 
     return Teacher(name or kind, kind, spec.fit, (model.input_width, model.input_height), run, str(path))
 
