@@ -25,7 +25,6 @@ from segblur.training.label import (
     choose_teacher,
     label_image,
     read_boxes,
-    turn_boxes,
     write_labels,
 )
 from segblur.training.teachers import (
@@ -37,6 +36,7 @@ from segblur.training.teachers import (
     region_transform,
     run_region,
     tflite_teacher,
+    turn_boxes,
 )
 
 RED, GREEN = (255, 0, 0), (0, 160, 0)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -174,6 +174,24 @@ def region_transform(region: tuple[float, float, float, float], fit: str, input_
     a = np.diag([iw / w, ih / h]) @ rot
     b = a @ np.array([0.5 - cx, 0.5 - cy]) + np.array([iw / 2 - 0.5, ih / 2 - 0.5])
     return np.hstack([a, b[:, None]]).astype(np.float64)
+
+
+def crop_region(box: Sequence[float], margin: float) -> tuple[float, float, float, float]:
+    """The box grown by ``margin`` x its long side on every side."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    g = margin * max(x1 - x0, y1 - y0)
+    return x0 - g, y0 - g, x1 + g, y1 + g
+
+
+def turn_boxes(boxes: np.ndarray, size: tuple[int, int], rotation: int) -> np.ndarray:
+    """Boxes of an image of ``size`` = (W, H) -> the same boxes once the image is turned clockwise by
+    ``rotation`` (0, 90, 180 or 270 degrees)."""
+    b = np.asarray(boxes, np.float32).reshape(-1, 4)
+    w, h = size
+    for _ in range((rotation // 90) % 4):
+        b = np.stack([h - b[:, 3], b[:, 0], h - b[:, 1], b[:, 2]], 1)
+        w, h = h, w
+    return b
 
 
 @dataclass
