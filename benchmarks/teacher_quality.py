@@ -107,7 +107,7 @@ def _settings(pairs: list[str]) -> LabelSettings:
         k, _, v = p.partition("=")
         if k not in fields:
             raise SystemExit(f"teacher_quality: unknown setting {k!r} (settings: {', '.join(sorted(fields))})")
-        kw[k] = float(v)
+        kw[k] = int(v) if k == "tiles" else float(v)
     return LabelSettings(**kw)
 
 

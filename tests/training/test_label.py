@@ -215,6 +215,19 @@ def test_without_boxes_the_teachers_find_the_people() -> None:
     np.testing.assert_allclose(found, [[20, 30, 50, 110], [110, 30, 140, 110]], atol=2)
 
 
+def test_small_people_outside_boxes_are_looked_for_in_tiles() -> None:
+    from segblur.training.label import _tiles
+
+    pose = red_teacher("pose", "pose", "square")
+    tiles = _tiles(scene(), [pose, red_teacher()], LabelSettings(tiles=2))
+    assert len(tiles) == 4 and all(t.teacher == "selfie" for t in tiles)  # close-up teachers only
+    covered = np.zeros((120, 160), int)
+    for t in tiles:
+        covered += t.full((120, 160))[1]
+    assert covered.min() >= 1 and covered.max() == 4  # the grid covers the photo and overlaps in the middle
+    assert _tiles(scene(), [red_teacher()], LabelSettings(tiles=1)) == []
+
+
 def test_settings_are_checked() -> None:
     with pytest.raises(ValueError, match="low <= high"):
         LabelSettings(low=0.8, high=0.2)

@@ -73,17 +73,22 @@ class LabelSettings:
     # (cover 0.5 or more starts calling unboxed people background).
     verify_presence: float = 0.9
     verify_cover: float = 0.3
+    # Outside the boxes the close-up teachers also look at a tiles x tiles grid of the photo (1: the whole photo
+    # only). Small people are found better (selfie recall of people shown 4x smaller 0.60 -> 0.78 at 2x2);
+    # kept IoU unchanged on Vikram (one box per photo) and Shen, for +0.04..0.35% ignored pixels.
+    tiles: int = 2
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.low <= self.high <= 1.0:
             raise ValueError(f"need 0 <= low <= high <= 1 (low {self.low}, high {self.high})")
         if not 0.0 <= self.veto <= 1.0:
             raise ValueError(f"veto must be a probability in 0..1, not {self.veto}")
-        for name in ("margin", "min_box", "full_body_aspect", "full_body_legs", "rotate_aspect", "auto_box_area"):
+        for name in ("margin", "min_box", "full_body_aspect", "full_body_legs", "rotate_aspect", "auto_box_area",
+                     "tiles"):
             if not getattr(self, name) >= 0.0:
                 raise ValueError(f"{name} must not be negative ({getattr(self, name)})")
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, float | int]:
         return asdict(self)
 
 
@@ -206,6 +211,19 @@ def auto_boxes(whole: Sequence[RegionResult], shape: tuple[int, int], s: LabelSe
                      for i in keep], np.float32).reshape(-1, 4)
 
 
+def _tiles(image: np.ndarray, teachers: Sequence[Teacher], s: LabelSettings) -> list[RegionResult]:
+    """The close-up teachers on a ``tiles`` x ``tiles`` grid of overlapping crops (each 1.2 / tiles of the
+    photo's side): they find small people that the whole photo, shrunk to their input, hides."""
+    h, w = image.shape[:2]
+    n = s.tiles
+    if n < 2:
+        return []
+    f = min(1.0, 1.2 / n)
+    starts = np.linspace(0.0, 1.0 - f, n)
+    return [run_region(t, image, (x * w, y * h, (x + f) * w, (y + f) * h))
+            for t in teachers if t.kind != "pose" for y in starts for x in starts]
+
+
 def _not_people(image: np.ndarray, blobs: np.ndarray, in_box: np.ndarray, teachers: Sequence[Teacher],
                 s: LabelSettings) -> np.ndarray:
     """The blobs outside every box that the whole-image teachers call person but the full-body teacher, shown a
@@ -299,7 +317,7 @@ def _label_upright(image: np.ndarray, boxes: np.ndarray | None, teachers: Sequen
         person |= is_person
         background |= is_background
         unsure |= cov & ~is_person & ~is_background
-    whole_max = np.max([r.full((H, W))[0] for r in whole], axis=0)
+    whole_max = np.max([r.full((H, W))[0] for r in whole + _tiles(image, teachers, s)], axis=0)
     clear = (whole_max <= s.low) | _not_people(image, whole_max >= 0.5, in_box, teachers, s)
     mask = np.full((H, W), IGNORE, np.uint8)
     mask[clear & ~in_box] = 0

@@ -240,8 +240,10 @@ def run_region(teacher: Teacher, image: np.ndarray, region: tuple[float, float, 
     size = (x1 - x0, y1 - y0)
     # Replicate: an image pixel half a teacher pixel outside the input's pixel centres takes the edge value.
     prob_w = cv2.warpAffine(prob, mw, size, flags=back, borderMode=cv2.BORDER_REPLICATE)
-    ones = np.ones(prob.shape, np.float32)
-    cov_w = cv2.warpAffine(ones, mw, size, flags=back, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0) > 0.5
+    # Covered: the pixel's centre falls inside the input's area (pixel centres at integers, edges at -0.5).
+    ys, xs = np.mgrid[0:size[1], 0:size[0]].astype(np.float32)
+    u, v = (mw[i, 0] * xs + mw[i, 1] * ys + mw[i, 2] for i in (0, 1))
+    cov_w = (u >= -0.5) & (u <= iw - 0.5) & (v >= -0.5) & (v <= ih - 0.5)
     return RegionResult(teacher.name, rotation, x0, y0, prob_w, cov_w, extras)
 
 
