@@ -167,6 +167,88 @@ def make_folder_dataset(root: Path, n: int = 12, size: int = 40, seed: int = 0) 
     return root
 
 
+def make_columns_dataset(root: Path, classes: tuple[str, ...] = ("background", "person"), person_cols: int = 12,
+                         ids: tuple[str, ...] = ("a", "b", "c"), size: int = 32) -> Path:
+    """A folder dataset (split ``test``) of ``size``x``size`` photos, red left half / green right half, whose masks
+    mark columns [0, person_cols) as ``person`` and the rest ``background`` (ids in ``classes``' order).
+
+    The tiny model predicts person exactly on the red columns 0..15 of a 32x32 photo; see :data:`COLUMNS_SCORES`.
+    """
+    for sub in ("images", "masks", "splits"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    (root / "classes.txt").write_text("\n".join(classes) + "\n")
+    for i in ids:
+        cv2.imwrite(str(root / "images" / f"{i}.png"), cv2.cvtColor(split_image(size, size), cv2.COLOR_RGB2BGR))
+        m = np.full((size, size), classes.index("background"), np.uint8)
+        m[:, :person_cols] = classes.index("person") if "person" in classes else 1
+        cv2.imwrite(str(root / "masks" / f"{i}.png"), m)
+    (root / "splits" / "test.txt").write_text("\n".join(ids) + "\n")
+    return root
+
+
+# The tiny model on make_columns_dataset: it predicts person on columns 0..15, the truth marks 0..11: person IoU
+# 12/16, background IoU 16/20, pixel accuracy 28/32, mean accuracy (1 + 16/20) / 2, frequency-weighted IoU
+# (12 * 0.75 + 20 * 0.8) / 32.
+COLUMNS_SCORES = {"person_iou": 0.75, "background_iou": 0.8, "pixel_accuracy": 28 / 32, "mean_pixel_accuracy": 0.9,
+                  "mean_iou": 0.775, "frequency_weighted_iou": (12 * 0.75 + 20 * 0.8) / 32}
+
+
+def check_columns_scores(report: dict, images: int = 3) -> None:
+    """``report`` (an evaluation of the tiny model on make_columns_dataset) holds :data:`COLUMNS_SCORES`."""
+    assert report["images"] == images
+    assert report["per_class"]["person"]["iou"] == pytest.approx(COLUMNS_SCORES["person_iou"])
+    assert report["per_class"]["background"]["iou"] == pytest.approx(COLUMNS_SCORES["background_iou"])
+    for key in ("pixel_accuracy", "mean_pixel_accuracy", "mean_iou", "frequency_weighted_iou"):
+        assert report[key] == pytest.approx(COLUMNS_SCORES[key]), key
+
+
+def save_tiny_checkpoint(path: Path, seed: int = 0) -> tuple[Any, dict[str, Any]]:
+    """A training checkpoint of a width-4 background/person U-Net for 32x32 inputs at ``path``: (net, config).
+
+    Needs torch (call ``pytest.importorskip("torch")`` first)."""
+    import torch
+
+    from segblur.training.checkpoint import save
+    from segblur.training.models import create_model
+
+    torch.manual_seed(seed)
+    net = create_model("unet", 2, width=4).eval()
+    cfg = {"arch": "unet", "arch_kwargs": {"width": 4}, "classes": ["background", "person"],
+           "foreground": ["person"], "image_size": 32, "mean": [123.675, 116.28, 103.53],
+           "std": [58.395, 57.12, 57.375], "data": "folder:synthetic"}
+    save({"model": net.state_dict(), "config": cfg, "epoch": 0, "best": 0.0, "val": {}}, path)
+    return net, cfg
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
+    """``segblur ARGV`` in-process: (exit status, stdout, stderr)."""
+    from segblur.cli.main import main
+
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_error_line(err: str) -> str:
+    """The one line a failing command printed (no traceback, nothing else)."""
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def save_image(path: Path, rgb: np.ndarray) -> Path:
+    """Write an RGB (or grey) uint8 image with OpenCV, creating folders; returns the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) if rgb.ndim == 3 else rgb)
+    return path
+
+
+def files_in(folder: Path) -> list[str]:
+    """Every file (and link) under ``folder``, as sorted relative paths."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() or p.is_symlink())
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread() -> Iterator[None]:
     """torch on one thread for a test module (small models run faster so, and tests stay repeatable)."""

@@ -37,7 +37,7 @@ def test_benchmark_effect_choices() -> None:
 
 
 def test_effect_cycle_is_every_effect_without_a_picture() -> None:
-    from segblur.media.preview import Controls
+    from segblur.media.camera import Controls
 
     assert tuple(e for e in names.EFFECTS if e != "image") == names.EFFECT_CYCLE
     assert Controls().effects == names.EFFECT_CYCLE

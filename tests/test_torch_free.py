@@ -6,7 +6,8 @@ import subprocess
 import sys
 
 # Imports every torch-free module (packages walked, so new modules are covered), then builds the CLI parser
-# (which imports every cli/sub_*.py); prints the first module after which torch or segblur.training is loaded.
+# (which imports every subcommand module of segblur.cli); names the first module after which torch or
+# segblur.training is loaded.
 CHECK = """
 import importlib, pkgutil, sys
 import segblur.bench, segblur.cli, segblur.media, segblur.runtime

@@ -15,10 +15,11 @@ EFFECT_CYCLE: tuple[str, ...] = tuple(e for e in EFFECTS if e != "image")
 DEFAULT_EFFECT = "blur"
 
 DEFAULT_MODEL = "person-fast"
+CHECKPOINT_SUFFIXES: tuple[str, ...] = (".pt", ".pth", ".ckpt")  # training checkpoints (torch), not ONNX models
 
 # Registered training architectures (``segblur train --arch``), sorted.
-ARCHITECTURES: tuple[str, ...] = ("deconvnet", "deeplabv3_mobilenet_v3_large", "deeplabv3_resnet50", "fastseg",
-                                  "unet")
+ARCHITECTURES: tuple[str, ...] = ("deconvnet", "deeplabv3_mobilenet_v3_large", "deeplabv3_resnet50",
+                                  "efficientnet_lite_seg", "fastseg", "unet")
 
 
 def builtin_dir() -> Path:

@@ -1,14 +1,34 @@
-"""segblur.evaluation on a tiny synthetic dataset layout (never the real data)."""
+"""eval/evaluation.py: the person scores on a tiny Shen-style layout, and any model or folder of predictions on a
+synthetic folder dataset (one test reads the real data and skips without it)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from conftest import (
+    SHARED_DATA,
+    assert_one_line_naming,
+    check_columns_scores,
+    make_columns_dataset,
+    save_tiny_checkpoint,
+)
 
-from segblur.eval.evaluation import SHEN, VIKRAM, evaluate_person, person_items
+from segblur.data import open_dataset
+from segblur.eval.evaluation import (
+    SHEN,
+    VIKRAM,
+    EvaluationError,
+    evaluate_person,
+    evaluate_predictions,
+    evaluate_segmenter,
+    match_classes,
+    person_items,
+)
+from segblur.runtime.segmenter import Segmenter
 
 
 def make_shen(root: Path) -> Path:
@@ -71,3 +91,182 @@ def test_evaluate_person_rejects_wrong_size_predictions(tmp_path: Path) -> None:
     items = person_items(make_shen(tmp_path), SHEN, "test")
     with pytest.raises(ValueError):
         evaluate_person(lambda img: np.zeros((5, 5), bool), items)
+
+
+# --- any model or folder of predictions on a dataset split ------------------------------------------------
+
+
+def test_evaluate_segmenter_matches_hand_computation(tmp_path: Path, model_path: Path) -> None:
+    ds = open_dataset(f"folder:{make_columns_dataset(tmp_path / 'ds')}")
+    seg = Segmenter(model_path)
+    report = evaluate_segmenter(seg.predict_classes, ds, model_classes=seg.classes, model_name="tiny")
+    check_columns_scores(report)
+    assert report["split"] == "test" and report["failed"] == 0 and report["model"] == "tiny"
+    # The edges are 4 px apart: no boundary pixel matches at the default tolerance (1 px on 32x32) ...
+    assert report["mean_boundary_f1"] == 0.0
+    # ... and all of them at 4 px.
+    near = evaluate_segmenter(seg.predict_classes, ds, model_classes=seg.classes, tolerance_px=4)
+    assert near["per_class"]["person"]["boundary_f1"] == 1.0 and near["mean_boundary_f1"] == 1.0
+    json.dumps(report, allow_nan=False)
+
+
+def test_model_classes_are_matched_by_name(tmp_path: Path, model_path: Path, model3_path: Path) -> None:
+    # The dataset stores person as 0 and background as 1: the report is the same.
+    swapped = open_dataset(f"folder:{make_columns_dataset(tmp_path / 'swapped', classes=('person', 'background'))}")
+    seg = Segmenter(model_path)
+    check_columns_scores(evaluate_segmenter(seg.predict_classes, swapped, model_classes=seg.classes))
+    # A 3-class model (car never predicted here) on a 2-class set: car counts as background.
+    seg3 = Segmenter(model3_path)
+    plain = open_dataset(f"folder:{make_columns_dataset(tmp_path / 'plain')}")
+    report = evaluate_segmenter(seg3.predict_classes, plain, model_classes=seg3.classes)
+    check_columns_scores(report)
+    assert report["classes"] == ["background", "person"] and "car" in report["class_note"]
+
+
+def test_classes_that_do_not_fit_are_one_error_naming_both_lists(tmp_path: Path, model_path: Path) -> None:
+    ds = open_dataset(f"folder:{make_columns_dataset(tmp_path / 'fg', classes=('background', 'foreground'))}")
+    with pytest.raises(EvaluationError) as e:
+        evaluate_segmenter(lambda img: np.zeros(img.shape[:2], np.uint8), ds,
+                           model_classes=["background", "person", "car"])
+    msg = str(e.value)
+    assert_one_line_naming(msg, "background, person, car")
+    assert "background, foreground" in msg
+
+
+def test_a_plain_binary_folder_matches_a_two_class_model_by_index(tmp_path: Path, model_path: Path) -> None:
+    # 0/255 masks and no classes.txt: the dataset's classes are (background, foreground). Against a
+    # (background, person) model this was "classes do not fit"; it is scored by index, with a note.
+    root = make_columns_dataset(tmp_path / "plain", classes=("background", "person"))
+    (root / "classes.txt").unlink()
+    for m in (root / "masks").iterdir():
+        cv2.imwrite(str(m), cv2.imread(str(m), cv2.IMREAD_UNCHANGED) * 255)
+    ds = open_dataset(f"folder:{root}")
+    assert ds.classes == ["background", "foreground"]
+    seg = Segmenter(model_path)
+    report = evaluate_segmenter(seg.predict_classes, ds, model_classes=seg.classes, predictions_out=tmp_path / "p")
+    check_columns_scores(report)
+    assert report["classes"] == ["background", "person"]
+    assert "by index" in report["class_note"] and "background, person" in report["class_note"]
+    assert set(np.unique(cv2.imread(str(tmp_path / "p" / "a.png"), cv2.IMREAD_UNCHANGED))) == {0, 255}
+
+
+def test_match_classes_folds_extra_classes_into_background() -> None:
+    m = match_classes(["background", "person"], ["background", "cat", "person"])
+    assert m.classes == ["background", "person"] and m.folded == ["cat"]
+    assert m.truth[[0, 1, 2, 255]].tolist() == [0, 0, 1, 255]  # cat -> background, ignore kept
+    assert m.prediction[[0, 1]].tolist() == [0, 1]
+    p = match_classes(["person", "background"], ["background", "person"])
+    assert p.prediction[[0, 1]].tolist() == [1, 0] and p.folded == []
+
+
+def test_a_failing_image_is_reported_and_the_rest_scored(tmp_path: Path, model_path: Path) -> None:
+    root = make_columns_dataset(tmp_path / "ds")
+    (root / "images" / "b.png").write_bytes(b"not an image")
+    seg = Segmenter(model_path)
+    errors: list[str] = []
+    report = evaluate_segmenter(seg.predict_classes, open_dataset(f"folder:{root}"), model_classes=seg.classes,
+                                on_error=errors.append)
+    check_columns_scores(report, images=2)
+    assert report["failed"] == 1 and len(errors) == 1 and report["errors"] == errors
+    assert_one_line_naming(errors[0], root / "images" / "b.png")
+    other = open_dataset(f"folder:{make_columns_dataset(tmp_path / 'x')}")
+    wrong = evaluate_segmenter(lambda img: np.zeros((3, 3), np.uint8), other)
+    assert wrong["failed"] == 3 and wrong["images"] == 0 and wrong["mean_iou"] is None
+    assert "a.png" in wrong["errors"][0]
+
+
+def test_predictions_out_round_trips_through_evaluate_predictions(tmp_path: Path, model_path: Path) -> None:
+    ds = open_dataset(f"folder:{make_columns_dataset(tmp_path / 'ds')}")
+    seg = Segmenter(model_path)
+    out = tmp_path / "pred"
+    first = evaluate_segmenter(seg.predict_classes, ds, model_classes=seg.classes, predictions_out=out)
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png", "c.png"]
+    mask = cv2.imread(str(out / "a.png"), cv2.IMREAD_UNCHANGED)
+    assert mask.dtype == np.uint8 and mask.ndim == 2 and set(np.unique(mask)) == {0, 255}  # like `segblur mask`
+    assert (mask[:, :16] == 255).all()
+    again = evaluate_predictions(out, ds)
+    for key in ("per_class", "mean_iou", "pixel_accuracy", "mean_boundary_f1", "images"):
+        assert again[key] == first[key]
+
+
+def test_evaluate_predictions_reads_class_ids_and_reports_missing_ones(tmp_path: Path) -> None:
+    ds = open_dataset(f"folder:{make_columns_dataset(tmp_path / 'ds', classes=('background', 'person', 'car'))}")
+    pred = tmp_path / "pred"
+    pred.mkdir()
+    m = np.zeros((32, 32), np.uint8)
+    m[:, :16] = 1
+    m[0, 31] = 2
+    cv2.imwrite(str(pred / "a.png"), m)
+    cv2.imwrite(str(pred / "c.png"), m)
+    errors: list[str] = []
+    r = evaluate_predictions(pred, ds, on_error=errors.append)
+    assert r["images"] == 2 and r["failed"] == 1
+    assert_one_line_naming(errors[0], "'b'")
+    # person: 12 true columns, 16 predicted -> 0.75; car: 1 pixel predicted, none true -> IoU 0.
+    assert r["per_class"]["person"]["iou"] == pytest.approx(0.75)
+    assert r["per_class"]["car"]["iou"] == 0.0 and r["per_class"]["car"]["accuracy"] is None
+
+
+def test_checkpoint_and_its_onnx_export_evaluate_the_same(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from segblur.training.export import checkpoint_metadata, export_onnx
+    from segblur.training.predict import CheckpointError, CheckpointPredictor
+
+    ckpt = tmp_path / "tiny.pt"
+    net, cfg = save_tiny_checkpoint(ckpt, seed=0)
+    onnx_path = export_onnx(net, tmp_path / "tiny.onnx", checkpoint_metadata({"config": cfg, "epoch": 0}, "tiny"))
+
+    root = tmp_path / "ds"
+    make_columns_dataset(root, size=48)
+    rng = np.random.default_rng(0)
+    for i in ("a", "b", "c"):  # textured photos of another size than the model's input, so the network's output varies
+        noisy = (rng.random((40, 56, 3)) * 255).astype(np.uint8)
+        cv2.imwrite(str(root / "images" / f"{i}.png"), noisy)
+        m = np.zeros((40, 56), np.uint8)
+        m[:, :20] = 1
+        cv2.imwrite(str(root / "masks" / f"{i}.png"), m)
+    ds = open_dataset(f"folder:{root}")
+
+    ck = CheckpointPredictor(ckpt)
+    seg = Segmenter(onnx_path)
+    assert ck.classes == seg.classes and ck.input_size == (32, 32)
+    img, _ = ds.load(ds.samples("test")[0])
+    assert np.abs(ck.probabilities_lowres(img) - seg.probabilities_lowres(img)).max() < 1e-4
+    assert (ck.predict_classes(img) == seg.predict_classes(img)).mean() > 0.999
+    a = evaluate_segmenter(ck.predict_classes, ds, model_classes=ck.classes)
+    b = evaluate_segmenter(seg.predict_classes, ds, model_classes=seg.classes)
+    assert a["images"] == b["images"] == 3
+    assert a["mean_iou"] == pytest.approx(b["mean_iou"], abs=1e-3)
+    assert a["pixel_accuracy"] == pytest.approx(b["pixel_accuracy"], abs=1e-3)
+
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError) as e:
+        CheckpointPredictor(bad)
+    assert_one_line_naming(str(e.value), bad)
+
+
+@pytest.mark.integration
+def test_person_fast_on_real_photos_and_on_classes_that_do_not_fit(tmp_path: Path) -> None:
+    shen = SHARED_DATA / "flickr-portraits-shen2016"
+    if not shen.is_dir():
+        pytest.skip("shared data not available")
+    # A "folder" view of six Shen photos: images/ and masks/ (0/255) linked, not copied.
+    root = tmp_path / "shen"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    (root / "classes.txt").write_text("background\nperson\n")
+    ids = sorted(p.stem for p in (shen / "masks").glob("*.png"))[:6]
+    for i in ids:
+        (root / "images" / f"{i}.jpg").symlink_to(shen / "images" / f"{i}.jpg")
+        (root / "masks" / f"{i}.png").symlink_to(shen / "masks" / f"{i}.png")
+    seg = Segmenter("person-fast")
+    r = evaluate_segmenter(seg.predict_classes, open_dataset(f"folder:{root}"), model_classes=seg.classes)
+    assert r["images"] == 6 and r["failed"] == 0, r["errors"]
+    assert r["per_class"]["person"]["iou"] > 0.8
+    assert r["per_class"]["person"]["boundary_f1"] > 0.3
+    lfw = SHARED_DATA / "lfw-parts"
+    if lfw.is_dir():
+        with pytest.raises(EvaluationError):
+            evaluate_segmenter(seg.predict_classes, open_dataset(f"lfw:{lfw}"), model_classes=seg.classes)
+

@@ -277,6 +277,8 @@ def test_unpremultiply_divides_by_weight() -> None:
     ("#ff0000", (255, 0, 0)), ("#00FF7f", (0, 255, 127)), ("  #0A0b0C ", (10, 11, 12)),
     ("255,0,0", (255, 0, 0)), ("1, 2, 3", (1, 2, 3)), ("black", (0, 0, 0)), ("White", (255, 255, 255)),
     ("green", (0, 177, 64)), ("grey", (128, 128, 128)), ((9, 8, 7), (9, 8, 7)), ([0, 0, 255], (0, 0, 255)),
+    ("red", (255, 0, 0)), ("Navy", (0, 0, 128)), (" hotpink ", (255, 105, 180)), ("rebeccapurple", (102, 51, 153)),
+    ("lime", (0, 255, 0)), ("#f0a", (255, 0, 170)),
 ])
 def test_parse_color_accepts(text: object, rgb: tuple[int, int, int]) -> None:
     assert parse_color(text) == rgb  # type: ignore[arg-type]
@@ -292,3 +294,19 @@ def test_parse_color_rejects_junk(junk: object) -> None:
 def test_color_effect_rejects_a_bad_colour() -> None:
     with pytest.raises(ValueError):
         make_effect("color", color="not a colour")
+
+
+def test_bokeh_keeps_foreground_colour_out_of_the_background() -> None:
+    frame, mask = disc_image(96, 96, 24, inside=(255, 255, 255), outside=(0, 0, 0))
+    yy, xx = np.mgrid[:96, :96]
+    ring = (np.hypot(yy - 47.5, xx - 47.5) > 24.5) & (np.hypot(yy - 47.5, xx - 47.5) <= 30)
+    alpha = mask.astype(np.float32)
+    out = composite(frame, make_effect("bokeh", 1.0).render(frame, alpha), alpha)
+    assert out[ring].max() <= 3  # the white subject must not bloom into the black background
+
+
+def test_partial_colour_is_a_tint() -> None:
+    frame = np.random.default_rng(1).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    out = make_effect("color", 0.25, color=(255, 0, 0)).render(frame, np.zeros((20, 30), np.float32))
+    expect = np.round(frame * 0.75 + np.array([255, 0, 0]) * 0.25)
+    assert np.abs(out.astype(int) - expect).max() <= 1

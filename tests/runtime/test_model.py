@@ -13,11 +13,14 @@ import pytest
 from conftest import assert_one_line_naming, build_model, segblur_metadata
 
 from segblur.names import DEFAULT_MODEL, builtin_dir, builtin_models
+from segblur.runtime import model
 from segblur.runtime.model import (
     ModelError,
     ModelInfo,
     OnnxModel,
+    choose_providers,
     parse_metadata,
+    provider_name,
     resolve_model_path,
 )
 
@@ -225,3 +228,93 @@ def test_wrong_class_count_is_refused_even_when_output_shape_is_symbolic(make_mo
     with pytest.raises(ModelError) as ei:  # at load time, or at the latest on the first frame
         Segmenter(path).predict(np.zeros((8, 8, 3), np.uint8))
     assert_one_line_naming(ei.value, path)
+
+
+@pytest.mark.parametrize("edit,needle", [
+    (lambda m: m["input"].update(std=[float("nan")] * 3), "std"),
+    (lambda m: m.update(format=True), "format"),
+    (lambda m: m["input"].update(size=[True, 32]), "size"),
+    (lambda m: m.update(foreground=["person", "person"]), "foreground"),
+    (lambda m: m["input"].update(name="pixels"), "input"),
+    (lambda m: m["output"].update(name="scores"), "output"),
+])
+def test_more_bad_metadata_is_refused(tmp_path: Path, edit, needle: str) -> None:
+    path = build_model(tmp_path / "m.onnx", edit=edit)
+    with pytest.raises(ModelError) as e:
+        OnnxModel(path)
+    msg = str(e.value)
+    assert "\n" not in msg and str(path) in msg and needle in msg
+
+
+@pytest.mark.parametrize("edit", [lambda m: m["input"].update(mean=[1e308] * 3),
+                                  lambda m: m["input"].update(std=[1e-45] * 3),
+                                  lambda m: m["input"].update(mean=[-1e39, 0, 0])])
+def test_mean_and_std_that_overflow_float32_are_refused(tmp_path: Path, edit) -> None:
+    # Python floats, finite: but (pixel - mean) / std in float32 is infinite, and the mask came out all black.
+    path = build_model(tmp_path / "m.onnx", edit=edit)
+    with pytest.raises(ModelError) as e:
+        OnnxModel(path)
+    assert_one_line_naming(e.value, path)
+    assert "infinite or NaN" in str(e.value)
+
+
+def test_a_model_that_outputs_nan_is_refused_at_load(tmp_path: Path) -> None:
+    path = build_model(tmp_path / "nan.onnx", bias=[float("nan"), 0.0])
+    with pytest.raises(ModelError) as e:
+        OnnxModel(path)
+    assert_one_line_naming(e.value, path)
+    assert "NaN or infinite" in str(e.value) and "grey frame" in str(e.value)
+
+
+@pytest.mark.parametrize("content", [b"PK\x03\x04 torch zip", b"", b"\x80\x02pickle"])
+@pytest.mark.parametrize("name", ["best.pt", "weights.bin"])
+def test_a_training_checkpoint_is_named_as_one(tmp_path: Path, content: bytes, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    if name == "weights.bin" and not content:
+        return  # an empty file of no checkpoint suffix is just empty
+    with pytest.raises(ModelError) as e:
+        OnnxModel(path)
+    assert_one_line_naming(e.value, path)
+    assert "training checkpoint" in str(e.value) and "segblur export" in str(e.value)
+
+
+CPU, CUDA, TRT, COREML = "CPUExecutionProvider", "CUDAExecutionProvider", "TensorrtExecutionProvider", \
+    "CoreMLExecutionProvider"
+
+
+@pytest.mark.parametrize(("asked", "available", "chosen"), [
+    (None, [CUDA, CPU], [CUDA, CPU]),  # auto: a GPU build picks CUDA, the CPU stays the fallback
+    (None, [CPU], [CPU]),
+    (["auto"], [TRT, CUDA, CPU], [CUDA, CPU]),  # TensorRT only when asked for (minutes of engine building)
+    (["auto"], [COREML, CPU], [COREML, CPU]),
+    (["cuda"], [CUDA, CPU], [CUDA, CPU]),
+    (["CUDA"], [CUDA, CPU], [CUDA, CPU]),
+    ([CUDA], [CUDA, CPU], [CUDA, CPU]),
+    (["tensorrt", "cuda"], [TRT, CUDA, CPU], [TRT, CUDA, CPU]),
+    (["cpu"], [CUDA, CPU], [CPU]),
+    (["cpu", "cuda", "cuda"], [CUDA, CPU], [CUDA, CPU]),  # each once, the CPU last
+])
+def test_provider_choice(asked: list[str] | None, available: list[str], chosen: list[str]) -> None:
+    assert choose_providers(asked, available) == chosen
+
+
+def test_a_provider_this_build_lacks_names_what_it_has() -> None:
+    with pytest.raises(ModelError, match="CUDAExecutionProvider not available.*available: CPUExecutionProvider.*"
+                                         "onnxruntime-gpu"):
+        choose_providers(["cuda"], [CPU])
+    assert provider_name(" Cuda ") == CUDA and provider_name("MyExecutionProvider") == "MyExecutionProvider"
+
+
+def test_a_provider_that_cannot_start_is_logged(model_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    # A GPU build on a machine whose driver is missing: ONNX Runtime falls back to the CPU; the log says so.
+    real = model.ort.InferenceSession
+    monkeypatch.setattr(model.ort, "get_available_providers", lambda: [CUDA, CPU])
+    monkeypatch.setattr(model.ort, "InferenceSession",
+                        lambda path, sess_options, providers: real(path, sess_options, providers=[CPU]))
+    with caplog.at_level("INFO", logger="segblur"):
+        m = OnnxModel(model_path)
+    assert m.provider == CPU
+    assert "CUDAExecutionProvider could not start, running on CPUExecutionProvider" in caplog.text
+    assert "on CPUExecutionProvider" in caplog.text

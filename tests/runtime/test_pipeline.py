@@ -10,7 +10,8 @@ import pytest
 from conftest import BLUE, GREEN, RED, split_image
 
 from segblur import Pipeline, Segmenter
-from segblur.runtime.effects import GaussianBlur
+from segblur.runtime.compose import composite
+from segblur.runtime.effects import GaussianBlur, make_effect
 
 
 def red_green(h: int = 48, w: int = 64) -> np.ndarray:
@@ -168,3 +169,19 @@ def test_default_pipeline_runs() -> None:
     img = np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8)
     out = Pipeline().process(img)
     assert out.shape == img.shape and out.dtype == np.uint8
+
+
+def test_pipeline_mask_is_what_process_composites(model_path: Path) -> None:
+    img = split_image(32, 48)
+    p = Pipeline(model_path, effect="color", color=(0, 0, 0), invert=True)
+    alpha = p.mask(img).copy()
+    out = p.process(img)
+    expect = composite(img, np.zeros_like(img), alpha)
+    assert np.abs(out.astype(int) - expect).max() <= 1
+    assert alpha[:, :8].mean() < 0.2  # red (person) side is now the part that gets the effect
+
+
+def test_set_effect_with_an_effect_object_and_options_is_refused(model_path: Path) -> None:
+    p = Pipeline(model_path)
+    with pytest.raises(ValueError):
+        p.set_effect(make_effect("blur"), strength=0.3)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from segblur import RefineConfig
-from segblur.runtime.refine import grow_shrink, refine
+from segblur.runtime.refine import feather_matte, grow_shrink, refine
 from segblur.runtime.workspace import Workspace
 
 H = W = 96
@@ -171,3 +171,32 @@ def test_workspace_reuses_buffers_for_the_same_size() -> None:
     assert ws.get("x", (4, 5)) is a
     assert ws.get("x", (5, 4)) is not a
     assert ws.get("x", (5, 4), np.uint8).dtype == np.uint8
+
+
+@pytest.mark.parametrize("field,value", [("feather", float("inf")), ("feather", float("nan")),
+                                         ("threshold", float("nan")), ("softness", float("inf")), ("grow", 1.5)])
+def test_refine_config_rejects_non_finite_or_fractional_values(field: str, value: float) -> None:
+    with pytest.raises(ValueError, match=field):
+        RefineConfig(**{field: value})
+
+
+def test_large_grow_and_feather_are_clamped_and_keep_their_meaning() -> None:
+    alpha = np.zeros((600, 800), np.float32)
+    alpha[200:400, 300:500] = 1
+    grown = grow_shrink(alpha, 60)  # computed at reduced resolution (see grow_shrink)
+    shrunk = grow_shrink(alpha, -60)
+    feathered = feather_matte(alpha, 40.0)
+    huge = grow_shrink(alpha, 10**6)  # clamped to the frame, no giant kernel
+    area = alpha.sum()
+    assert grown.sum() > area * 1.8 and shrunk.sum() < area * 0.4
+    assert grown[150, 400] > 0.9 and shrunk[300, 400] > 0.9 and shrunk[215, 400] < 0.1
+    assert np.all(grown >= alpha) and np.all(shrunk <= alpha)
+    assert np.all(huge == 1)
+    assert 0 < feathered[200, 300] < 1 and feathered.max() <= 1
+
+
+def test_small_grow_is_exact_at_full_resolution() -> None:
+    alpha = np.zeros((64, 64), np.float32)
+    alpha[20:40, 20:40] = 1
+    assert grow_shrink(alpha, 2)[18, 30] == 1 and grow_shrink(alpha, 2)[17, 30] == 0
+    assert grow_shrink(alpha, -2)[22, 30] == 1 and grow_shrink(alpha, -2)[21, 30] == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import cv2
@@ -17,7 +18,8 @@ from conftest import make_folder_dataset  # noqa: E402
 from segblur.cli.main import main  # noqa: E402
 from segblur.training import tune as tune_mod  # noqa: E402
 from segblur.training.checkpoint import load  # noqa: E402
-from segblur.training.loop import TrainConfig, Trainer  # noqa: E402
+from segblur.training.config import TrainConfig  # noqa: E402
+from segblur.training.loop import Trainer  # noqa: E402
 from segblur.training.tune import tune  # noqa: E402
 
 
@@ -215,3 +217,42 @@ def test_cli_tune_errors_are_one_line_exit_2(folder: Path, tmp_path: Path, capsy
     err = capsys.readouterr().err.strip()
     assert rc == 2
     assert "\n" not in err and err.startswith(expected.format(nomasks=nomasks)), err
+
+
+def test_tune_runs_trials_in_a_shared_sqlite_study(folder: Path, tmp_path: Path) -> None:
+    pytest.importorskip("optuna")
+    from segblur.training.tune import tune
+
+    base = cfg(folder, tmp_path / "study", epochs=1)
+    first = tune(base, trials=2, quiet=True)
+    assert first["trials"] == 2 and (tmp_path / "study" / "study.db").is_file()
+    assert set(first["best_params"]) == {"lr", "weight_decay", "optimizer", "batch_size"}
+    again = tune(base, trials=1, quiet=True)  # a second worker joins the same study
+    assert again["trials"] == 3
+    assert json.loads((tmp_path / "study" / "best.json").read_text())["trials"] == 3
+
+
+def test_ctrl_c_during_a_trial_is_one_line_without_optuna_traceback(folder: Path, tmp_path: Path, fake,
+                                                                   caplog: pytest.LogCaptureFixture,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    def interrupted(config: TrainConfig) -> float:
+        raise KeyboardInterrupt  # Ctrl-C, or SIGTERM through segblur.interrupts
+
+    FakeTrainer.score = staticmethod(interrupted)
+    code = main(["tune", "--data", f"folder:{folder}", "--arch", "unet", "--out", str(tmp_path / "t"),
+                 "--trials", "3"])
+    assert code == 130 and capsys.readouterr().err.strip().splitlines()[-1] == "segblur: interrupted"
+    # Optuna logged "Trial 0 failed ... KeyboardInterrupt()" with 7 frames of traceback, and "failed with value None"
+    assert not [r for r in caplog.records if r.name.startswith("optuna") and r.levelno >= logging.WARNING]
+
+
+def test_a_failed_trial_is_one_line_too(folder: Path, tmp_path: Path, fake, caplog: pytest.LogCaptureFixture) -> None:
+    def nan(config: TrainConfig) -> float:
+        raise FloatingPointError("the loss is nan")
+
+    FakeTrainer.score = staticmethod(nan)
+    with pytest.raises(RuntimeError, match="no trial has completed"):
+        tune(cfg(folder, tmp_path / "t"), trials=2)
+    failed = [r for r in caplog.records if "failed with parameters" in r.getMessage()]
+    assert len(failed) == 2 and all("the loss is nan" in r.getMessage() and not r.exc_info for r in failed)
+    assert not [r for r in caplog.records if r.exc_info]

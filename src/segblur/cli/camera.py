@@ -17,6 +17,13 @@ def _rate(text: str) -> float:
     return v
 
 
+def _percent(text: str) -> float:
+    v = finite(text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"CPU budget must be a positive percentage, got {text}")
+    return v
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Add the ``camera`` subcommand."""
     p = sub.add_parser(
@@ -46,6 +53,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     g = add_effect_options(p, multi_background=True)
     g.add_argument("--no-temporal", dest="temporal", action="store_false",
                    help="no smoothing of the mask across frames (it is on by default against flicker)")
+    g = p.add_argument_group("compute", "spend less CPU: skip the model on frames that barely moved, reuse the last "
+                             "mask and background on still ones, and hold a budget (also picks the INT8 model and "
+                             "one thread when they cost less here); the final report says what it did")
+    g.add_argument("--governor", action="store_true", help="skip work on frames that need less (no budget)")
+    g.add_argument("--max-cpu", type=_percent, default=None, metavar="PERCENT",
+                   help="CPU budget in percent of one core (100 = one core), e.g. 50; implies --governor")
+    g.add_argument("--target-fps", type=_rate, default=None, metavar="FPS",
+                   help="frames per second the processing must keep up with; implies --governor")
     add_model_options(p)
     add_mask_options(p)
     p.set_defaults(func=run)
@@ -55,101 +70,76 @@ def run(args: argparse.Namespace) -> int:
     """Open the source, the pipeline and the outputs, stream until done, report; returns the exit status."""
     import sys
 
-    from ..io import one_line
+    from ..interrupts import interrupted_message, interrupted_status
     from ..media import camera
     from ..media.images import ImageError, read_image
-    from ..media.preview import Controls, PreviewWindow, gui_problem
-    from ..media.video import VideoError, same_file
     from ..progress import Progress
     from ..runtime.effects import parse_color
-    from .common import CommandError, make_pipeline, report
+    from .common import CommandError, check_outputs, make_pipeline, model_file, report
 
     effect = args.effect or ("image" if args.background else "blur")
     if effect == "image" and not args.background:
         raise CommandError("--effect image needs --background")
-    preview = args.preview
-    if preview and (problem := gui_problem()):
-        if not (args.virtual or args.record):
-            raise CommandError(f"{problem}; install opencv-python for it (it replaces opencv-python-headless), "
-                             "or run with --no-preview, --virtual or --record")
-        report(f"{problem}; running without it")
-        preview = False
-    if args.record is not None and Path(args.source).is_file() and same_file(args.record, Path(args.source)):
-        raise CommandError(f"{args.record}: is the source; choose another file to record to")
     try:
         backgrounds = tuple(read_image(b) for b in args.background or ())
-    except ImageError as e:
-        raise CommandError(str(e)) from None
-    try:
         color = parse_color(args.color) if args.color is not None else None
-    except ValueError as e:
+    except (ImageError, ValueError) as e:
         raise CommandError(str(e)) from None
+    governor = False
+    if args.governor or args.max_cpu is not None or args.target_fps is not None:
+        from ..runtime.governor import GovernorConfig
+
+        # A model or thread count the user named is kept; the default model may become its INT8 twin.
+        governor = GovernorConfig(max_cpu=args.max_cpu, target_fps=args.target_fps,
+                                  choose_model=args.model == "default", choose_threads=args.threads is None)
     pipe = make_pipeline(args, effect=effect, strength=args.strength,
                          background=backgrounds[0] if backgrounds else None,
-                         color=color if effect == "color" else None, invert=args.invert, temporal=args.temporal)
+                         color=color if effect == "color" else None, invert=args.invert, temporal=args.temporal,
+                         governor=governor)
+    check_outputs([args.record], [args.source, model_file(args.model), *(args.background or ())])
+    settings = camera.CameraSettings(args.source, args.size, args.fps, preview=args.preview, virtual=args.virtual,
+                                     virtual_device=args.virtual_device, record=args.record)
     try:
-        source = camera.open_source(args.source, args.size, args.fps)
-    except camera.SourceError as e:
+        session = camera.open_camera(settings, notify=report)
+    except (camera.SourceError, camera.SinkError) as e:
         raise CommandError(str(e)) from None
+    with session:  # closed (a recording finalised) however the run ends, even before it starts streaming
+        if not args.quiet:
+            report(session.describe())
+        progress = Progress(session.expected_frames(args.frames), "frames",
+                            enabled=not args.quiet and session.window is None)
 
-    sinks: list = []
-    try:
-        if preview:
-            sinks.append(PreviewWindow(f"segblur - {source.name}"))
-        virtual = None
-        if args.virtual:
-            from ..media.virtualcam import VirtualCamera
+        def on_frame(st: camera.StreamStats) -> None:
+            if progress.enabled:  # live per-stage and end-to-end latency, only where a progress line shows it
+                progress.extra = st.stage_line()
+            progress.update()
 
-            virtual = VirtualCamera(source.width, source.height, source.fps, device=args.virtual_device)
-            sinks.append(virtual)
-        recorder = camera.RecordSink(args.record, source.width, source.height, source.fps) if args.record else None
-    except camera.SinkError as e:
-        for s in sinks:
-            s.close()
-        source.close()
-        raise CommandError(str(e)) from None
-    if recorder is not None:
-        sinks.append(recorder)
-
-    if not args.quiet:
-        outs = (["preview"] if preview else []) + ([f"virtual camera {virtual.device}"] if virtual else []) + \
-            ([f"recording to {args.record}"] if recorder else [])
-        report(f"{source.name}: {source.width}x{source.height} at {float(source.fps):.3g} fps -> "
-                f"{', '.join(outs) or 'no output (headless)'}" + ("" if preview else "; Ctrl-C stops"))
-    progress = Progress(args.frames, "frames", enabled=not args.quiet and not preview)
-    controls = Controls(backgrounds=backgrounds, color=color)
-
-    def on_frame(st: camera.StreamStats) -> None:
-        if progress.enabled:  # live per-stage and end-to-end latency, only where a progress line shows it
-            progress.extra = st.stage_line()
-        progress.update()
-
-    try:
-        stats = camera.run_stream(source, pipe, sinks, frames=args.frames, controls=controls, on_frame=on_frame)
-    except (VideoError, camera.SinkError) as e:
+        try:
+            stats = session.run(pipe, frames=args.frames,
+                                controls=camera.Controls(backgrounds=backgrounds, color=color), on_frame=on_frame)
+        except camera.StreamError as e:
+            progress.close()
+            report(str(e))
+            return 1
         progress.close()
-        report(str(e))
-        return 1
-    except (OSError, RuntimeError, ValueError) as e:  # a sink or the pipeline failed mid-stream
-        progress.close()
-        report(f"{source.name}: stream stopped ({one_line(e)})")
-        return 1
-    progress.close()
+    recorder = session.recorder
     if not args.quiet:
         s = stats.summary()
         report(f"{stats.shown} frames shown of {stats.captured} captured ({stats.dropped} dropped), "
-                f"{s['fps']:.1f} fps")
+               f"{s['fps']:.1f} fps; CPU {s['cpu_percent']:.0f} % of one core on average "
+               f"({s['cpu_ms_per_frame']:.1f} ms per frame shown)")
         if stats.shown:
             stages = ", ".join(f"{k} {v:.1f}" for k, v in s["stages_median_ms"].items())
             report(f"latency capture to output: median {s['latency_median_ms']:.1f} ms, "
-                    f"p95 {s['latency_p95_ms']:.1f} ms; median ms per stage: {stages}")
-        if recorder is not None:
-            report(f"recorded {recorder.frames} frames to {args.record}")
+                   f"p95 {s['latency_p95_ms']:.1f} ms; median ms per stage: {stages}")
+        if pipe.governor is not None:
+            report(f"governor: {pipe.governor.describe()}")
+        if recorder is not None and recorder.frames:
+            report(f"recorded {recorder.frames} frames to {recorder.path}")
     if stats.ended == "lost":
-        report(stats.message + (f"; recording saved to {args.record}" if recorder is not None else ""))
+        report(stats.message + (f"; recording saved to {recorder.path}" if recorder is not None else ""))
         return 1
     if stats.ended == "interrupted":
-        print("segblur: interrupted", file=sys.stderr)
-        return 130
+        print(f"segblur: {interrupted_message()}", file=sys.stderr)
+        return interrupted_status()
     return 0
-

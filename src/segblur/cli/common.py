@@ -1,4 +1,5 @@
-"""What the subcommands share: the one error convention, option types and groups, the pipeline the options describe.
+"""What the subcommands share: the one error convention, option types and groups, the pipeline the options describe,
+the batch loop over planned image jobs and JSON output.
 
 Importing this is cheap (argparse only); the runtime is imported when a pipeline is built."""
 
@@ -6,11 +7,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..names import DEFAULT_EFFECT, DEFAULT_MODEL, EFFECTS
 
 if TYPE_CHECKING:
+    from ..media.images import Job
     from ..runtime.pipeline import Pipeline
     from ..runtime.segmenter import Segmenter
 
@@ -39,14 +43,27 @@ def finite(text: str) -> float:
 
 
 def size(text: str) -> tuple[int, int]:
-    """Argparse type for a frame size: ``"1280x720"`` -> (1280, 720), each side at least 16."""
+    """Argparse type for a frame size: ``"1280x720"`` -> (1280, 720), each side at least 16, within the pixel
+    limit (:func:`segblur.media.limits.max_pixels`)."""
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"size {text!r} must look like 1280x720") from None
     if w < 16 or h < 16:
         raise argparse.ArgumentTypeError(f"size {text!r} is too small")
+    from ..media.limits import too_many_pixels  # standard library only: cheap
+
+    if (problem := too_many_pixels(w, h)):
+        raise argparse.ArgumentTypeError(f"size {problem}")
     return w, h
+
+
+def provider_list(text: str) -> list[str]:
+    """Argparse type for --provider: a comma-separated list of execution provider names."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"no execution provider named in {text!r}")
+    return names
 
 
 def keep_list(values: list[str] | None) -> list[str] | None:
@@ -62,8 +79,11 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--keep", action="append", metavar="CLASS[,CLASS]",
                    help="classes kept sharp / counted as foreground (default: the model's, e.g. person)")
     g.add_argument("--threads", type=int_in(1), default=None, help="ONNX Runtime threads (default: all cores)")
-    g.add_argument("--provider", action="append", dest="providers", metavar="NAME",
-                   help="ONNX Runtime execution provider, e.g. CUDAExecutionProvider (default: best available)")
+    g.add_argument("--provider", "--providers", action="extend", type=provider_list, dest="providers",
+                   metavar="NAME[,NAME]",
+                   help="ONNX Runtime execution provider(s) in order of preference: cuda, tensorrt, rocm, coreml, dml, "
+                   "openvino, cpu, a full name such as CUDAExecutionProvider, or auto (the default: the best "
+                   "available; CUDA needs onnxruntime-gpu). The CPU is always the fallback; -v logs the one in use")
 
 
 def add_mask_options(p: argparse.ArgumentParser) -> None:
@@ -91,7 +111,8 @@ def add_effect_options(p: argparse.ArgumentParser, multi_background: bool = Fals
                        help="replacement background picture; repeat to switch between several with the b key")
     else:
         g.add_argument("--background", metavar="IMAGE", default=None, help="replacement background picture")
-    g.add_argument("--color", default=None, help="colour for --effect color: #RRGGBB, R,G,B or a name")
+    g.add_argument("--color", default=None, help="colour for --effect color: #RRGGBB, R,G,B or a CSS colour name "
+                   "(red, navy...; green and blue are chroma-key shades)")
     g.add_argument("--invert", action="store_true", help="apply the effect to the kept classes instead")
     return g
 
@@ -102,6 +123,40 @@ class CommandError(Exception):
     def __init__(self, message: str, status: int = 2) -> None:
         super().__init__(message)
         self.status = status
+
+
+def check_outputs(outputs: Iterable[str | Path | None], inputs: Iterable[str | Path | None]) -> None:
+    """CommandError (exit 2) when an output given is, or lies inside, one of the inputs given (model, checkpoint,
+    data or calibration folder, pictures): :func:`segblur.io.check_output` on each output, before anything is
+    written. None entries (options not given) are skipped."""
+    from ..io import OverwriteError, check_output
+
+    inputs = [i for i in inputs if i is not None]
+    try:
+        for out in outputs:
+            if out is not None:
+                check_output(out, inputs)
+    except OverwriteError as e:
+        raise CommandError(str(e)) from None
+
+
+def model_file(model: str | Path | None) -> Path | None:
+    """The file a --model value names (a built-in name resolved), or None when there is none to protect."""
+    if model is None:
+        return None
+    from ..runtime.model import ModelError, resolve_model_path
+
+    try:
+        return resolve_model_path(model)
+    except (ModelError, OSError):
+        return None
+
+
+def dataset_folder(spec: str | None) -> Path | None:
+    """The folder of a ``KIND:PATH`` dataset spec (what --data reads), or None."""
+    if not spec or ":" not in spec:
+        return None
+    return Path(spec.partition(":")[2]).expanduser()
 
 
 def make_pipeline(args: argparse.Namespace, segmenter: Segmenter | None = None, **kw) -> Pipeline:
@@ -135,3 +190,51 @@ def chosen_effect(args: argparse.Namespace) -> str:
 def report(msg: str) -> None:
     """One line about one input on stderr (the command goes on with the others)."""
     print(f"segblur: {msg}", file=sys.stderr)
+
+
+def run_jobs(jobs: Sequence[Job], errors: Sequence[str], work: Callable[[Job], None], *, quiet: bool,
+             output: str | Path) -> int:
+    """Run ``work(job)`` for each planned job (``plan_jobs``) under a progress line, reporting the planning
+    ``errors`` and every job that fails, one line each, and carrying on; then a summary line unless ``quiet``.
+
+    Returns the exit status: 1 when anything failed, else 0.
+    """
+    import cv2
+
+    from ..io import one_line
+    from ..media.images import ImageError
+    from ..progress import Progress
+
+    for e in errors:
+        report(e)
+    progress = Progress(len(jobs), "files", enabled=not quiet and len(jobs) > 1)
+    failed = len(errors)
+    for job in jobs:
+        try:
+            work(job)
+        except ImageError as e:
+            progress.clear()
+            report(str(e))
+            failed += 1
+        except (cv2.error, MemoryError, ValueError, OSError) as e:  # anything else one file can cause
+            progress.clear()
+            report(f"{job.src}: cannot process ({one_line(e)})")
+            failed += 1
+        progress.update()
+    progress.close()
+    done = len(jobs) - (failed - len(errors))
+    if not quiet:
+        print(f"segblur: {done} written to {output}" + (f", {failed} failed" if failed else ""), file=sys.stderr)
+    return 1 if failed else 0
+
+
+def write_json(path: str | Path, data: object) -> None:
+    """Write ``data`` as indented JSON, atomically; CommandError naming the file when it cannot be written."""
+    import json
+
+    from ..io import write_atomic
+
+    try:
+        write_atomic(path, (json.dumps(data, indent=2, allow_nan=False) + "\n").encode())
+    except OSError as e:
+        raise CommandError(f"{path}: cannot write ({e.strerror or e})") from None

@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..names import CHECKPOINT_SUFFIXES
 from .common import finite, int_in
 
 ORDER = 45
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
 
 
 def add_parsers(sub) -> None:
@@ -34,7 +34,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--provider", action="append", dest="providers", metavar="NAME",
                    help="ONNX Runtime execution provider (default: best available)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
-    p.set_defaults(func=cmd_evaluate)
+    p.set_defaults(func=run)
 
 
 def _load_model(args: argparse.Namespace):
@@ -49,7 +49,7 @@ def _load_model(args: argparse.Namespace):
             from ..training.predict import CheckpointError, CheckpointPredictor
         except ImportError as e:
             raise CommandError(f"{path}: evaluating a checkpoint needs the train extra "
-                             f"(pip install 'segblur[train]'; {e})") from None
+                               f"(pip install 'segblur[train]'; {e})") from None
         try:
             ck = CheckpointPredictor(path, threads=args.threads)
         except CheckpointError as e:
@@ -63,36 +63,32 @@ def _load_model(args: argparse.Namespace):
     return seg.predict_classes, list(seg.classes), name
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run the evaluation, print the table, write --json; 1 when some images failed."""
-    import json
-
     from ..data import DatasetError, open_dataset
     from ..eval.evaluation import EvaluationError, evaluate_predictions, evaluate_segmenter
     from ..eval.metrics import format_table
-    from ..io import write_atomic
-    from .common import CommandError, report
+    from .common import CommandError, check_outputs, dataset_folder, model_file, report, write_json
 
     if args.predictions_out is not None and args.predictions is not None:
         raise CommandError("--predictions-out is only used with --model")
+    check_outputs([args.json, args.predictions_out], [model_file(args.model), dataset_folder(args.data),
+                                                      args.predictions])
     if args.tolerance_px is not None and args.tolerance_px < 0:
         raise CommandError("--tolerance-px must not be negative")
+    options = {"on_error": report, "show_progress": not args.quiet, "tolerance_px": args.tolerance_px}
     try:
         dataset = open_dataset(args.data)
         split = args.split or dataset.default_split("test")
-        common = {"on_error": report, "show_progress": not args.quiet, "tolerance_px": args.tolerance_px}
         if args.predictions is not None:
-            report = evaluate_predictions(args.predictions, dataset, split, **common)
+            result = evaluate_predictions(args.predictions, dataset, split, **options)
         else:
             predict, classes, name = _load_model(args)
-            report = evaluate_segmenter(predict, dataset, split, model_classes=classes, model_name=name,
-                                        predictions_out=args.predictions_out, **common)
+            result = evaluate_segmenter(predict, dataset, split, model_classes=classes, model_name=name,
+                                        predictions_out=args.predictions_out, **options)
     except (DatasetError, EvaluationError) as e:
         raise CommandError(str(e)) from None
-    print(format_table(report))
+    print(format_table(result))
     if args.json is not None:
-        try:
-            write_atomic(args.json, (json.dumps(report, indent=2, allow_nan=False) + "\n").encode())
-        except OSError as e:
-            raise CommandError(f"{args.json}: cannot write ({e.strerror or e})") from None
-    return 1 if report["failed"] else 0
+        write_json(args.json, result)
+    return 1 if result["failed"] else 0

@@ -1,28 +1,20 @@
-"""``segblur`` command: image, mask, models, benchmark here; the other subcommands each in their own cli module."""
+"""``segblur`` command: the top-level parser; each subcommand lives in its own module of ``segblur.cli``."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
-from pathlib import Path
 
 from .. import __version__
-from .common import (
-    EFFECTS,
-    CommandError,
-    add_effect_options,
-    add_mask_options,
-    add_model_options,
-    finite,
-    int_in,
-    keep_list,
-)
+from ..interrupts import Terminated, interrupt_on_signals, interrupted_message, interrupted_status
+from .common import CommandError, keep_list
 
 
 def _subcommand_modules() -> list:
-    """The subcommand modules of ``segblur.cli``: every module but main, common and commands, each adding its
-    own subcommands with ``add_parsers(sub)``.
+    """The subcommand modules of ``segblur.cli``: every module but main and common, each adding its own
+    subcommands with ``add_parsers(sub)``.
 
     A subcommand in its own module touches no other command's file; ``ORDER`` sorts them in --help.
     Those modules import only argparse at import time; their work is imported when they run.
@@ -33,7 +25,7 @@ def _subcommand_modules() -> list:
     from .. import cli
 
     mods = [importlib.import_module(f"{cli.__name__}.{m.name}") for m in pkgutil.iter_modules(cli.__path__)
-            if m.name not in ("main", "common", "commands")]
+            if m.name not in ("main", "common")]
     return sorted(mods, key=lambda m: (getattr(m, "ORDER", 100), m.__name__))
 
 
@@ -46,71 +38,29 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("-v", "--verbose", action="store_true", help="log the model and execution provider used")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-
-    p = sub.add_parser("image", help="blur the background of image files or folders",
-                       description="Apply an effect to everything but the kept classes of each image. "
-                       "OUT is a file for one input file, otherwise a folder (created if needed). "
-                       "Inputs are never overwritten; outputs are written atomically.")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and/or folders (searched recursively)")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file or folder")
-    add_effect_options(p)
-    p.add_argument("--quality", type=int_in(0, 100), default=95, help="JPEG/WebP quality 0..100 (default 95)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
-    add_model_options(p)
-    add_mask_options(p)
-    p.set_defaults(func="cmd_image")
-
-    p = sub.add_parser("mask", help="write segmentation masks as PNG",
-                       description="Write OUTDIR/<input stem>.png: 255 = foreground (kept classes), 0 = "
-                       "background, at the input's size; --soft writes 8-bit probabilities instead.")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and/or folders")
-    p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output folder")
-    p.add_argument("--soft", action="store_true", help="8-bit probabilities (0..255) instead of 0/255")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
-    add_model_options(p)
-    add_mask_options(p)
-    p.set_defaults(func="cmd_mask")
-
-    p = sub.add_parser("models", help="list the built-in models and their cards")
-    p.add_argument("name", nargs="?", help="show only this model")
-    p.add_argument("--brief", action="store_true", help="one line per model, no cards")
-    p.set_defaults(func="cmd_models")
-
-    p = sub.add_parser("benchmark", help="time each pipeline stage on a frame (and a reference pipeline)",
-                       description="Per-stage milliseconds of Pipeline.process on one frame, median of "
-                       "--repeats runs, and the same for the MediaPipe-style reference when --reference is given. "
-                       "--stream adds the camera loop (fps, dropped frames, latency), flicker and video file speed.")
-    p.add_argument("--size", default="1280x720", metavar="WxH",
-                   help="frame size WxH (default 1280x720)")  # checked by cmd_benchmark: a bad size exits 2
-    p.add_argument("--image", type=Path, default=None, help="photo to use (default: the bundled sample)")
-    p.add_argument("--effect", action="append", choices=EFFECTS, default=None,
-                   help="effect(s) to time (default: blur; image uses the mirrored frame as the picture)")
-    p.add_argument("--repeats", type=int_in(1), default=100)
-    p.add_argument("--reference", type=Path, default=None, metavar="TFLITE",
-                   help="MediaPipe selfie_segmentation.tflite to time alongside (needs segblur[bench])")
-    p.add_argument("--stream", action="store_true",
-                   help="also measure streams: the threaded camera loop on a synthetic source paced at 30 fps and "
-                   "at 1000 fps (as fast as it goes), mask flicker on a still noisy scene with temporal smoothing "
-                   "off and on, and 1920x1080 video file throughput")
-    p.add_argument("--stream-seconds", type=finite, default=10.0, metavar="S",
-                   help="seconds of each threaded stream run (default 10)")
-    p.add_argument("--file-frames", type=int_in(0), default=60, metavar="N",
-                   help="frames of the 1920x1080 clip for --stream's video file throughput (default 60; 0 skips it)")
-    p.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
-    add_model_options(p)
-    p.set_defaults(func="cmd_benchmark")
     for mod in _subcommand_modules():
         mod.add_parsers(sub)
+    for p in sub.choices.values():  # -v after the subcommand too (SUPPRESS: it never unsets one given before)
+        p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                       help="log the model and execution provider used")
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status (0 ok, 1 some inputs failed, 2 usage or fatal error, 130 Ctrl-C)."""
-    try:
-        return _main(argv)
-    except KeyboardInterrupt:
-        print("\nsegblur: interrupted", file=sys.stderr)
-        return 130
+    """Entry point; returns the exit status (0 ok, 1 some inputs failed, 2 usage or fatal error, 130 Ctrl-C,
+    143 SIGTERM, 129 SIGHUP).
+
+    SIGTERM and SIGHUP take Ctrl-C's path (:mod:`segblur.interrupts`), so however a run is stopped its temp
+    files are removed and recordings finalised.
+    """
+    with interrupt_on_signals():
+        try:
+            return _main(argv)
+        except KeyboardInterrupt as e:
+            with contextlib.suppress(OSError):
+                print(("\n" if not isinstance(e, Terminated) else "") + f"segblur: {interrupted_message(e)}",
+                      file=sys.stderr)
+            return interrupted_status(e)
 
 
 def _main(argv: list[str] | None) -> int:
@@ -120,17 +70,21 @@ def _main(argv: list[str] | None) -> int:
 
     # Problems are reported by segblur, one line per file; OpenCV's and libpng's own chatter would double them.
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-    from . import commands
-
     if hasattr(args, "keep"):
         args.keep = keep_list(args.keep)
     try:
-        if callable(args.func):  # subcommand modules set the function itself
-            return int(args.func(args))
-        return int(getattr(commands, args.func)(args))
+        return int(args.func(args))
     except CommandError as e:
         print(f"segblur: error: {e}", file=sys.stderr)
         return e.status
+    except OSError as e:  # a path the system refuses (name too long, no permission...) wherever it was first used
+        if e.filename is None:
+            raise
+        print(f"segblur: error: {e.filename}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("segblur: error: out of memory", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

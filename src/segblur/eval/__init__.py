@@ -1,2 +1,3 @@
-"""Scoring without torch: confusion-matrix metrics and boundary F1 (:mod:`.metrics`), and the evaluation of any
-model or folder of predictions on dataset splits (:mod:`.evaluation`)."""
+"""Scoring without torch: confusion-matrix metrics and boundary F1 (:mod:`.metrics`), the evaluation of any
+model or folder of predictions on dataset splits (:mod:`.evaluation`), and prediction mask files
+(:mod:`.predictions`)."""

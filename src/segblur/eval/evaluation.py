@@ -8,11 +8,8 @@ the person-segmentation scores of the binary person sets.
 The person functions are shared by the integration tests, ``benchmarks/quality.py`` (segblur vs the MediaPipe reference)
 and the training recipe, so every number in the model card comes from the same code and splits.
 
-Splits (see each dataset's README in ``../shared/data``):
-- flickr-portraits-shen2016 ``test``: the authors' test list, one image of each near-duplicate pair;
-  ``train``: the authors' train list minus duplicates of test images; ``val``: the unlisted ids.
-- human-segmentation-vikram (no official split): ids sorted, duplicate 0270 dropped, every 7th is
-  ``test``, the rest ``train``.
+The person sets' splits are read from their folders by :mod:`segblur.data.person` (``person_items``,
+``SHEN``, ``VIKRAM`` are imported here for the callers of this module).
 """
 
 from __future__ import annotations
@@ -25,56 +22,12 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..data import DatasetError, SegDataset, read_png_indices
-from ..io import read_ids
+from ..data import DatasetError, SegDataset
+from ..data.person import SHEN, VIKRAM, person_items  # noqa: F401 - the person scorers' splits
 from ..media.images import ImageError, read_image, write_image
 from ..progress import Progress
 from .metrics import BOUNDARY_TOLERANCE, ConfusionMatrix, SegmentationMetrics
-
-SHEN = "flickr-portraits-shen2016"
-VIKRAM = "human-segmentation-vikram"
-# Near-duplicate pairs listed in flickr-portraits-shen2016/README.md.
-SHEN_DUPLICATES = [("00202", "01167"), ("00203", "01175"), ("00971", "00990"), ("01016", "01023"),
-                   ("01179", "01182"), ("02050", "02051"), ("02076", "02359")]
-VIKRAM_DUPLICATE = "0270"  # same photo as 0102
-
-
-def shen_splits(root: Path) -> dict[str, list[str]]:
-    """Shen train / val / test ids with near-duplicates removed so no image appears in two splits."""
-    root = Path(root)
-    train = read_ids(root / "splits" / "train.txt")
-    test = read_ids(root / "splits" / "test.txt")
-    val = read_ids(root / "splits" / "unlisted.txt")
-    partner = {}
-    for a, b in SHEN_DUPLICATES:
-        partner[a], partner[b] = b, a
-    test_clean: list[str] = []
-    for i in test:
-        if partner.get(i) not in test_clean:
-            test_clean.append(i)
-    taken = set(test_clean) | {partner[i] for i in test_clean if i in partner}
-    train_clean = [i for i in train if i not in taken]
-    taken |= set(train_clean) | {partner[i] for i in train_clean if i in partner}
-    return {"train": train_clean, "val": [i for i in val if i not in taken], "test": test_clean}
-
-
-def vikram_splits(root: Path, holdout_every: int = 7) -> dict[str, list[str]]:
-    """Vikram: every ``holdout_every``-th id (sorted, duplicate dropped) is ``test``, the rest ``train``."""
-    ids = sorted(p.stem for p in (Path(root) / "masks").glob("*.png") if p.stem != VIKRAM_DUPLICATE)
-    test = ids[::holdout_every]
-    held = set(test)
-    return {"train": [i for i in ids if i not in held], "test": test}
-
-
-def person_items(data_root: Path, dataset: str, split: str) -> list[tuple[str, Path, Path]]:
-    """(id, image path, mask path) for a split of one of the binary person sets."""
-    root = Path(data_root) / dataset
-    splits = shen_splits(root) if dataset == SHEN else vikram_splits(root) if dataset == VIKRAM else None
-    if splits is None:
-        raise ValueError(f"unknown person dataset {dataset!r} (use {SHEN} or {VIKRAM})")
-    if split not in splits:
-        raise ValueError(f"{dataset} has no split {split!r} (splits: {', '.join(splits)})")
-    return [(i, root / "images" / f"{i}.jpg", root / "masks" / f"{i}.png") for i in splits[split]]
+from .predictions import prediction_image, read_prediction
 
 
 @dataclass
@@ -130,24 +83,39 @@ class ClassMapping:
     prediction: np.ndarray  # model id -> evaluated id
     folded: list[str] = field(default_factory=list)  # class names counted as background
     to_dataset: np.ndarray | None = None  # evaluated id -> dataset id
+    by_index: str | None = None  # set when the classes were matched by their order, not their names: how
 
     def note(self) -> str | None:
-        """One line describing any folding into background, for the report."""
+        """One line describing a match by index or any folding into background, for the report."""
+        if self.by_index:
+            return self.by_index
         return f"counted as background: {', '.join(self.folded)}" if self.folded else None
+
+
+# The classes of a folder dataset without classes.txt: a plain 0/255 mask names its foreground nothing better.
+BINARY_CLASSES = ("background", "foreground")
 
 
 def match_classes(model_classes: Sequence[str], dataset_classes: Sequence[str],
                   ignore_index: int = 255) -> ClassMapping:
     """Map model classes onto dataset classes by name.
 
-    The same names in any order are a permutation. Otherwise, when both have ``background`` and share
-    at least one other class, the evaluation uses the shared classes and counts every class that only
-    one side has as background (e.g. a background/person model on the 21 VOC classes). Anything else
-    is an :class:`EvaluationError` naming both lists.
+    The same names in any order are a permutation. A binary dataset with no class names of its own
+    (:data:`BINARY_CLASSES`) matches any two-class model by index, with a note. Otherwise, when both
+    have ``background`` and share at least one other class, the evaluation uses the shared classes
+    and counts every class that only one side has as background (e.g. a background/person model on
+    the 21 VOC classes). Anything else is an :class:`EvaluationError` naming both lists.
     """
     model, data = list(model_classes), list(dataset_classes)
     if len(data) > 255 or len(model) > 256:
         raise EvaluationError(f"too many classes (dataset {len(data)}, model {len(model)}; at most 255)")
+    if tuple(data) == BINARY_CLASSES and len(model) == 2 and model != data:
+        # A plain binary dataset (0/255 masks, no class names) against any two-class model: class 0 is the
+        # background and class 1 whatever the model keeps (person, ...). Scored under the model's names.
+        identity = np.arange(256, dtype=np.uint8)
+        return ClassMapping(model, identity, identity.copy(), to_dataset=np.array([0, 1], np.uint8),
+                            by_index=f"the dataset's unnamed classes (background, foreground) are matched to the "
+                            f"model's ({', '.join(model)}) by index")
     shared = [c for c in data if c in model]
     if set(model) == set(data) and len(model) == len(data):
         classes, folded = data, []
@@ -175,45 +143,19 @@ def dataset_spec(dataset: SegDataset) -> str:
     return f"{dataset.kind}:{dataset.root}"
 
 
-def read_prediction(path: Path, num_classes: int) -> np.ndarray:
-    """A predicted mask file -> HxW uint8 class ids; 0/255 masks count as 0/1 for two classes.
-
-    Raises :class:`ImageError` naming the file when it is missing, unreadable, coloured or out of range.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise ImageError(f"{p}: no such file")
-    try:
-        values = read_png_indices(p) if p.suffix.lower() == ".png" else None
-    except DatasetError as e:
-        raise ImageError(str(e)) from None
-    if values is None:
-        img = cv2.imdecode(np.fromfile(str(p), np.uint8), cv2.IMREAD_UNCHANGED)
-        if img is None or img.dtype != np.uint8:
-            raise ImageError(f"{p}: cannot decode as an 8-bit mask")
-        if img.ndim == 3:
-            if not all((img[..., 0] == img[..., k]).all() for k in range(1, min(img.shape[2], 3))):
-                raise ImageError(f"{p}: colour image; a prediction must hold class ids in one channel")
-            img = img[..., 0]
-        values = img
-    values = np.ascontiguousarray(values)
-    if num_classes == 2 and values.max(initial=0) == 255 and np.isin(np.unique(values), (0, 255)).all():
-        return (values // 255).astype(np.uint8)
-    if values.max(initial=0) >= num_classes:
-        bad = np.unique(values[values >= num_classes])[:5].tolist()
-        raise ImageError(f"{p}: values {bad} are not class ids 0..{num_classes - 1}")
-    return values
+def _failure(sample: Any, e: Exception) -> str:
+    """One line for a sample that could not be scored; it names the image unless the error already names a file."""
+    msg = " ".join(str(e).split()) or type(e).__name__
+    if not isinstance(e, (DatasetError, ImageError)) and str(sample.image) not in msg:
+        msg = f"{sample.image}: {msg}"
+    return msg
 
 
-def _prediction_image(ids: np.ndarray, num_classes: int) -> np.ndarray:
-    """Class ids as written by --predictions-out: 0/255 for two-class sets (like ``segblur mask``), else the ids."""
-    return ids * np.uint8(255) if num_classes == 2 else ids
-
-
-def _score(dataset: SegDataset, split: str | None, work: Callable[[Any, np.ndarray, np.ndarray], np.ndarray | None],
+def _score(dataset: SegDataset, split: str | None, predict: Callable[[Any, np.ndarray, np.ndarray], np.ndarray],
            classes: list[str], truth_lut: np.ndarray | None, *, on_error: Callable[[str], None] | None,
            show_progress: bool, tolerance: float, tolerance_px: float | None) -> dict[str, Any]:
-    """Shared loop: load each sample, get its prediction from ``work``, accumulate, report failures."""
+    """The loop both evaluations share: load each sample, ``predict(sample, image, truth)`` its evaluated class
+    ids, accumulate the metrics; a sample that fails is reported through ``on_error`` and counted, not scored."""
     split = split or dataset.default_split("test")
     samples = dataset.samples(split)
     metrics = SegmentationMetrics(classes, dataset.ignore_index, tolerance=tolerance, tolerance_px=tolerance_px)
@@ -222,27 +164,20 @@ def _score(dataset: SegDataset, split: str | None, work: Callable[[Any, np.ndarr
     for sample in samples:
         try:
             image, truth = dataset.load(sample)
-            prediction = work(sample, image, truth)
-            if prediction is not None:
-                if prediction.shape != truth.shape:
-                    raise ImageError(f"{sample.image}: prediction {prediction.shape[1]}x{prediction.shape[0]} "
-                                     f"differs from the mask's size {truth.shape[1]}x{truth.shape[0]}")
-                metrics.update(truth_lut[truth] if truth_lut is not None else truth, prediction)
+            prediction = predict(sample, image, truth)
+            if prediction.shape != truth.shape:
+                raise ImageError(f"{sample.image}: prediction {prediction.shape[1]}x{prediction.shape[0]} "
+                                 f"differs from the mask's size {truth.shape[1]}x{truth.shape[0]}")
+            metrics.update(truth_lut[truth] if truth_lut is not None else truth, prediction)
         except (DatasetError, ImageError, ValueError, OSError, cv2.error) as e:
-            msg = " ".join(str(e).split()) or type(e).__name__
-            if not isinstance(e, (DatasetError, ImageError)) and str(sample.image) not in msg:
-                msg = f"{sample.image}: {msg}"
-            errors.append(msg)
+            errors.append(_failure(sample, e))
             if on_error is not None:
                 progress.clear()
-                on_error(msg)
+                on_error(errors[-1])
         progress.update()
     progress.close()
-    report: dict[str, Any] = {"data": dataset_spec(dataset), "split": split}
-    report.update(metrics.compute())
-    report["failed"] = len(errors)
-    report["errors"] = errors
-    return report
+    return {"data": dataset_spec(dataset), "split": split, **metrics.compute(), "failed": len(errors),
+            "errors": errors}
 
 
 def evaluate_segmenter(predict: Callable[[np.ndarray], np.ndarray], dataset: SegDataset, split: str | None = None,
@@ -265,7 +200,7 @@ def evaluate_segmenter(predict: Callable[[np.ndarray], np.ndarray], dataset: Seg
         raise EvaluationError(f"{out_dir}: exists and is not a folder")
     n_data = len(dataset.classes)
 
-    def work(sample: Any, image: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    def predict_sample(sample: Any, image: np.ndarray, truth: np.ndarray) -> np.ndarray:
         raw = np.asarray(predict(image))
         if raw.ndim != 2 or raw.shape != truth.shape:
             raise ImageError(f"{sample.image}: prediction of shape {raw.shape} does not match the mask's "
@@ -274,10 +209,10 @@ def evaluate_segmenter(predict: Callable[[np.ndarray], np.ndarray], dataset: Seg
             raise ImageError(f"{sample.image}: prediction holds values outside 0..255")
         pred = mapping.prediction[raw.astype(np.intp)]
         if out_dir is not None and mapping.to_dataset is not None:
-            write_image(out_dir / f"{sample.id}.png", _prediction_image(mapping.to_dataset[pred], n_data))
+            write_image(out_dir / f"{sample.id}.png", prediction_image(mapping.to_dataset[pred], n_data))
         return pred
 
-    report = _score(dataset, split, work, mapping.classes, mapping.truth, on_error=on_error,
+    report = _score(dataset, split, predict_sample, mapping.classes, mapping.truth, on_error=on_error,
                     show_progress=show_progress, tolerance=tolerance, tolerance_px=tolerance_px)
     report = {"model": model_name, **report} if model_name else report
     if mapping.note():
@@ -298,13 +233,13 @@ def evaluate_predictions(predictions: str | Path, dataset: SegDataset, split: st
         raise EvaluationError(f"{folder}: no such folder of predictions")
     n = len(dataset.classes)
 
-    def work(sample: Any, image: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    def read_sample(sample: Any, image: np.ndarray, truth: np.ndarray) -> np.ndarray:
         path = folder / f"{sample.id}.png"
         if not path.is_file():
             raise ImageError(f"{path}: no prediction for id {sample.id!r}")
         return read_prediction(path, n)
 
-    report = _score(dataset, split, work, list(dataset.classes), None, on_error=on_error,
+    report = _score(dataset, split, read_sample, list(dataset.classes), None, on_error=on_error,
                     show_progress=show_progress, tolerance=tolerance, tolerance_px=tolerance_px)
     return {"predictions": str(folder), **report}
 

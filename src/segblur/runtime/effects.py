@@ -8,6 +8,10 @@ a blur of sigma 18 px computed at 1/6 scale with sigma 3 px, then upsampled, loo
 
 ``strength`` is in [0, 1] for every effect; each effect maps it to its own parameter relative to
 the frame's short side, so a given strength looks the same at any resolution.
+
+A background picture given as a path is read with :func:`segblur.media.images.read_image`: reading and
+validating still images is the one part of media the runtime stands on, and it imports nothing of the runtime
+(media's loops sit above the runtime; ``tests/runtime/test_frames.py`` keeps both directions honest).
 """
 
 from __future__ import annotations
@@ -22,7 +26,10 @@ import cv2
 import numpy as np
 
 from .. import names
-from .compose import FLOOR, background_premultiplied, unpremultiply, weighted_downscale
+from ..media.images import read_image
+from .colors import CSS_COLORS
+from .compose import FLOOR, unpremultiply, weighted_area, weighted_downscale
+from .frames import as_rgb
 from .workspace import Workspace
 
 Color = tuple[int, int, int]
@@ -42,7 +49,7 @@ class Effect:
         self.strength = s
 
     def render(self, frame: np.ndarray, alpha: np.ndarray, ws: Workspace | None = None) -> np.ndarray:
-        """Background image for ``frame`` given the foreground alpha (HxW float32 in [0, 1])."""
+        """Background image for ``frame`` given the foreground alpha (HxW, float32 in [0, 1] or uint8 0..255)."""
         raise NotImplementedError
 
 
@@ -147,9 +154,7 @@ class Pixelate(Effect):
         if pad_h or pad_w:
             frame = cv2.copyMakeBorder(frame, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE)
             alpha = cv2.copyMakeBorder(alpha, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE)
-        prem, w = background_premultiplied(frame, alpha, ws)
-        small = unpremultiply(cv2.resize(prem, (gw, gh), interpolation=cv2.INTER_AREA),
-                              cv2.resize(w, (gw, gh), interpolation=cv2.INTER_AREA))
+        small = unpremultiply(*weighted_area(frame, alpha, (gw, gh), ws, exact=True))
         big = cv2.resize(small, (gw * block, gh * block), interpolation=cv2.INTER_NEAREST)
         return np.ascontiguousarray(big[:H, :W])
 
@@ -198,13 +203,7 @@ class ReplaceImage(Effect):
         super().__init__(strength)
         if background is None:
             raise ValueError("the image effect needs a background image")
-        if isinstance(background, (str, Path)):
-            from ..media.images import read_image
-
-            background = read_image(background)
-        from .segmenter import as_rgb
-
-        self.image = as_rgb(background)
+        self.image = as_rgb(read_image(background) if isinstance(background, (str, Path)) else background)
         self._cache: tuple[tuple[int, int], np.ndarray] | None = None
 
     def render(self, frame: np.ndarray, alpha: np.ndarray, ws: Workspace | None = None) -> np.ndarray:
@@ -251,24 +250,30 @@ def make_effect(name: str | Effect, strength: float | None = None, **options) ->
     return cls(strength, **kwargs)
 
 
-_NAMED = {"black": (0, 0, 0), "white": (255, 255, 255), "green": (0, 177, 64), "blue": (0, 71, 187),
-          "gray": (128, 128, 128), "grey": (128, 128, 128)}
+# Chroma-key shades for green and blue (what a green screen is); every other CSS colour name as CSS defines it.
+_NAMED = {**CSS_COLORS, "green": (0, 177, 64), "blue": (0, 71, 187)}
 
 
 def parse_color(color: Color | str) -> Color:
-    """``(r, g, b)``, ``"#RRGGBB"``, ``"r,g,b"`` or a few names -> an RGB tuple."""
+    """``(r, g, b)``, ``"#RRGGBB"``, ``"#RGB"``, ``"r,g,b"`` or a CSS colour name -> an RGB tuple.
+
+    ``green`` and ``blue`` are the chroma-key shades (0, 177, 64) and (0, 71, 187); ``lime`` and ``#0000ff`` give the
+    pure ones.
+    """
     if isinstance(color, str):
         c = color.strip().lower()
         if c in _NAMED:
             return _NAMED[c]
         try:
-            if c.startswith("#") and len(c) == 7:
-                return (int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16))
+            if c.startswith("#") and len(c) in (4, 7):
+                digits = c[1:] if len(c) == 7 else "".join(ch * 2 for ch in c[1:])
+                return (int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16))
             parts = [int(v) for v in c.split(",")]
         except ValueError:
             parts = []
         if len(parts) != 3:
-            raise ValueError(f"cannot read colour {color!r}: use #RRGGBB, R,G,B or one of {', '.join(_NAMED)}")
+            raise ValueError(f"cannot read colour {color!r}: use #RRGGBB, R,G,B or a CSS colour name "
+                             "(red, navy, hotpink...)")
         color = (parts[0], parts[1], parts[2])
     if len(color) != 3 or not all(0 <= int(v) <= 255 for v in color):
         raise ValueError(f"colour {color!r} must be three values in 0..255")

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from ..names import DEFAULT_MODEL, builtin_dir, builtin_models
+from ..names import CHECKPOINT_SUFFIXES, DEFAULT_MODEL, builtin_dir, builtin_models
 
 log = logging.getLogger("segblur")
 
@@ -100,6 +100,11 @@ def parse_metadata(meta: dict[str, Any], where: str = "model") -> ModelInfo:
             raise bad(f"'input.{key}' must be three finite numbers")
     if any(s == 0 for s in inp["std"]):
         raise bad("'input.std' must not be zero")
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # what the network would be fed
+        ends = (np.array([[0.0], [255.0]], np.float32) - np.array(inp["mean"], np.float32)) \
+            / np.array(inp["std"], np.float32)
+    if not np.isfinite(ends).all():
+        raise bad("'input.mean' and 'input.std' turn pixels into infinite or NaN inputs (float32)")
     if inp.get("layout") != "NCHW" or inp.get("color") not in ("RGB", "BGR"):
         raise bad("only NCHW layout with RGB or BGR colour is supported")
     if inp.get("resize", "stretch") != "stretch":
@@ -115,6 +120,29 @@ def parse_metadata(meta: dict[str, Any], where: str = "model") -> ModelInfo:
         resize="stretch", output_name=str(out.get("name", "")), output_kind=out["kind"],
         extra={k: v for k, v in meta.items() if k not in known},
     )
+
+
+class ModelOutputError(ModelError, ValueError):
+    """The model gave NaN or infinite values for an input (a ValueError, so per-file loops report it and go on)."""
+
+
+def check_finite(output: np.ndarray, what: str) -> None:
+    """Raise :class:`ModelOutputError` naming ``what`` when ``output`` holds NaN or infinity.
+
+    A broken model (or one fed absurd mean/std) otherwise gives an all-black mask and a numpy warning.
+    """
+    if not np.isfinite(output).all():
+        raise ModelOutputError(f"{what} holds NaN or infinite values; the model is broken for this input")
+
+
+def _is_checkpoint(path: Path) -> bool:
+    """True for a file that starts like a torch checkpoint (a zip archive, or a pickle)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return False
+    return head.startswith((b"PK\x03\x04", b"\x80\x02", b"\x80\x04", b"\x80\x05"))
 
 
 def resolve_model_path(model: str | Path) -> Path:
@@ -137,17 +165,36 @@ def model_card(name: str) -> str | None:
     return p.read_text(encoding="utf-8") if p.exists() else None
 
 
-def choose_providers(providers: Sequence[str] | None) -> list[str]:
-    """Requested providers that this ONNX Runtime has, else the best available one (CPU last)."""
-    available = ort.get_available_providers()
-    if providers:
-        missing = [p for p in providers if p not in available]
-        if missing:
-            raise ModelError(f"execution provider(s) {', '.join(missing)} not available "
-                             f"(available: {', '.join(available)})")
-        return list(providers)
-    preferred = ["CUDAExecutionProvider", "CoreMLExecutionProvider", "DmlExecutionProvider"]
-    return [p for p in preferred if p in available] + ["CPUExecutionProvider"]
+# Short names for --provider (any full ONNX Runtime name works too), and the order "auto" prefers them in.
+PROVIDER_NAMES = {"cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider",
+                  "rocm": "ROCMExecutionProvider", "coreml": "CoreMLExecutionProvider",
+                  "dml": "DmlExecutionProvider", "openvino": "OpenVINOExecutionProvider", "cpu": "CPUExecutionProvider"}
+AUTO = ("CUDAExecutionProvider", "ROCMExecutionProvider", "CoreMLExecutionProvider", "DmlExecutionProvider")
+
+
+def provider_name(name: str) -> str:
+    """``cuda`` -> ``CUDAExecutionProvider`` (case-insensitive); a full name is returned as it is."""
+    return PROVIDER_NAMES.get(name.strip().lower(), name.strip())
+
+
+def choose_providers(providers: Sequence[str] | None, available: Sequence[str] | None = None) -> list[str]:
+    """The providers to open a session with: the requested ones (short names or full, ``auto`` for the best
+    available accelerator) in order with the CPU last as the fallback for operators they lack; without a
+    request, ``auto``. ``available`` defaults to what this ONNX Runtime build has (onnxruntime-gpu has CUDA).
+
+    A requested provider this build lacks is a :class:`ModelError` naming what it has. TensorRT is never
+    picked by ``auto`` (its engine build takes minutes on the first run).
+    """
+    have = list(ort.get_available_providers() if available is None else available)
+    wanted: list[str] = []
+    for p in providers or ["auto"]:
+        names = [a for a in AUTO if a in have] if p.strip().lower() == "auto" else [provider_name(p)]
+        wanted += [n for n in names if n not in wanted]
+    missing = [p for p in wanted if p not in have]
+    if missing:
+        raise ModelError(f"execution provider(s) {', '.join(missing)} not available in this ONNX Runtime "
+                         f"(available: {', '.join(have)}; CUDA needs the onnxruntime-gpu package)")
+    return [p for p in wanted if p != "CPUExecutionProvider"] + ["CPUExecutionProvider"]
 
 
 class OnnxModel:
@@ -159,6 +206,9 @@ class OnnxModel:
         self.path = path
         if path.is_dir():
             raise ModelError(f"{path}: is a folder, not a model file")
+        if path.suffix.lower() in CHECKPOINT_SUFFIXES or _is_checkpoint(path):
+            raise ModelError(f"{path}: is a training checkpoint, not an ONNX model; export it first: "
+                             f"segblur export {path} -o {path.stem}.onnx")
         if path.stat().st_size == 0:
             raise ModelError(f"{path}: empty file, not an ONNX model")
         opts = ort.SessionOptions()
@@ -170,8 +220,9 @@ class OnnxModel:
         # No busy-waiting between ops: measured on 2 cores, spinning saves 0.6 ms on an idle machine
         # but doubles the latency (7.6 -> 15 ms) when another process (a video call) shares the CPU.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        chosen = choose_providers(providers)
         try:
-            self.session = ort.InferenceSession(str(path), sess_options=opts, providers=choose_providers(providers))
+            self.session = ort.InferenceSession(str(path), sess_options=opts, providers=chosen)
         except ModelError:
             raise
         except Exception as e:  # onnxruntime raises several private exception types
@@ -187,7 +238,9 @@ class OnnxModel:
             raise ModelError(f"{path}: invalid segblur metadata: not JSON") from None
         self.info = parse_metadata(meta, str(path))
         self._check_graph()
-        log.info("model %s (%s) on %s", self.info.name, path.name, self.session.get_providers()[0])
+        if self.session.get_providers()[0] != chosen[0]:  # e.g. CUDA in the build but no driver or cuDNN here
+            log.warning("model %s: %s could not start, running on %s", path.name, chosen[0], self.provider)
+        log.info("model %s (%s) on %s", self.info.name, path.name, self.provider)
 
     @property
     def provider(self) -> str:
@@ -214,14 +267,16 @@ class OnnxModel:
             if declared and declared != actual:
                 raise ModelError(f"{self.path}: metadata names {what} {declared!r} but the graph's is {actual!r}")
         self.input_name, self.output_name = i.name, o.name
-        # Exporters often leave the output shape symbolic, so check it on a real (zero) input; this also
-        # warms the session up, so the first frame is not slower than the rest.
+        # Exporters often leave the output shape symbolic, so check it on a real input (a mid-grey frame,
+        # normalised as the metadata says); this also warms the session up, so the first frame is not slower.
+        grey = (np.float32(128) - np.array(self.info.mean, np.float32)) / np.array(self.info.std, np.float32)
         try:
-            out = self.run(np.zeros((1, 3, h, w), np.float32))
+            out = self.run(np.broadcast_to(grey.reshape(1, 3, 1, 1), (1, 3, h, w)).copy())
         except Exception as e:
             raise ModelError(f"{self.path}: model fails on a {h}x{w} input ({str(e).splitlines()[0][:120]})") from None
         if out.ndim != 4 or out.shape[1] != n or out.shape[2] < 1 or out.shape[3] < 1:
             raise ModelError(f"{self.path}: output shape {list(out.shape)} does not match {n} classes (NCHW)")
+        check_finite(out, f"{self.path}: the model's output on a grey frame")
 
     def run(self, batch):
         """Run the network on an NCHW float32 batch; returns the first output."""

@@ -2,40 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from .model import ModelError, ModelInfo, OnnxModel
+from .frames import as_rgb
+from .model import ModelError, ModelInfo, OnnxModel, check_finite
 from .resize import downscale
 from .workspace import Workspace
-
-
-def as_rgb(image: np.ndarray) -> np.ndarray:
-    """Grayscale (HxW or HxWx1), RGB or RGBA -> contiguous HxWx3 RGB uint8.
-
-    uint8 is taken as is, uint16 keeps its high byte, a float image whose maximum is <= 1 is
-    scaled from 0..1 (NaN -> 0), any other dtype is clipped to 0..255.
-    """
-    a = np.asarray(image)
-    if a.dtype == np.uint16:
-        a = (a >> 8).astype(np.uint8)
-    elif a.dtype == np.bool_:
-        a = a.astype(np.uint8) * 255
-    elif a.dtype != np.uint8:
-        a = np.nan_to_num(a.astype(np.float32), nan=0.0, posinf=255.0, neginf=0.0)
-        if np.issubdtype(image.dtype, np.floating) and a.size and a.max() <= 1.0:
-            a = a * 255.0
-        a = np.clip(a, 0, 255).astype(np.uint8)
-    if a.ndim == 2 or (a.ndim == 3 and a.shape[2] == 1):
-        return cv2.cvtColor(a.reshape(a.shape[:2]), cv2.COLOR_GRAY2RGB)
-    if a.ndim == 3 and a.shape[2] == 4:
-        return cv2.cvtColor(a, cv2.COLOR_RGBA2RGB)
-    if a.ndim == 3 and a.shape[2] == 3:
-        return np.ascontiguousarray(a)
-    raise ValueError(f"expected an HxW, HxWx3 or HxWx4 image, got shape {a.shape}")
 
 
 def make_blob(image: np.ndarray, info: ModelInfo, ws: Workspace | None = None) -> np.ndarray:
@@ -75,14 +52,17 @@ class Segmenter:
 
     ``keep`` names the classes that count as foreground (default: the model's own choice, e.g.
     ``person``). ``providers`` picks ONNX Runtime execution providers; ``threads`` caps its threads.
+    Predictions may run in several threads at once (each thread has its own scratch space, and ONNX
+    Runtime's sessions are thread-safe).
     """
 
     def __init__(self, model: str | Path = "default", providers: Sequence[str] | None = None,
                  threads: int | None = None, keep: Sequence[str] | None = None) -> None:
         self.model = OnnxModel(model, providers=providers, threads=threads)
+        self.threads = threads  # ONNX Runtime's intra-op threads; None: its default (all cores)
         self.info = self.model.info
         self.keep = self._keep_indices(keep)
-        self._ws = Workspace()
+        self._local = threading.local()  # a workspace per thread: several threads may segment at once
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -102,8 +82,15 @@ class Segmenter:
         self.keep = self._keep_indices(keep)
 
     def probabilities_lowres(self, image: np.ndarray) -> np.ndarray:
-        """Class probabilities at the network's resolution, C x h x w float32 (image stretched to fit)."""
-        out = self.model.run(make_blob(image, self.info, self._ws))[0]
+        """Class probabilities at the network's resolution, C x h x w float32 (image stretched to fit).
+
+        A model output holding NaN or infinity raises :class:`~segblur.runtime.model.ModelOutputError` (a ValueError).
+        """
+        ws = getattr(self._local, "ws", None)
+        if ws is None:
+            ws = self._local.ws = Workspace()
+        out = self.model.run(make_blob(image, self.info, ws))[0]
+        check_finite(out, f"{self.model.path}: the model's output")  # 70-80 us at 2x192x192 on 2 loaded cores
         if self.info.output_kind == "logits":
             out = out - out.max(0, keepdims=True)
             np.exp(out, out=out)

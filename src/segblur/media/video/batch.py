@@ -1,0 +1,92 @@
+"""Several video files through one processor, one after the other: what ``segblur video`` runs.
+
+Checks that concern the whole batch (an output folder for several inputs, PyAV, the encoder)
+fail at once with :class:`VideoError`; after that each input ends in a :class:`VideoResult`, a
+failure being one line naming the file, and the others go on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+
+from ...io import one_line
+from ..protocols import FrameProcessor, ProgressLine
+from .codecs import CONTAINERS, check_codec, default_codec
+from .errors import VideoError, require_av
+from .process import VideoStats, process_video
+from .reader import probe_video
+
+
+@dataclass
+class VideoResult:
+    """How one input of :func:`process_videos` ended: its stats, or the one line saying why it failed."""
+
+    src: Path
+    dst: Path
+    stats: VideoStats | None = None
+    error: str = ""
+
+
+def plan_outputs(inputs: Sequence[str | Path], output: str | Path) -> list[tuple[Path, Path]]:
+    """(input, output) pairs: ``output`` is the file for one input unless it is a folder, else ``output/<name>``.
+
+    Several inputs and an ``output`` that is a file, or is named like a video file, are a :class:`VideoError`
+    (a folder named ``x.mp4`` is never what was meant).
+    """
+    out = Path(output)
+    if len(inputs) == 1 and not out.is_dir():
+        return [(Path(inputs[0]), out)]
+    if out.is_file() or (not out.is_dir() and out.suffix.lower() in CONTAINERS):
+        raise VideoError(f"{output}: {'is' if out.is_file() else 'names'} a file; several inputs need an output "
+                         "folder")
+    return [(Path(i), out / Path(i).name) for i in inputs]
+
+
+def process_videos(inputs: Sequence[str | Path], output: str | Path, processor: FrameProcessor, *,
+                   codec: str | None = None, crf: float | None = None, preset: str | None = None,
+                   workers: int | None = None, notify: Callable[[str], None] | None = None,
+                   progress: Callable[[int | None], ProgressLine] | None = None) -> Iterator[VideoResult]:
+    """Run :func:`~segblur.media.video.process.process_video` on each input; yields each one's :class:`VideoResult`.
+
+    Raises :class:`VideoError` before any input when the outputs cannot be planned, PyAV is
+    missing, or an encoder (``codec``, else each output's default) is not here or does not open with
+    ``crf`` and ``preset``. ``preset`` is the x264/x265 speed preset; ``workers`` the frames the
+    model works on at once (:func:`~segblur.media.video.process.process_video`);
+    ``progress(frames)`` makes the progress line of one video (its frame count, None if unknown).
+    A failed input's progress line is cleared before its result is yielded, and closed after.
+    """
+    jobs = plan_outputs(inputs, output)
+    require_av()  # once, before any input: without PyAV no video can be processed
+    for name in dict.fromkeys(codec or default_codec(dst) for _, dst in jobs):  # each encoder once, before any input
+        check_codec(name, crf, preset)
+    options = {"preset": preset} if preset else None
+    return _each(jobs, processor, progress, codec=codec, crf=crf, options=options, workers=workers, notify=notify)
+
+
+def _each(jobs: list[tuple[Path, Path]], processor: FrameProcessor,
+          progress: Callable[[int | None], ProgressLine] | None, **settings: object) -> Iterator[VideoResult]:
+    seen: set[Path] = set()
+    for src, dst in jobs:
+        line = None
+        try:
+            try:
+                if dst in seen:
+                    raise VideoError(f"{src}: another input already writes {dst}")
+                seen.add(dst)
+                info = probe_video(src)
+                line = progress(info.frames) if progress is not None else None
+                stats = process_video(src, dst, processor, progress=line, info=info, **settings)
+            except (VideoError, cv2.error, MemoryError, ValueError, OSError) as e:  # all one video can cause
+                if line is not None:
+                    line.clear()
+                yield VideoResult(src, dst, error=str(e) if isinstance(e, VideoError) else
+                                  f"{src}: cannot process ({one_line(e)})")
+                continue
+        finally:
+            if line is not None:
+                line.close()
+        yield VideoResult(src, dst, stats)

@@ -1,0 +1,93 @@
+"""``segblur evaluate``: the table, --json, --predictions, checkpoints and one-line failures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import check_columns_scores, make_columns_dataset, run_cli, save_tiny_checkpoint
+
+from segblur.cli.main import main
+
+
+def test_cli_evaluate_prints_table_and_writes_json(tmp_path: Path, model_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_columns_dataset(tmp_path / "ds")
+    js = tmp_path / "out" / "report.json"
+    code, out, err = run_cli(capsys, "evaluate", "--model", model_path, "--data", f"folder:{root}", "--json", js,
+                         "--predictions-out", tmp_path / "pred")
+    assert code == 0, err
+    assert "person" in out and "0.7500" in out and "mean IoU 0.7750" in out and "boundary F1" in out
+    assert "3/3 images" in err and "ETA" in err  # progress with rate and ETA
+    report = json.loads(js.read_text())
+    check_columns_scores(report)
+    assert report["data"] == f"folder:{root}"
+    assert [p.name for p in js.parent.iterdir()] == ["report.json"]  # no temp file left
+    code, out, err = run_cli(capsys, "evaluate", "--predictions", tmp_path / "pred", "--data", f"folder:{root}",
+                         "--tolerance-px", "4", "-q")
+    assert code == 0 and err == ""
+    assert "mean boundary F1 1.0000 (tolerance 4 px)" in out
+
+
+def test_cli_evaluate_failures(tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_columns_dataset(tmp_path / "ds")
+    pred = tmp_path / "pred"
+    pred.mkdir()
+    cv2.imwrite(str(pred / "a.png"), np.zeros((32, 32), np.uint8))
+    code, out, err = run_cli(capsys, "evaluate", "--predictions", pred, "--data", f"folder:{root}", "-q")
+    assert code == 1 and "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 2 and "'b'" in lines[0] and "'c'" in lines[1]
+    assert "1 images, 2 failed" in out
+    for argv, name in (
+        (["--model", model_path, "--data", "voc:" + str(root)], root),  # not a VOC layout
+        (["--model", tmp_path / "nope.onnx", "--data", f"folder:{root}"], tmp_path / "nope.onnx"),
+        (["--model", model_path, "--data", f"folder:{root}", "--split", "holdout"], "holdout"),
+        (["--predictions", tmp_path / "none", "--data", f"folder:{root}"], tmp_path / "none"),
+    ):
+        code, _, err = run_cli(capsys, "evaluate", *argv)
+        assert code == 2, argv
+        line = err.strip()
+        assert line.startswith("segblur: error:") and "\n" not in line
+        assert str(name) in line
+    with pytest.raises(SystemExit):  # --model and --predictions exclude each other
+        main(["evaluate", "--model", str(model_path), "--predictions", str(pred), "--data", f"folder:{root}"])
+
+
+def test_cli_evaluate_is_listed_in_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "evaluate" in capsys.readouterr().out
+
+
+def test_cli_evaluates_a_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("torch")
+    ckpt = tmp_path / "c.pt"
+    save_tiny_checkpoint(ckpt, seed=1)
+    root = make_columns_dataset(tmp_path / "ds")
+    code, out, err = run_cli(capsys, "evaluate", "--model", ckpt, "--data", f"folder:{root}", "-q")
+    assert code == 0, err
+    assert f"model: {ckpt}" in out and "person" in out
+    code, _, err = run_cli(capsys, "evaluate", "--model", tmp_path / "missing.pt", "--data", f"folder:{root}")
+    assert code == 2 and str(tmp_path / "missing.pt") in err
+
+
+def test_cli_evaluate_never_writes_over_its_inputs(tmp_path: Path, model_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import one_error_line
+
+    root = make_columns_dataset(tmp_path / "ds")
+    model = tmp_path / "m.onnx"
+    model.write_bytes(model_path.read_bytes())
+    masks = sorted(p.read_bytes() for p in (root / "masks").iterdir())
+    cases = [["--predictions-out", root / "masks"],  # the ground truth was replaced by predictions
+             ["--json", model],  # the model was replaced by the report
+             ["--json", root / "report.json"]]  # inside the data folder
+    for extra in cases:
+        code, _, err = run_cli(capsys, "evaluate", "--model", model, "--data", f"folder:{root}", "-q", *extra)
+        assert code == 2 and str(extra[1]) in one_error_line(err), extra
+    assert sorted(p.read_bytes() for p in (root / "masks").iterdir()) == masks
+    assert model.read_bytes() == model_path.read_bytes() and not (root / "report.json").exists()

@@ -1,0 +1,100 @@
+"""``segblur mask``: hard and soft PNG masks, one per input, in an output folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import GREEN, RED, files_in, one_error_line, run_cli, save_image, split_image
+
+from segblur.cli.main import main
+from segblur.media.images import write_image
+
+
+@pytest.fixture()
+def photo(tmp_path: Path) -> Path:
+    img = split_image(40, 60, left=RED)
+    write_image(tmp_path / "a.png", img)
+    return tmp_path / "a.png"
+
+
+def test_mask_writes_binary_png_per_input(tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a = save_image(tmp_path / "in" / "a.jpg", split_image(30, 44))
+    b = save_image(tmp_path / "in" / "b.png", split_image(21, 17, left=GREEN, right=RED))
+    out = tmp_path / "masks"
+    code, _, err = run_cli(capsys, "mask", a, b, "-o", out, "--model", model_path, "-q")
+    assert code == 0, err
+    assert files_in(out) == ["a.png", "b.png"]
+    ma = cv2.imread(str(out / "a.png"), cv2.IMREAD_UNCHANGED)
+    assert ma.shape == (30, 44) and ma.dtype == np.uint8
+    assert set(np.unique(ma)) <= {0, 255}
+    assert np.all(ma[:, :18] == 255) and np.all(ma[:, 26:] == 0)
+    mb = cv2.imread(str(out / "b.png"), cv2.IMREAD_UNCHANGED)
+    assert mb.shape == (21, 17) and np.all(mb[:, -4:] == 255) and np.all(mb[:, :4] == 0)
+
+
+def test_mask_single_file_goes_into_the_folder(tmp_path: Path, model_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    a = save_image(tmp_path / "photo.jpg", split_image(20, 20))
+    code, _, _ = run_cli(capsys, "mask", a, "-o", tmp_path / "m", "--model", model_path, "-q")
+    assert code == 0
+    assert files_in(tmp_path / "m") == ["photo.png"]
+
+
+def test_mask_soft_writes_intermediate_values(tmp_path: Path, model_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    # A smooth red -> green gradient: the probability ramps, so a soft mask has grey levels.
+    t = np.linspace(0, 1, 64)[None, :]
+    img = np.zeros((32, 64, 3), np.uint8)
+    img[..., 0] = np.round(255 * (1 - t))
+    img[..., 1] = np.round(255 * t)
+    src = save_image(tmp_path / "grad.png", img)
+    code, _, _ = run_cli(capsys, "mask", src, "-o", tmp_path / "hard", "--model", model_path, "-q")
+    assert code == 0
+    hard = cv2.imread(str(tmp_path / "hard" / "grad.png"), cv2.IMREAD_UNCHANGED)
+    assert set(np.unique(hard)) <= {0, 255}
+    code, _, _ = run_cli(capsys, "mask", src, "-o", tmp_path / "soft", "--model", model_path, "--soft", "-q")
+    assert code == 0
+    soft = cv2.imread(str(tmp_path / "soft" / "grad.png"), cv2.IMREAD_UNCHANGED)
+    assert soft.shape == (32, 64)
+    assert len(set(np.unique(soft)) - {0, 255}) >= 5
+    assert soft[:, 0].min() > 200 and soft[:, -1].max() < 55
+
+
+def test_mask_one_input_and_a_png_output_writes_that_file(tmp_path: Path, model_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    # `segblur mask x.jpg -o mask.png` used to create a folder called mask.png
+    src = save_image(tmp_path / "x.jpg", split_image(16, 16))
+    code, _, err = run_cli(capsys, "mask", src, "-o", tmp_path / "mask.png", "--model", model_path, "-q")
+    assert code == 0, err
+    assert (tmp_path / "mask.png").is_file()
+    assert cv2.imread(str(tmp_path / "mask.png"), cv2.IMREAD_UNCHANGED).shape == (16, 16)
+
+
+def test_mask_several_inputs_need_a_folder(tmp_path: Path, model_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = save_image(tmp_path / "a.png", split_image(16, 16)), save_image(tmp_path / "b.png", split_image(16, 16))
+    taken = tmp_path / "taken.png"
+    taken.write_bytes(b"x")
+    for out in (taken, tmp_path / "new.png"):
+        code, _, err = run_cli(capsys, "mask", a, b, "-o", out, "--model", model_path)
+        assert code == 2
+        assert str(out) in one_error_line(err) and "several inputs" in err
+    assert taken.read_bytes() == b"x" and not (tmp_path / "new.png").exists()
+
+
+def test_mask_reports_bad_inputs(tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = save_image(tmp_path / "a.png", split_image(16, 16))
+    bad = tmp_path / "b.png"
+    bad.write_text("nope")
+    code, _, err = run_cli(capsys, "mask", good, bad, "-o", tmp_path / "m", "--model", model_path, "-q")
+    assert code == 1
+    assert str(bad) in one_error_line(err)
+    assert files_in(tmp_path / "m") == ["a.png"]
+
+
+def test_cli_mask_soft_refuses_threshold(photo: Path, tmp_path: Path, model_path: Path) -> None:
+    assert main(["mask", str(photo), "-o", str(tmp_path / "m"), "--soft", "--threshold", "0.2",
+                 "--model", str(model_path)]) == 2
