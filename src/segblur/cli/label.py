@@ -11,7 +11,7 @@ from .common import CommandError, finite, int_in
 ORDER = 38
 
 
-def add_parsers(sub) -> None:
+def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Add the ``label`` subcommand."""
     p = sub.add_parser(
         "label", help="write teacher masks for unlabelled photos (training data for segblur train)",
@@ -43,18 +43,20 @@ def add_parsers(sub) -> None:
                           "refused when OUT was made with other teachers or settings)")
     p.add_argument("--threads", type=int_in(1), default=None, help="threads per teacher (default: all cores)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
-    p.set_defaults(func=cmd_label)
+    p.set_defaults(func=run)
 
 
-def cmd_label(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Label the images; 1 when some failed."""
+    import os
     from dataclasses import replace
 
-    from ..media.images import plan_jobs
+    from ..media.images import ImageError, plan_jobs
     from ..training.label import LabelError, LabelSettings, LabelsExistError, write_labels
     from ..training.teachers import TeacherError, default_teachers, open_teacher
-    from .common import report
+    from .common import check_outputs, report
 
+    check_outputs([args.output], [args.boxes])
     given = {"margin": args.margin, "low": args.low, "high": args.high, "min_box": args.min_box}
     try:
         settings = replace(LabelSettings(), **{k: v for k, v in given.items() if v is not None})
@@ -65,7 +67,10 @@ def cmd_label(args: argparse.Namespace) -> int:
                     else default_teachers(threads=args.threads))
     except TeacherError as e:
         raise CommandError(str(e)) from None
-    jobs, errors = plan_jobs(args.inputs, args.output / "masks", suffix=".png", single_file_ok=False)
+    try:  # (the jobs' sources are what counts: masks are named by id, see write_labels)
+        jobs, errors = plan_jobs(args.inputs, f"{args.output / 'masks'}{os.sep}", suffix=".png")
+    except ImageError as e:
+        raise CommandError(str(e)) from None
     for e in errors:
         report(e)
     if not jobs:
