@@ -10,7 +10,7 @@ keep, the fraction of pixels ignored (255), and person IoU counting ignored pixe
 
 Sets: ``shen:test`` and ``vikram:test`` are the splits of benchmarks/quality.py (segblur.eval.evaluation);
 ``davis`` is davis-dance-twirl scored in the region around the dancer (segblur.eval.regions): the spectators
-are unlabelled. Tune settings (``--set``) on ``shen:train``, ``shen:val`` and ``vikram:train`` only.
+are unlabelled. Tune settings (``--set``) on ``shen:train``, ``shen:unlisted`` and ``vikram:train`` only.
 Teachers come from ``python benchmarks/fetch_teachers.py``. ``--cache`` keeps teacher outputs between runs.
 """
 

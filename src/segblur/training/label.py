@@ -43,7 +43,7 @@ class LabelSettings:
     """How crops are made, which teacher labels them, and which pixels are too uncertain to label.
 
     Defaults measured on Shen train (every 4th) + unlisted and Vikram train, boxes from the ground truth's blobs
-    (``benchmarks/teacher_quality.py --sets shen:train,shen:val,vikram:train`` and ``--set KEY=VALUE``).
+    (``benchmarks/teacher_quality.py --sets shen:train,shen:unlisted,vikram:train`` and ``--set KEY=VALUE``).
     """
 
     # Crop = box grown by this x its long side on every side: 0.1 beat 0.25 for both teachers (per-crop IoU,
