@@ -27,11 +27,10 @@ from ..data import DatasetError, read_png_indices
 from ..io import one_line, write_atomic
 from ..media.images import ImageError, read_image, write_image
 from ..progress import Progress
-from .teachers import RegionResult, Teacher, crop_region, run_region, turn_boxes
+from .teachers import RegionResult, Teacher, crop_region, pick_rotation, run_region, standing, turn_boxes
 
 IGNORE = 255
 ROTATIONS = (90, 270)  # tried for boxes wider than tall (people lying down, photos turned sideways)
-ROTATE_MARGIN = 1.5  # a turn must score this much better than none (see _pick_rotation)
 
 
 class LabelError(ValueError):
@@ -63,8 +62,12 @@ class LabelSettings:
     # selfie the others: in such Vikram boxes pose 0.920 vs selfie 0.898 IoU; elsewhere selfie wins by far.
     full_body_aspect: float = 1.8
     full_body_legs: float = 0.3
-    # Boxes this much wider than tall are also tried turned by 90 and 270 degrees (people lying, photos sideways).
+    # Boxes this much wider than tall are also tried turned by 90 and 270 degrees (people lying, photos sideways);
+    # a turn is taken when pose sees people standing (presence x uprightness) at least rotate_min and
+    # rotate_margin times better than unturned (see teachers.pick_rotation).
     rotate_aspect: float = 1.2
+    rotate_min: float = 0.2
+    rotate_margin: float = 1.3
     # Without boxes: boxes around whole-image person blobs of at least this fraction of the image.
     auto_box_area: float = 0.002
     # A blob outside every box that the whole-image teachers call person stays ignore only if pose, shown its
@@ -83,8 +86,8 @@ class LabelSettings:
             raise ValueError(f"need 0 <= low <= high <= 1 (low {self.low}, high {self.high})")
         if not 0.0 <= self.veto <= 1.0:
             raise ValueError(f"veto must be a probability in 0..1, not {self.veto}")
-        for name in ("margin", "min_box", "full_body_aspect", "full_body_legs", "rotate_aspect", "auto_box_area",
-                     "tiles"):
+        for name in ("margin", "min_box", "full_body_aspect", "full_body_legs", "rotate_aspect", "rotate_min",
+                     "rotate_margin", "auto_box_area", "tiles"):
             if not getattr(self, name) >= 0.0:
                 raise ValueError(f"{name} must not be negative ({getattr(self, name)})")
 
@@ -150,20 +153,6 @@ def _close_up(teachers: Sequence[Teacher]) -> Teacher | None:
     return next((t for t in teachers if t.kind != "pose"), None)
 
 
-def standing(extras: dict[str, float]) -> float:
-    """How surely the full-body teacher sees a person standing up in its input: presence x uprightness."""
-    return extras.get("presence", 0.0) * max(extras.get("upright", 0.0), 0.0)
-
-
-def _pick_rotation(scores: dict[int, float]) -> int:
-    """The rotation with the best :func:`standing` score, if it beats not turning clearly, else 0.
-
-    On Vikram train photos the score picks the upright orientation for 36 of 42 photos turned by 90 or
-    270 degrees, and also 36 of 42 upright photos, so turning needs a clear win (the margin below)."""
-    best = max(scores, key=lambda r: scores[r])
-    return best if scores[best] > ROTATE_MARGIN * scores.get(0, 0.0) + 0.02 else 0
-
-
 def _run_box(image: np.ndarray, box: np.ndarray, teachers: Sequence[Teacher],
              s: LabelSettings) -> tuple[dict[str, RegionResult], int]:
     """Every teacher on the box's crop, turned by the rotation the full-body teacher finds most person-like."""
@@ -176,8 +165,9 @@ def _run_box(image: np.ndarray, box: np.ndarray, teachers: Sequence[Teacher],
         w, h = box[2] - box[0], box[3] - box[1]
         if w > s.rotate_aspect * h:
             turned = {r: run_region(fb, image, region, r) for r in ROTATIONS}
-            best = _pick_rotation({0: standing(results[fb.name].extras), **{r: standing(t.extras)
-                                                                              for r, t in turned.items()}})
+            best = pick_rotation({0: standing(results[fb.name].extras), **{r: standing(t.extras)
+                                                                             for r, t in turned.items()}},
+                                 s.rotate_min, s.rotate_margin)
             if best:
                 results[fb.name], rotation = turned[best], best
     for t in teachers:
@@ -260,7 +250,7 @@ def image_rotation(image: np.ndarray, boxes: np.ndarray | None, teachers: Sequen
         return 0
     score = {r: sum(a * standing(run_region(fb, image, crop_region(box, s.margin), r).extras)
                     for box, a in zip(b, area)) / area.sum() for r in (0, *ROTATIONS)}
-    return _pick_rotation(score)
+    return pick_rotation(score, s.rotate_min, s.rotate_margin)
 
 
 def label_image(image: np.ndarray, boxes: np.ndarray | None, teachers: Sequence[Teacher],
