@@ -8,7 +8,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: demo test lint bench reference clean web opencv-gui
+.PHONY: demo test lint bench reference teachers clean web opencv-gui
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,11 @@ lint: $(VENV)/.dev
 reference: $(VENV)/.runtime
 	$(PIP) "ai-edge-litert==2.3.0"
 	$(PY) benchmarks/fetch_reference.py --dest .cache/reference
+
+# The teachers of `segblur label`: MediaPipe pose-heavy (npm) and selfie (mediapipe wheel), sha256-checked.
+teachers: $(VENV)/.runtime
+	$(PIP) "ai-edge-litert==2.3.0"
+	$(PY) benchmarks/fetch_teachers.py --dest .cache/teachers
 
 bench: reference
 	$(VENV)/bin/segblur benchmark --reference .cache/reference/selfie_segmentation.tflite --stream

@@ -267,3 +267,37 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if os.environ.get("SEGBLUR_REQUIRE_DATA") == "1" and not SHARED_DATA.is_dir():
         pytest.exit(f"SEGBLUR_REQUIRE_DATA=1 but {SHARED_DATA} is missing: the integration tests cannot run",
                     returncode=1)
+
+
+class FakeInterpreter:
+    """A stand-in for LiteRT's Interpreter: one 1 x H x W x 3 float32 input, outputs computed by ``outputs``
+    (name -> function of the input batch), so TFLite code is tested without LiteRT or a model file."""
+
+    def __init__(self, outputs: dict[str, Callable[[np.ndarray], np.ndarray]], size: tuple[int, int] = (16, 16),
+                 dtype: Any = np.float32) -> None:
+        self.fns = list(outputs.items())
+        self.shape = np.array([1, size[0], size[1], 3])
+        self.dtype = dtype
+        self.x: np.ndarray | None = None
+        self.results: dict[int, np.ndarray] = {}
+        self.invocations = 0
+
+    def allocate_tensors(self) -> None:
+        pass
+
+    def get_input_details(self) -> list[dict[str, Any]]:
+        return [{"name": "input_1", "index": 0, "shape": self.shape, "dtype": self.dtype}]
+
+    def get_output_details(self) -> list[dict[str, Any]]:
+        return [{"name": n, "index": i + 1} for i, (n, _) in enumerate(self.fns)]
+
+    def set_tensor(self, index: int, x: np.ndarray) -> None:
+        assert index == 0 and x.shape == tuple(self.shape) and x.dtype == np.float32
+        self.x = x
+
+    def invoke(self) -> None:
+        self.invocations += 1
+        self.results = {i + 1: np.asarray(fn(self.x), np.float32) for i, (_, fn) in enumerate(self.fns)}
+
+    def get_tensor(self, index: int) -> np.ndarray:
+        return self.results[index]

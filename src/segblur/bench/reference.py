@@ -10,7 +10,8 @@ same pre/post-processing as MediaPipe's ``SelfieSegmentationCpu`` graph:
   resized bilinearly back to the frame size.
 
 The blur/blend step is written the way the MediaPipe Python selfie-segmentation example does it: plain numpy.
-Only numpy, OpenCV and ai-edge-litert (the ``bench`` extra, imported when a model is loaded) are needed.
+Only numpy, OpenCV and ai-edge-litert (the ``bench`` extra, imported when a model is loaded, see :mod:`.litert`)
+are needed.
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ from __future__ import annotations
 import os
 import statistics
 import time
+from typing import Any
 
 import cv2
 import numpy as np
+
+from .litert import TFLiteModel
 
 BLUR_KSIZE = (31, 31)
 
@@ -28,30 +32,16 @@ BLUR_KSIZE = (31, 31)
 class MediaPipeSelfie:
     """MediaPipe selfie segmentation model run with LiteRT; ``predict`` mirrors MediaPipe's CPU graph."""
 
-    def __init__(self, model_path: str | os.PathLike[str], threads: int | None = None) -> None:
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError:
-            raise RuntimeError("the reference needs LiteRT: pip install 'segblur[bench]' (or make reference)") from None
-        self.interpreter = Interpreter(model_path=str(model_path), num_threads=threads)
-        self.interpreter.allocate_tensors()
-        inp = self.interpreter.get_input_details()[0]
-        out = self.interpreter.get_output_details()[0]
-        if inp["dtype"] != np.float32 or len(inp["shape"]) != 4 or inp["shape"][3] != 3:
-            raise ValueError(f"unexpected model input: shape {inp['shape']}, dtype {inp['dtype']}")
-        self.input_index = int(inp["index"])
-        self.output_index = int(out["index"])
-        self.input_height = int(inp["shape"][1])
-        self.input_width = int(inp["shape"][2])
+    def __init__(self, model_path: str | os.PathLike[str], threads: int | None = None,
+                 interpreter: Any = None) -> None:
+        self.model = TFLiteModel(model_path, threads, interpreter)
+        self.input_height, self.input_width = self.model.input_height, self.model.input_width
 
     def predict(self, rgb: np.ndarray) -> np.ndarray:
         """Return the float32 HxW person probability in [0, 1] for an RGB uint8 HxWx3 image, at the image's size."""
         h, w = rgb.shape[:2]
         x = cv2.resize(rgb, (self.input_width, self.input_height), interpolation=cv2.INTER_LINEAR)
-        x = (x.astype(np.float32) / 255.0)[None]
-        self.interpreter.set_tensor(self.input_index, x)
-        self.interpreter.invoke()
-        prob = self.interpreter.get_tensor(self.output_index)[0, :, :, 0]
+        prob = self.model.run(x.astype(np.float32) / 255.0)[self.model.first_output][:, :, 0]
         return cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR)
 
 

@@ -1,0 +1,105 @@
+"""``segblur label``, run in-process with a tiny ONNX teacher (red is person)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import GREEN, RED
+
+from segblur.cli.main import main
+from segblur.data import read_png_indices
+
+
+def photo(path: Path, person: tuple[int, int, int, int] = (20, 30, 50, 110)) -> Path:
+    img = np.zeros((120, 160, 3), np.uint8)
+    img[:] = GREEN
+    x0, y0, x1, y1 = person
+    img[y0:y1, x0:x1] = RED
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    return path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str]:
+    code = main([str(a) for a in argv])
+    return code, capsys.readouterr().err
+
+
+def error_lines(err: str) -> list[str]:
+    assert "Traceback" not in err
+    return [ln for ln in err.splitlines() if ln.startswith("segblur:") and "masks in" not in ln]
+
+
+def test_label_a_folder_with_boxes(tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    photo(tmp_path / "img" / "a.png")
+    photo(tmp_path / "img" / "b.png", (100, 20, 130, 100))
+    (tmp_path / "boxes").mkdir()
+    (tmp_path / "boxes" / "a.txt").write_text("20 30 50 110\n")
+    (tmp_path / "boxes" / "b.txt").write_text("100 20 130 100\n")
+    out = tmp_path / "out"
+    code, err = run(capsys, "label", tmp_path / "img", "-o", out, "--boxes", tmp_path / "boxes",
+                    "--teacher", f"onnx={model_path}", "--margin", "0.2", "-q")
+    assert code == 0 and not error_lines(err)
+    mask = read_png_indices(out / "masks" / "b.png")
+    assert (mask[25:95, 105:125] == 1).all() and (mask[:, :60] == 0).all()
+    doc = json.loads((out / "labels.json").read_text())
+    assert doc["settings"]["margin"] == 0.2 and sorted(doc["images"]) == ["a", "b"]
+    assert doc["teachers"][0]["kind"] == "onnx"
+
+
+def test_existing_labels_need_overwrite_or_skip(tmp_path: Path, model_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    img = photo(tmp_path / "a.png")
+    args = ["label", img, "-o", tmp_path / "out", "--teacher", str(model_path), "-q"]
+    assert run(capsys, *args)[0] == 0
+    code, err = run(capsys, *args)
+    assert code == 2
+    (line,) = error_lines(err)
+    assert str(tmp_path / "out") in line and "--overwrite" in line and "--skip-existing" in line
+    assert run(capsys, *args, "--skip-existing")[0] == 0
+    assert run(capsys, *args, "--overwrite")[0] == 0
+    with pytest.raises(SystemExit) as e:  # argparse: not both
+        main([str(a) for a in args] + ["--overwrite", "--skip-existing"])
+    assert e.value.code == 2
+
+
+def test_bad_inputs_one_line_each_and_status_1(tmp_path: Path, model_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    good = photo(tmp_path / "img" / "good.png")
+    bad = tmp_path / "img" / "bad.png"
+    bad.write_bytes(b"junk")
+    (tmp_path / "boxes").mkdir()
+    (tmp_path / "boxes" / "good.txt").write_text("20 30 50 110\n")
+    (tmp_path / "boxes" / "bad.txt").write_text("20 30 50 110\n")
+    code, err = run(capsys, "label", good, bad, tmp_path / "none.png", "-o", tmp_path / "out",
+                    "--boxes", tmp_path / "boxes", "--teacher", str(model_path), "-q")
+    assert code == 1
+    lines = error_lines(err)
+    assert len(lines) == 2 and str(bad) in lines[1] and str(tmp_path / "none.png") in lines[0]
+    assert (tmp_path / "out" / "masks" / "good.png").is_file()
+
+
+@pytest.mark.parametrize("extra", [["--teacher", "face=x.tflite"], ["--teacher", "onnx=/no/model.onnx"],
+                                   ["--low", "0.9", "--high", "0.1"]])
+def test_fatal_problems_are_one_error_line(tmp_path: Path, model_path: Path, extra: list[str],
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    img = photo(tmp_path / "a.png")
+    code, err = run(capsys, "label", img, "-o", tmp_path / "out", *(extra if "--teacher" in extra
+                                                                    else [*extra, "--teacher", str(model_path)]))
+    assert code == 2
+    (line,) = error_lines(err)
+    assert line.startswith("segblur: error: ")
+
+
+def test_default_teachers_missing_says_how_to_fetch_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    img = photo(tmp_path / "a.png")
+    code, err = run(capsys, "label", img, "-o", tmp_path / "out")
+    assert code == 2
+    (line,) = error_lines(err)
+    assert "fetch_teachers.py" in line and not (tmp_path / "out").exists()
