@@ -1,12 +1,14 @@
-"""One frame, one way: segment -> (temporal smoothing) -> refine -> effect -> composite.
+"""One frame, one way: segment -> (subject focus, temporal smoothing) -> refine -> effect -> composite.
 
-Video and camera loops feed frames to a :class:`Pipeline`; they never segment or blur themselves.
+Video and camera loops feed frames to a :class:`Pipeline`; they never segment or blur themselves. A live stream
+calls :meth:`Pipeline.process` (causal); a file may call :meth:`Pipeline.push` and :meth:`Pipeline.drain`, which
+answer a few frames later with the two-way smoothing of :mod:`.lookahead`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import cv2
@@ -14,12 +16,18 @@ import numpy as np
 
 from .compose import composite
 from .effects import Color, Effect, ReplaceImage, SolidColor, make_effect
-from .refine import RefineConfig, grey_frame, guide_lowres, refine
+from .masks import mask_8bit
+from .refine import RefineConfig, refine
 from .segmenter import Segmenter, as_rgb
+from .stream import Segmented, StreamSegmenter
+from .subject import SubjectConfig
 from .temporal import TemporalConfig, TemporalSmoother
 from .workspace import Workspace
 
-VIEWS = ("effect", "mask")  # what Pipeline.process returns (the live preview's m key switches)
+# What Pipeline.process returns: the composited frame, the alpha as grey RGB (the live preview's m key switches),
+# or for export the frame with the alpha as a 4th channel, the 8-bit alpha, or the alpha cut at 0.5 (0/255).
+VIEWS = ("effect", "mask", "rgba", "alpha", "binary")
+EXPORT_VIEWS = ("rgba", "alpha", "binary")  # no effect is drawn
 
 
 class Pipeline:
@@ -33,8 +41,10 @@ class Pipeline:
     :class:`Segmenter` shares it; ``keep`` then changes that segmenter's kept classes.
     ``temporal`` (True or a :class:`~segblur.runtime.temporal.TemporalConfig`) smooths the
     model's probabilities across consecutive :meth:`process` calls, for video and camera streams;
-    call :meth:`reset` when a new stream starts. Off by default (independent images).
-    :attr:`view` chooses what :meth:`process` returns: the composited frame or the mask.
+    call :meth:`reset` when a new stream starts. Off by default (independent images). ``subject``
+    (``"all"``, ``"main"`` or a :class:`~segblur.runtime.subject.SubjectConfig`) keeps all people or the main
+    one, and can follow them with a crop (:mod:`.subject`).
+    :attr:`view` chooses what :meth:`process` returns: the composited frame, the mask, or an export view.
     """
 
     def __init__(self, model: str | Path | Segmenter = "default", effect: str | Effect = "blur",
@@ -42,7 +52,8 @@ class Pipeline:
                  background: np.ndarray | str | Path | None = None, color: Color | str | None = None,
                  threshold: float = 0.5, softness: float = 0.5, grow: int = 0, feather: float = 0.0,
                  guided: bool = True, invert: bool = False, providers: Sequence[str] | None = None,
-                 threads: int | None = None, temporal: bool | TemporalConfig = False) -> None:
+                 threads: int | None = None, temporal: bool | TemporalConfig = False,
+                 subject: str | SubjectConfig | None = None) -> None:
         self.segmenter = model if isinstance(model, Segmenter) else \
             Segmenter(model, providers=providers, threads=threads)
         if keep is not None:
@@ -55,22 +66,52 @@ class Pipeline:
         self.last_alpha: np.ndarray | None = None  # valid until the next frame (reused buffer)
         self._view = "effect"
         self._ws = Workspace()
-        self.smoother: TemporalSmoother | None = None
+        self.stream: StreamSegmenter | None = None  # the segment stage of a stream, when focus or smoothing is on
+        self._temporal: TemporalConfig | None = None
+        self._subject = SubjectConfig()
+        self.set_subject(subject)
         self.set_temporal(temporal)
 
     @property
     def temporal(self) -> TemporalConfig | None:
         """The temporal smoothing settings in use, or None when frames are independent."""
-        return self.smoother.config if self.smoother is not None else None
+        return self._temporal
+
+    @property
+    def smoother(self) -> TemporalSmoother | None:
+        """The causal temporal smoother of the stream (None when smoothing is off)."""
+        return self.stream.smoother if self.stream is not None else None
+
+    @property
+    def lookahead(self) -> int:
+        """Frames :meth:`push` holds back for the two-way smoothing (0 when smoothing is off)."""
+        return self._temporal.lookahead if self._temporal is not None else 0
+
+    @property
+    def subject(self) -> SubjectConfig:
+        """Who is kept and whether the model follows them with a crop."""
+        return self._subject
 
     def set_temporal(self, config: bool | TemporalConfig) -> None:
         """Turn temporal smoothing on (True: default settings, or a config) or off (False); starts afresh."""
         if isinstance(config, TemporalConfig):
-            self.smoother = TemporalSmoother(config)
+            self._temporal = config
         elif config is True or config is False:
-            self.smoother = TemporalSmoother() if config else None
+            self._temporal = TemporalConfig() if config else None
         else:
             raise ValueError(f"temporal must be True, False or a TemporalConfig, got {config!r}")
+        self._restart()
+
+    def set_subject(self, config: str | SubjectConfig | None) -> None:
+        """Keep ``"all"`` people (None) or the ``"main"`` one, or a :class:`SubjectConfig`; starts afresh."""
+        self._subject = config if isinstance(config, SubjectConfig) else SubjectConfig(config or "all")
+        self._restart()
+
+    def _restart(self) -> None:
+        if self._temporal is None and not self._subject.active:
+            self.stream = None
+        else:
+            self.stream = StreamSegmenter(self.segmenter, self._temporal, self._subject, self._ws)
 
     @property
     def view(self) -> str:
@@ -84,9 +125,9 @@ class Pipeline:
         self._view = view
 
     def reset(self) -> None:
-        """Start a new stream: forget the temporal smoothing state (no-op when smoothing is off)."""
-        if self.smoother is not None:
-            self.smoother.reset()
+        """Start a new stream: forget the temporal smoothing state, the subject and frames held by :meth:`push`."""
+        if self.stream is not None:
+            self.stream.reset()
 
     def set_effect(self, effect: str | Effect | None = None, strength: float | None = None,
                    background: np.ndarray | str | Path | None = None, color: Color | str | None = None) -> None:
@@ -110,14 +151,23 @@ class Pipeline:
         """The alpha :meth:`process` composites with: refined, full resolution, inverted if ``invert``.
 
         1 = left as is (the kept classes, unless inverted), 0 = effect applied; H x W float32.
-        Not temporally smoothed: the image is treated on its own and the stream state is untouched.
+        Not temporally smoothed: the image is treated on its own and the stream state is untouched
+        (subject focus applies: the main person only, and with ``follow`` a second look at the crop).
         """
         rgb = as_rgb(image)
-        return self._matte(self.segmenter.predict_lowres(rgb), rgb)
+        seg = self.stream.still(rgb) if self.stream is not None else \
+            Segmented(rgb, None, self.segmenter.predict_lowres(rgb))
+        return self._matte(seg)
 
-    def _matte(self, prob: np.ndarray, rgb: np.ndarray, ws: Workspace | None = None,
-               guide_low: np.ndarray | None = None) -> np.ndarray:
-        alpha = refine(prob, rgb, self.refine_config, ws, guide_low)
+    def _matte(self, seg: Segmented, ws: Workspace | None = None) -> np.ndarray:
+        alpha = refine(seg.prob, seg.src if seg.guide is None else seg.guide, self.refine_config, ws, seg.guide_low)
+        if seg.box is not None:  # the crop's alpha into a frame of zeros
+            x0, y0, x1, y1 = seg.box
+            full = ws.get("pipeline.alpha", seg.rgb.shape[:2]) if ws is not None else \
+                np.empty(seg.rgb.shape[:2], np.float32)
+            full.fill(0.0)
+            full[y0:y1, x0:x1] = alpha
+            alpha = full
         return np.subtract(1.0, alpha, out=alpha) if self.invert else alpha
 
     def process(self, image: np.ndarray) -> np.ndarray:
@@ -127,26 +177,51 @@ class Pipeline:
         ``segment`` timing then includes the smoothing; the grey guide it shares with refinement
         counts as ``refine``). In the ``"mask"`` :attr:`view` the frame is still composited (so the
         timings stay comparable) and the alpha is returned as grey RGB: white where the frame is left as it is.
+        The export views return H x W x 4 (``"rgba"``) or H x W (``"alpha"``, ``"binary"``) uint8 and draw no effect.
         """
         t0 = time.perf_counter()
         rgb = as_rgb(image)
-        prob = self.segmenter.predict_lowres(rgb)
-        guide, guide_low, t_guide = rgb, None, 0.0
-        if self.smoother is not None:
-            # One grey frame and one low-resolution guide per frame, for both the smoother and refine.
-            tg = time.perf_counter()
-            guide = grey_frame(rgb, self._ws)
-            guide_low = guide_lowres(guide, (prob.shape[1], prob.shape[0]), self._ws)
-            t_guide = time.perf_counter() - tg
-            prob = self.smoother.smooth(prob, guide_low, rgb.shape)
+        seg = self.stream.segment(rgb) if self.stream is not None else \
+            Segmented(rgb, None, self.segmenter.predict_lowres(rgb))
+        return self._render(seg, t0)
+
+    def push(self, image: np.ndarray) -> np.ndarray | None:
+        """Feed the next frame of a file: returns the frame ``temporal.lookahead`` pushes earlier, processed with
+        the two-way smoothing (None while the first frames are held), as :meth:`process` would return it.
+
+        Call :meth:`drain` at the end for the frames still held. Without temporal smoothing (or with a lookahead
+        of 0) this is :meth:`process`. The frame is copied: the caller may reuse its buffer.
+        """
+        if not self.lookahead:
+            return self.process(image)
+        t0 = time.perf_counter()
+        seg = self.stream.push(as_rgb(image))
+        return None if seg is None else self._render(seg, t0)
+
+    def drain(self) -> Iterator[np.ndarray]:
+        """The frames :meth:`push` still holds at the end of a file, processed, oldest first."""
+        if self.stream is not None:
+            for seg in self.stream.drain():
+                yield self._render(seg, time.perf_counter())
+
+    def _render(self, seg: Segmented, t0: float) -> np.ndarray:
+        """Refine, apply the effect and composite one segmented frame; sets the timings and :attr:`last_alpha`."""
+        rgb = seg.rgb
         t1 = time.perf_counter()
-        alpha = self._matte(prob, guide, self._ws, guide_low)
+        alpha = self._matte(seg, self._ws)
         t2 = time.perf_counter()
-        background = self.effect.render(rgb, alpha, self._ws)
-        t3 = time.perf_counter()
-        out = composite(rgb, background, alpha, self._ws)
+        export = self._view in EXPORT_VIEWS
+        if not export:
+            background = self.effect.render(rgb, alpha, self._ws)
+            t3 = time.perf_counter()
+            out = composite(rgb, background, alpha, self._ws)
+        else:
+            t3 = t2
+            m = mask_8bit(alpha, soft=self._view != "binary")
+            out = cv2.merge((rgb[..., 0], rgb[..., 1], rgb[..., 2], m)) if self._view == "rgba" else m
         t4 = time.perf_counter()
         self.last_alpha = alpha
+        t_guide = seg.guide_seconds
         self.last_timings = {"segment": (t1 - t0 - t_guide) * 1e3, "refine": (t2 - t1 + t_guide) * 1e3,
                              "effect": (t3 - t2) * 1e3, "compose": (t4 - t3) * 1e3, "total": (t4 - t0) * 1e3}
         if self._view == "mask":
