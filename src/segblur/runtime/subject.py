@@ -23,9 +23,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..names import SUBJECTS
 from .motion import Box, full_box
 
-KEEP = ("all", "main")
+KEEP = SUBJECTS
 FULL_FRAME_SHARE = 0.7  # a crop covering this share of the frame's area or more gains too little: use the frame
 # A new crop is this much wider and higher than needed, so it can hold still while the subject moves a little;
 # it is replaced when the subject leaves it or when it has grown this many times the area needed.

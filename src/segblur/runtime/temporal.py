@@ -42,11 +42,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..names import DEFAULT_LOOKAHEAD
 from .motion import Box, Motion, Warp, full_box
 from .refine import grey_frame, guide_lowres
 from .workspace import Workspace
-
-DEFAULT_LOOKAHEAD = 8  # frames a file may look ahead (Pipeline.push); the camera never does
 
 
 @dataclass(frozen=True)
