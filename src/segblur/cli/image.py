@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_effect_options, add_mask_options, add_model_options, int_in
+from .common import add_effect_options, add_mask_options, add_model_options, add_stream_options, int_in
 
 ORDER = 10
 
@@ -23,23 +23,24 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     add_model_options(p)
     add_mask_options(p)
+    add_stream_options(p, stream=False, files=False)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """The effect on every input, written to OUT; 1 when some inputs failed."""
     from ..media.images import Job, plan_jobs, read_image, write_image
-    from .common import CommandError, chosen_effect, make_pipeline, run_jobs
+    from .common import CommandError, chosen_effect, make_pipeline, run_jobs, stream_settings
 
     effect = chosen_effect(args)
     out = Path(args.output)
     if out.is_file() and len(args.inputs) > 1:
         raise CommandError(f"{out}: is a file; several inputs need an output folder")
     pipe = make_pipeline(args, effect=effect, strength=args.strength, background=args.background, color=args.color,
-                         invert=args.invert)
+                         invert=args.invert, **stream_settings(args, stream=False))
     jobs, errors = plan_jobs(args.inputs, args.output, protect=[args.background] if args.background else ())
 
     def work(job: Job) -> None:
-        write_image(job.dst, pipe.process(read_image(job.src)), quality=args.quality)
+        write_image(job.dst, pipe.process(read_image(job.src), still=True), quality=args.quality)
 
     return run_jobs(jobs, errors, work, quiet=args.quiet, output=args.output)

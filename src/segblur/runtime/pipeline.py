@@ -170,8 +170,10 @@ class Pipeline:
             alpha = full
         return np.subtract(1.0, alpha, out=alpha) if self.invert else alpha
 
-    def process(self, image: np.ndarray) -> np.ndarray:
+    def process(self, image: np.ndarray, still: bool = False) -> np.ndarray:
         """Apply the effect to one RGB uint8 frame (any size); returns an RGB uint8 frame of the same size.
+
+        ``still``: a photo on its own, as :meth:`mask` treats it (the stream is neither used nor changed).
 
         With temporal smoothing on, this frame continues the stream of the previous calls (the
         ``segment`` timing then includes the smoothing; the grey guide it shares with refinement
@@ -181,8 +183,10 @@ class Pipeline:
         """
         t0 = time.perf_counter()
         rgb = as_rgb(image)
-        seg = self.stream.segment(rgb) if self.stream is not None else \
-            Segmented(rgb, None, self.segmenter.predict_lowres(rgb))
+        if self.stream is None:
+            seg = Segmented(rgb, None, self.segmenter.predict_lowres(rgb))
+        else:
+            seg = self.stream.still(rgb) if still else self.stream.segment(rgb)
         return self._render(seg, t0)
 
     def push(self, image: np.ndarray) -> np.ndarray | None:

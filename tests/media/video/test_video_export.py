@@ -130,3 +130,18 @@ def test_a_file_is_pushed_through_the_two_way_smoothing_in_order(tmp_path: Path,
     for f, o in zip(frames, originals):
         red = (o[..., 0] > 200) & (o[..., 1] < 60)
         assert np.abs(f[red].astype(int) - o[red]).mean() < 40
+
+
+def test_cli_alpha_writes_a_transparent_video_and_refuses_what_cannot_hold_it(tmp_path: Path, model_path: Path,
+                                                                             capsys: pytest.CaptureFixture) -> None:
+    from segblur.cli.main import main
+
+    src = make_video(tmp_path / "in.mp4", frames=5)
+    assert main(["video", str(src), "-o", str(tmp_path / "out.mov"), "--alpha", "--model", str(model_path)]) == 0
+    assert "out.mov: 5 frames" in capsys.readouterr().err
+    assert len(decode(tmp_path / "out.mov", "rgba")) == 5
+    for argv in (["-o", str(tmp_path / "out.mp4"), "--alpha"], ["-o", str(tmp_path / "o.mov"), "--alpha", "--effect",
+                                                                  "pixelate"]):
+        assert main(["video", str(src), *argv, "--model", str(model_path)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("segblur: error:") and "\n" not in err

@@ -15,7 +15,7 @@ import cv2
 
 from ...io import one_line
 from ..protocols import FrameProcessor, ProgressLine
-from .codecs import check_codec
+from .codecs import CONTAINERS, check_codec, kind_format
 from .errors import VideoError, require_av
 from .process import VideoStats, process_video
 from .reader import probe_video
@@ -31,9 +31,15 @@ class VideoResult:
     error: str = ""
 
 
-def plan_outputs(inputs: Sequence[str | Path], output: str | Path) -> list[tuple[Path, Path]]:
-    """(input, output) pairs: ``output`` is the file for one input unless it is a folder, else ``output/<name>``."""
+def plan_outputs(inputs: Sequence[str | Path], output: str | Path, kind: str = "rgb") -> list[tuple[Path, Path]]:
+    """(input, output) pairs: ``output`` is the file for one input unless it is a folder, else ``output/<name>``.
+
+    A ``matte`` goes to a video file when ``output`` has a video suffix, else to folders of PNG frames: ``output``
+    itself for one input, ``output/<input stem>`` for several.
+    """
     out = Path(output)
+    if kind == "matte" and out.suffix.lower() not in CONTAINERS:
+        return [(Path(inputs[0]), out)] if len(inputs) == 1 else [(Path(i), out / Path(i).stem) for i in inputs]
     if len(inputs) > 1 and out.is_file():
         raise VideoError(f"{output}: is a file; several inputs need an output folder")
     if len(inputs) == 1 and not out.is_dir():
@@ -44,20 +50,25 @@ def plan_outputs(inputs: Sequence[str | Path], output: str | Path) -> list[tuple
 def process_videos(inputs: Sequence[str | Path], output: str | Path, processor: FrameProcessor, *,
                    codec: str | None = None, crf: float | None = None, preset: str | None = None,
                    notify: Callable[[str], None] | None = None,
-                   progress: Callable[[int | None], ProgressLine] | None = None) -> Iterator[VideoResult]:
+                   progress: Callable[[int | None], ProgressLine] | None = None,
+                   kind: str = "rgb") -> Iterator[VideoResult]:
     """Run :func:`~segblur.media.video.process.process_video` on each input; yields each one's :class:`VideoResult`.
 
-    Raises :class:`VideoError` before any input when the outputs cannot be planned, PyAV is
-    missing or ``codec`` is not an encoder here. ``preset`` is the x264/x265 speed preset;
-    ``progress(frames)`` makes the progress line of one video (its frame count, None if unknown).
-    A failed input's progress line is cleared before its result is yielded, and closed after.
+    Raises :class:`VideoError` before any input when the outputs cannot be planned (or cannot hold frames of
+    ``kind``, see :func:`~segblur.media.video.process.process_video`), PyAV is missing or ``codec`` is not an
+    encoder here. ``preset`` is the x264/x265 speed preset; ``progress(frames)`` makes the progress line of one
+    video (its frame count, None if unknown). A failed input's progress line is cleared before its result is
+    yielded, and closed after.
     """
-    jobs = plan_outputs(inputs, output)
+    jobs = plan_outputs(inputs, output, kind)
     require_av()  # once, before any input: without PyAV no video can be processed
+    for _, dst in jobs:
+        if kind != "matte" or dst.suffix.lower() in CONTAINERS:
+            kind_format(dst, kind)
     if codec:
         check_codec(codec)
     options = {"preset": preset} if preset else None
-    return _each(jobs, processor, progress, codec=codec, crf=crf, options=options, notify=notify)
+    return _each(jobs, processor, progress, codec=codec, crf=crf, options=options, notify=notify, kind=kind)
 
 
 def _each(jobs: list[tuple[Path, Path]], processor: FrameProcessor,

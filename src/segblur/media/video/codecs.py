@@ -9,6 +9,9 @@ from .errors import VideoError, load_av
 # Output suffix -> FFmpeg muxer (the temp file has no suffix, so the format is named explicitly).
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
 DEFAULT_CRF = {"libx264": 23, "libx265": 28, "libvpx-vp9": 32, "libvpx": 10, "libaom-av1": 32, "libsvtav1": 35}
+# Suffixes taken as video files where images are also accepted (``segblur mask``).
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts", ".wmv",
+                  ".flv", ".3gp", ".ogv", ".mxf")
 # What a processed frame holds: RGB (the default), RGB with an alpha channel (a transparent background), or a
 # single-channel matte. The last two need the encoder and pixel format below for their container.
 KINDS = ("rgb", "rgba", "matte")
