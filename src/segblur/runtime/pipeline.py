@@ -2,7 +2,7 @@
 
 Video and camera loops feed frames to a :class:`Pipeline`; they never segment or blur themselves. A live stream
 calls :meth:`Pipeline.process` (causal); a file may call :meth:`Pipeline.push` and :meth:`Pipeline.drain`, which
-answer a few frames later with the two-way smoothing of :mod:`.lookahead`.
+answer a few frames later with the two-way smoothing of :mod:`.twoway`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The segment stage of a stream: crop around the subject, run the model, keep the chosen people, smooth in time.
 
 :class:`StreamSegmenter` is what :class:`~.pipeline.Pipeline` calls before refinement when subject focus
-(:mod:`.subject`) or temporal smoothing (:mod:`.temporal`, :mod:`.lookahead`) is on. It hands back a
+(:mod:`.subject`) or temporal smoothing (:mod:`.temporal`, :mod:`.twoway`) is on. It hands back a
 :class:`Segmented` frame: the low-resolution probability over a box of the frame, ready to refine. Three ways in:
 
 * :meth:`~StreamSegmenter.segment`: the next frame of a live stream (causal: the camera);
@@ -20,12 +20,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .lookahead import Lookahead
 from .motion import Box
 from .refine import grey_frame, guide_lowres
 from .segmenter import Segmenter
 from .subject import SubjectConfig, SubjectTracker
 from .temporal import TemporalConfig, TemporalSmoother
+from .twoway import TwoWaySmoother
 from .workspace import Workspace
 
 
@@ -68,18 +68,18 @@ class StreamSegmenter:
         self._ws = ws or Workspace()
         h, w = segmenter.info.input_size
         self.tracker = SubjectTracker(self.subject, (w, h)) if self.subject is not None else None
-        self.lookahead = Lookahead(temporal) if temporal is not None else None
+        self.twoway = TwoWaySmoother(temporal) if temporal is not None else None
         self._held: deque[tuple[np.ndarray, Box | None]] = deque()  # frames pushed, not yet answered
 
     @property
     def smoother(self) -> TemporalSmoother | None:
         """The causal smoother (None when temporal smoothing is off)."""
-        return self.lookahead.forward if self.lookahead is not None else None
+        return self.twoway.forward if self.twoway is not None else None
 
     def reset(self) -> None:
         """A new stream: forget the smoothing state, the subject and any frames held."""
-        if self.lookahead is not None:
-            self.lookahead.reset()
+        if self.twoway is not None:
+            self.twoway.reset()
         if self.tracker is not None:
             self.tracker.reset()
         self._held.clear()
@@ -106,12 +106,12 @@ class StreamSegmenter:
         t0 = time.perf_counter()
         box = self.tracker.crop(rgb.shape) if self.tracker is not None else None
         prob, src = self._model(rgb, box)
-        if self.lookahead is None:
+        if self.twoway is None:
             return Segmented(rgb, box, prob, seconds=time.perf_counter() - t0)
         tg = time.perf_counter()
         guide, guide_low = self._guides(src, prob)
         t_guide = time.perf_counter() - tg
-        smoother = self.lookahead.forward
+        smoother = self.twoway.forward
         resets = smoother.resets
         smoothed = smoother.smooth(prob, guide_low, rgb.shape, box)
         if box is not None and smoother.resets > resets:  # a cut, seen through the old crop: look at it whole
@@ -130,28 +130,28 @@ class StreamSegmenter:
 
         The frame is copied (it is answered later). Without temporal smoothing each push is answered at once.
         """
-        if self.lookahead is None or self.lookahead.config.lookahead == 0:
+        if self.twoway is None or self.twoway.config.lookahead == 0:
             return self.segment(rgb)
         t0 = time.perf_counter()
         frame = np.array(rgb)
         box = self.tracker.crop(frame.shape) if self.tracker is not None else None
         prob, src = self._model(frame, box)
         guide_low = self._guides(src, prob)[1]
-        resets = self.lookahead.forward.resets
-        out = self.lookahead.push(prob, guide_low, frame.shape, box)
-        if box is not None and self.lookahead.forward.resets > resets:  # a cut, seen through the old crop
+        resets = self.twoway.forward.resets
+        out = self.twoway.push(prob, guide_low, frame.shape, box)
+        if box is not None and self.twoway.forward.resets > resets:  # a cut, seen through the old crop
             self.tracker.reset()
             box = None
             prob, src = self._model(frame, None)
-            self.lookahead.redo(prob, self._guides(src, prob)[1], frame.shape, None)
+            self.twoway.redo(prob, self._guides(src, prob)[1], frame.shape, None)
         self._held.append((frame, box))
         return None if out is None else self._answer(out, time.perf_counter() - t0)
 
     def drain(self) -> Iterator[Segmented]:
         """The frames still held at the end of a file, oldest first."""
-        if self.lookahead is None:
+        if self.twoway is None:
             return
-        for out in self.lookahead.drain():
+        for out in self.twoway.drain():
             yield self._answer(out, 0.0)
 
     def _answer(self, prob: np.ndarray, seconds: float) -> Segmented:

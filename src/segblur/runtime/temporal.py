@@ -15,7 +15,7 @@ default model), before refinement:
 * **Resets** when the mean remaining difference exceeds ``motion_threshold`` (a scene cut, a camera switch) or
   the frame size changes.
 
-That is the causal filter the camera uses. A file can wait for later frames: :class:`~.lookahead.Lookahead` adds
+That is the causal filter the camera uses. A file can wait for later frames: :class:`~.twoway.TwoWaySmoother` adds
 a backward pass over ``lookahead`` frames ahead and averages the two (``Pipeline.push``).
 
 Defaults and why (tuned for 25-30 frames per second; the figures are in BENCHMARKS.md):
@@ -84,7 +84,7 @@ def blend_step(state: np.ndarray, prob: np.ndarray, warp: Warp | None, cfg: Temp
     """One step of the asymmetric average: ``prob`` blended into ``state`` (already warped onto this frame's grid,
     :data:`~.motion.OUTSIDE` where unknown), in place; ``warp.residual`` raises the weight where motion was not
     followed. Returns the per-pixel weight ``prob`` got (a ``ws`` buffer). Shared by the forward smoother and the
-    backward pass of :class:`~.lookahead.Lookahead`."""
+    backward pass of :class:`~.twoway.TwoWaySmoother`."""
     shape = prob.shape
     weight = ws.get(prefix + ".weight", shape)
     rising = np.greater(prob, state, out=ws.get(prefix + ".rising", shape, np.bool_))

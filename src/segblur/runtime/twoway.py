@@ -1,7 +1,7 @@
 """Two-way temporal smoothing for files: a fixed lag of ``lookahead`` frames, so later frames help earlier ones.
 
 A live camera can only average the past, so its mask always trails a moving subject a little. A file has no
-latency limit: :class:`Lookahead` holds ``lookahead`` frames, runs the causal smoother forward as frames arrive
+latency limit: :class:`TwoWaySmoother` holds ``lookahead`` frames, runs the causal smoother forward as frames arrive
 (:class:`~.temporal.TemporalSmoother`) and, for the oldest frame held, the same motion-compensated asymmetric
 average *backward* from the newest frame (each later map warped onto the earlier frame by the optical flow
 between them). The two estimates are combined as a two-filter smoother does (Fraser & Potter, 1969): both contain
@@ -41,7 +41,7 @@ class _Held:
     link: Warp | None = None  # the next frame's map -> this frame's grid; None at the end or before a cut
 
 
-class Lookahead:
+class TwoWaySmoother:
     """Forward-backward smoothing with a fixed lag: :meth:`push` a frame's map, get an earlier frame's map back.
 
     ``push`` returns the smoothed map of the frame ``config.lookahead`` pushes earlier (None while the window
