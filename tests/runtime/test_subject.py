@@ -59,23 +59,35 @@ def test_follow_plans_a_crop_around_the_subject() -> None:
     assert tr.crop(FRAME) is None
 
 
-def test_follow_looks_at_the_whole_frame_when_the_subject_fills_it_and_every_refind_frames() -> None:
+def test_follow_looks_at_the_whole_frame_when_the_subject_fills_it_and_now_and_then_for_someone_new() -> None:
     tr = SubjectTracker(SubjectConfig(follow=True, refind=3), MODEL)
     tr.observe(blobs((4, 2, 60, 46)), None, FRAME)
     assert tr.crop(FRAME) is None  # a crop would cover most of the frame anyway
-    tr.observe(blobs((28, 12, 36, 36)), None, FRAME)
+    person = (28, 12, 36, 36)  # 280..360 x 120..360 px
+    tr.observe(blobs(person), None, FRAME)
+    dues = []
+    for _ in range(4):
+        box = tr.crop(FRAME)
+        assert box is not None and box[0] > 150  # the crop stays on the person...
+        cw, ch = (box[2] - box[0]) / 32, (box[3] - box[1]) / 48
+        inside = (round((280 - box[0]) / cw), round((120 - box[1]) / ch), round((360 - box[0]) / cw),
+                  round((360 - box[1]) / ch))
+        tr.observe(blobs(inside, h=48, w=32), box, FRAME)
+        dues.append(tr.due)
+        if tr.due:
+            tr.look(blobs(person), FRAME)  # nobody new
+    assert dues == [False, False, True, False]  # ...and every 3 crops the whole frame is looked at too
+    tr = SubjectTracker(SubjectConfig(follow=True, refind=1), MODEL)
+    tr.observe(blobs(person), None, FRAME)
     box = tr.crop(FRAME)
-    crops = []
-    for _ in range(6):
-        crops.append(tr.crop(FRAME))
-        tr.observe(blobs((10, 10, 22, 38)), crops[-1], FRAME)
-    assert crops[0] == box and None in crops  # every 3 crops the whole frame once, to notice someone new
-    main = SubjectTracker(SubjectConfig("main", follow=True, refind=3), MODEL)
-    main.observe(blobs((28, 12, 36, 36)), None, FRAME)
-    for _ in range(5):
-        b = main.crop(FRAME)
-        assert b is not None  # following the main person needs no new look
-        main.observe(blobs((10, 10, 22, 38)), b, FRAME)
+    tr.observe(blobs((10, 10, 22, 38), h=48, w=32), box, FRAME)
+    assert tr.due
+    tr.look(blobs(person, (2, 10, 8, 30)), FRAME)  # someone new at the left edge (20..80 px)
+    assert tr.crop(FRAME)[0] <= 20 and tr.crop(FRAME)[2] >= 360  # the next crop takes in both
+    main = SubjectTracker(SubjectConfig("main", follow=True, refind=1), MODEL)
+    main.observe(blobs(person), None, FRAME)
+    main.observe(blobs((10, 10, 22, 38), h=48, w=32), main.crop(FRAME), FRAME)
+    assert not main.due  # following the main person needs no look for others
 
 
 def test_crop_is_never_smaller_than_the_model_input_and_stays_in_the_frame() -> None:

@@ -95,6 +95,8 @@ class StreamSegmenter:
         prob = self.segmenter.predict_lowres(src)
         if self.tracker is not None:
             prob = self.tracker.observe(prob, box, rgb.shape)
+            if self.tracker.due:  # now and then the whole frame too, for someone new (only to plan the crop)
+                self.tracker.look(self.segmenter.predict_lowres(rgb), rgb.shape)
         return prob, src
 
     def _guides(self, src: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -9,8 +9,11 @@
   (grown by ``margin``, at least ``aspect`` as wide as high, never smaller than the model's input), so a small or
   full-body person gets more of the model's pixels at the same cost. The crop holds still while the subject
   stays well inside it (fewer warps and reallocations), and it is re-found on the whole frame after a scene cut
-  (:meth:`SubjectTracker.reset`), when the subject is lost, and, keeping ``all`` people, every ``refind`` frames
-  to notice someone new. A photo is looked at twice: the whole photo, then the crop.
+  (:meth:`SubjectTracker.reset`) and when the subject is lost. Keeping ``all`` people, the model also looks at the
+  whole frame every ``refind`` frames (one more run, about once a second) to notice someone new: that look only
+  widens the next crop, the frame's own mask stays the crop's (taking the whole-frame mask instead flickered on
+  every look: still-scene flicker 0.35 against 0.11 on davis-dance-twirl). A photo is looked at twice: the whole
+  photo, then the crop.
 
 Numpy and OpenCV only; the maps are the model's low-resolution probabilities over a ``box`` of the frame
 (:data:`~.motion.Box`, None = the whole frame).
@@ -41,7 +44,7 @@ class SubjectConfig:
     keep: ``"all"`` people or the ``"main"`` one. follow: run the model on a crop around the subject.
     margin: the crop's border around the subject's box, as a share of that box's width and height on each side.
     aspect: the crop's least width / height (the default model was trained on 3:4 portraits). refind: frames
-    between looks at the whole frame for new people when following ``all`` (0: only after a cut or a loss).
+    between extra looks at the whole frame for new people when following ``all`` (0: only after a cut or a loss).
     min_area: share of the map a foreground region needs to count for the crop (specks are ignored).
     """
 
@@ -83,13 +86,12 @@ class SubjectTracker:
         """Forget the subject (a new stream, a scene cut): the next frame is looked at whole."""
         self._box: Box | None = None  # crop planned for the next frame
         self._main: tuple[float, float, float, float] | None = None  # the main subject's box in frame pixels
+        self._seen: tuple[float, float, float, float] | None = None  # where the kept people were in the last map
         self._since_full = 0
 
     def crop(self, frame_shape: tuple[int, ...]) -> Box | None:
         """The part of this frame to run the model on (None: the whole frame)."""
         if not self.config.follow or self._box is None:
-            return None
-        if self.config.keep == "all" and self.config.refind and self._since_full >= self.config.refind:
             return None
         x0, y0, x1, y1 = self._box
         if x1 > frame_shape[1] or y1 > frame_shape[0]:  # the frame size changed
@@ -97,32 +99,67 @@ class SubjectTracker:
             return None
         return self._box
 
+    @property
+    def due(self) -> bool:
+        """Whether the whole frame should also be looked at now, for people outside the crop (:meth:`look`)."""
+        cfg = self.config
+        return cfg.follow and cfg.keep == "all" and cfg.refind > 0 and self._box is not None \
+            and self._since_full >= cfg.refind
+
     def observe(self, prob: np.ndarray, box: Box | None, frame_shape: tuple[int, ...]) -> np.ndarray:
         """This frame's map over ``box`` with only the kept people (``main``: a new array), and the next crop planned.
 
         ``prob`` is not written to; with ``keep="all"`` it is returned as it is.
         """
         box = full_box(frame_shape) if box is None else box
-        full = box == full_box(frame_shape)
-        self._since_full = 0 if full else self._since_full + 1
+        self._since_full = 0 if box == full_box(frame_shape) else self._since_full + 1
+        regions, labels, stats, centroids, scale = self._regions(prob, box)
+        if self.config.keep == "main":
+            regions = self._pick_main(regions, stats, centroids, scale, frame_shape)
+            out = np.where(np.isin(labels, regions), prob, np.float32(0)).astype(np.float32, copy=False)
+        else:
+            out = prob
+        self._seen = self._extent(regions, stats, scale)
+        self._plan(self._seen, frame_shape)
+        return out
+
+    def look(self, prob: np.ndarray, frame_shape: tuple[int, ...]) -> None:
+        """A look at the whole frame (``prob`` over all of it) besides the crop: the next crop also takes in the
+        people found outside it. This frame's own map stays the crop's, so the look adds no flicker."""
+        self._since_full = 0
+        regions, _, stats, _, scale = self._regions(prob, full_box(frame_shape))
+        found = self._extent(regions, stats, scale)
+        if found is not None and self._seen is not None:
+            found = (min(found[0], self._seen[0]), min(found[1], self._seen[1]), max(found[2], self._seen[2]),
+                     max(found[3], self._seen[3]))
+        self._plan(found or self._seen, frame_shape)
+
+    def _regions(self, prob: np.ndarray, box: Box) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray, tuple]:
+        """The foreground regions of a map over ``box`` big enough to count: (labels kept, label map, stats with
+        each region's undilated box in map cells, centroids, map-to-frame scale)."""
         h, w = prob.shape
         fg = (prob >= 0.5).astype(np.uint8)
         # Regions of the foreground, a little dilated so that limbs stay joined to their body.
         r = max(1, round(0.01 * max(h, w)))
         joined = cv2.dilate(fg, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
         n, labels, stats, centroids = cv2.connectedComponentsWithStats(joined, connectivity=8)
-        sx, ox, sy, oy = _to_frame(box, (w, h))
         min_px = self.config.min_area * h * w
         regions = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= min_px]
-        if self.config.keep == "main":
-            regions = self._pick_main(regions, stats, centroids, (sx, ox, sy, oy), frame_shape)
-            keep = np.isin(labels, regions)
-            out = np.where(keep, prob, np.float32(0)).astype(np.float32, copy=False)
-        else:
-            out = prob
         stats[:, :4] += (r, r, -2 * r, -2 * r)  # the regions' boxes without the dilation
-        self._plan(regions, stats, (sx, ox, sy, oy), frame_shape)
-        return out
+        return regions, labels, stats, centroids, _to_frame(box, (w, h))
+
+    @staticmethod
+    def _extent(regions: list[int], stats: np.ndarray, scale: tuple[float, float, float, float],
+                ) -> tuple[float, float, float, float] | None:
+        """(x0, y0, x1, y1) in frame pixels around ``regions``; None when there are none."""
+        if not regions:
+            return None
+        sx, ox, sy, oy = scale
+        x0 = min(stats[i, cv2.CC_STAT_LEFT] for i in regions)
+        y0 = min(stats[i, cv2.CC_STAT_TOP] for i in regions)
+        x1 = max(stats[i, cv2.CC_STAT_LEFT] + stats[i, cv2.CC_STAT_WIDTH] for i in regions)
+        y1 = max(stats[i, cv2.CC_STAT_TOP] + stats[i, cv2.CC_STAT_HEIGHT] for i in regions)
+        return ox + x0 * sx, oy + y0 * sy, ox + x1 * sx, oy + y1 * sy
 
     def _pick_main(self, regions: list[int], stats: np.ndarray, centroids: np.ndarray,
                    scale: tuple[float, float, float, float], frame_shape: tuple[int, ...]) -> list[int]:
@@ -151,20 +188,14 @@ class SubjectTracker:
         self._main = boxes[best]
         return [best]
 
-    def _plan(self, regions: list[int], stats: np.ndarray, scale: tuple[float, float, float, float],
-              frame_shape: tuple[int, ...]) -> None:
-        """The crop for the next frame: around ``regions``, grown, widened, kept inside the frame; None if lost."""
+    def _plan(self, extent: tuple[float, float, float, float] | None, frame_shape: tuple[int, ...]) -> None:
+        """The crop for the next frame: around ``extent``, grown, widened, kept inside the frame; None if lost."""
         if not self.config.follow:
             return
-        if not regions:
+        if extent is None:
             self._box = None  # lost: look at the whole frame next
             return
-        sx, ox, sy, oy = scale
-        xs0 = min(stats[i, cv2.CC_STAT_LEFT] for i in regions)
-        ys0 = min(stats[i, cv2.CC_STAT_TOP] for i in regions)
-        xs1 = max(stats[i, cv2.CC_STAT_LEFT] + stats[i, cv2.CC_STAT_WIDTH] for i in regions)
-        ys1 = max(stats[i, cv2.CC_STAT_TOP] + stats[i, cv2.CC_STAT_HEIGHT] for i in regions)
-        x0, x1, y0, y1 = ox + xs0 * sx, ox + xs1 * sx, oy + ys0 * sy, oy + ys1 * sy
+        x0, y0, x1, y1 = extent
         cfg, (H, W) = self.config, frame_shape[:2]
         bw, bh = (x1 - x0) * (1 + 2 * cfg.margin), (y1 - y0) * (1 + 2 * cfg.margin)
         bw = max(bw, cfg.aspect * bh, self.model_size[0])
