@@ -15,6 +15,7 @@ import numpy as np
 
 from ..media.images import ImageError
 from ..runtime.pipeline import Pipeline
+from ..runtime.subject import SubjectConfig
 from .run import format_table, machine, make_frame, time_pipeline, time_reference
 from .stream import FAST_FPS, format_stream_table, measure_file_throughput, measure_flicker, measure_stream
 
@@ -30,13 +31,15 @@ def measure_streams(make_pipeline: Callable[..., Pipeline], frame: np.ndarray, e
     """The threaded loop at 30 and :data:`~.stream.FAST_FPS` fps for ``seconds`` each, flicker off/on, and (unless
     ``file_frames`` is 0) 1920x1080 file throughput of a frame made from ``image``.
 
-    ``make_pipeline(effect=, background=, temporal=)`` builds the pipeline (the image effect uses the mirrored
-    frame as its picture). Returns ``{"model", "effect", "stream", "flicker", "file"}`` for
+    ``make_pipeline(effect=, background=, temporal=, subject=)`` builds the pipeline (the image effect uses the
+    mirrored frame as its picture). Returns ``{"model", "effect", "stream", "flicker", "file"}`` for
     :func:`~.stream.format_stream_table`.
     """
     if not seconds > 0:
         raise ValueError(f"stream seconds must be positive, got {seconds:g}")
-    pipe = make_pipeline(effect=effect, background=frame[:, ::-1] if effect == "image" else None, temporal=True)
+    # The camera's defaults: temporal smoothing (causal, with optical flow) and the subject followed.
+    pipe = make_pipeline(effect=effect, background=frame[:, ::-1] if effect == "image" else None, temporal=True,
+                         subject=SubjectConfig(follow=True))
     runs = [{"name": name, **measure_stream(pipe, frame, fps, seconds)}
             for name, fps in (("camera 30 fps", 30.0), ("as fast as it goes", FAST_FPS))]
     big = make_frame((1920, 1080), image)
