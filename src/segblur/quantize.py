@@ -55,11 +55,6 @@ def calibration_files(images: Path | str | Sequence[Path | str], max_images: int
     return files
 
 
-def preprocess(image: np.ndarray, info: ModelInfo) -> np.ndarray:
-    """An image -> the 1x3xHxW float32 blob the runtime's Segmenter feeds this model (a new array)."""
-    return make_blob(image, info)
-
-
 def _reader(files: list[Path], info: ModelInfo, input_name: str):
     """An ONNX Runtime CalibrationDataReader over ``files`` (unreadable ones skipped with a warning)."""
     from onnxruntime.quantization import CalibrationDataReader
@@ -72,7 +67,7 @@ def _reader(files: list[Path], info: ModelInfo, input_name: str):
         def _blobs(self) -> Iterator[dict[str, np.ndarray]]:
             for p in files:
                 try:
-                    blob = preprocess(read_image(p), info)
+                    blob = make_blob(read_image(p), info)  # a new array each: calibration keeps them
                 except ImageError as e:
                     log.warning("%s (skipped for calibration)", e)
                     continue

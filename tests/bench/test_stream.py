@@ -54,11 +54,37 @@ def test_file_throughput_on_a_small_clip(model_path: Path) -> None:
 
 def test_stream_table_has_every_section() -> None:
     run = {"name": "camera 30 fps", "source_fps": 30, "fps": 29.5, "captured": 300, "dropped": 4,
-           "latency_median_ms": 40.0, "latency_p95_ms": 55.5}
+           "latency_median_ms": 40.0, "latency_p95_ms": 55.5, "cpu_percent": 42.4, "cpu_ms_per_frame": 14.1}
     flicker = {"sigma": 2.5, "off": {"mean_abs_change": 0.5, "flipped_pct": 0.01},
                "on": {"mean_abs_change": 0.2, "flipped_pct": 0.002}}
     text = format_stream_table({"stream": [run], "flicker": flicker,
-                                "file": {"size": [1920, 1080], "frames": 60, "seconds": 6.0, "fps": 10.0}})
-    assert "| camera 30 fps | 30 | 29.5 | 300 | 4 | 40.0 | 55.5 |" in text
-    assert "| temporal smoothing on | 0.200 |" in text and "| 1920x1080 H.264 | 60 | 6.00 | 10.0 |" in text
+                                "file": {"size": [1920, 1080], "frames": 60, "seconds": 6.0, "fps": 10.0,
+                                         "cpu_ms_per_frame": 61.0}})
+    assert "| camera 30 fps | 42 | 14.1 | 30 | 29.5 | 300 | 4 | 40.0 | 55.5 |" in text  # CPU share first
+    governed = {**run, "name": "governed", "governor": "model on 3 of 30 frames"}
+    assert "\ngoverned: model on 3 of 30 frames\n" in format_stream_table({"stream": [run, governed]}) + "\n"
+    assert "| temporal smoothing on | 0.200 |" in text and "| 1920x1080 H.264 | 61.0 | 60 | 6.00 | 10.0 |" in text
     assert "skipped" in format_stream_table({"stream": [run], "flicker": flicker, "file": None})
+
+
+class HalfMask:
+    """Stands in for the LiteRT selfie model: the left half is the person."""
+
+    def predict(self, rgb: np.ndarray) -> np.ndarray:
+        m = np.zeros(rgb.shape[:2], np.float32)
+        m[:, : rgb.shape[1] // 2] = 1.0
+        return m
+
+
+def test_the_reference_streams_through_the_same_loop_with_its_cpu_share() -> None:
+    from segblur.bench.reference import ReferencePipeline
+    from segblur.media.protocols import FrameProcessor
+
+    ref = ReferencePipeline(HalfMask())
+    assert isinstance(ref, FrameProcessor)
+    frame = gradient()
+    out = ref.process(frame)
+    np.testing.assert_array_equal(out[:, :32], frame[:, :32])  # the person is left as it is
+    assert set(ref.last_timings) == {"segment", "compose", "total"}
+    r = measure_stream(ref, frame, fps=200.0, seconds=0.1)
+    assert r["shown"] > 0 and r["cpu_percent"] > 0 and r["cpu_ms_per_frame"] > 0

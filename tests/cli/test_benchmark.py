@@ -49,7 +49,8 @@ def test_benchmark_command_with_stream(tmp_path: Path, model_path: Path, capsys:
     assert "threaded stream" in text and "as fast as it goes" in text and "temporal smoothing off" in text
     data = json.loads(out.read_text())
     runs = data["stream"]["stream"]
-    assert [r["source_fps"] for r in runs] == [30.0, 1000.0]
+    assert [r["source_fps"] for r in runs] == [30.0, 1000.0, 30.0]  # the last one with the governor
+    assert "camera 30 fps, governor" in text and all(r["cpu_percent"] > 0 for r in runs)
     assert all(r["captured"] == r["shown"] + r["dropped"] for r in runs)
     assert data["stream"]["file"]["frames"] == 2 and data["stream"]["file"]["size"] == [1920, 1080]
     assert set(data["stream"]["flicker"]) >= {"on", "off"}

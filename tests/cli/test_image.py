@@ -104,7 +104,7 @@ def test_invalid_model_exits_2_with_one_line(tmp_path: Path, capsys: pytest.Capt
 @pytest.mark.parametrize("opts", [["--strength", "5"], ["--strength", "-1"], ["--effect", "color", "--color", "junk"],
                                   ["--threshold", "2"], ["--effect", "blur", "--background", "in.png"],
                                   ["--effect", "image", "--background", "missing.png"],
-                                  ["--provider", "NoSuchExecutionProvider"]])
+                                  ["--provider", "NoSuchExecutionProvider"], ["--providers", "cuda"]])
 def test_bad_options_exit_2_with_one_line(tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str],
                                           opts: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)

@@ -13,11 +13,14 @@ import pytest
 from conftest import assert_one_line_naming, build_model, segblur_metadata
 
 from segblur.names import DEFAULT_MODEL, builtin_dir, builtin_models
+from segblur.runtime import model
 from segblur.runtime.model import (
     ModelError,
     ModelInfo,
     OnnxModel,
+    choose_providers,
     parse_metadata,
+    provider_name,
     resolve_model_path,
 )
 
@@ -241,3 +244,44 @@ def test_more_bad_metadata_is_refused(tmp_path: Path, edit, needle: str) -> None
         OnnxModel(path)
     msg = str(e.value)
     assert "\n" not in msg and str(path) in msg and needle in msg
+
+
+CPU, CUDA, TRT, COREML = "CPUExecutionProvider", "CUDAExecutionProvider", "TensorrtExecutionProvider", \
+    "CoreMLExecutionProvider"
+
+
+@pytest.mark.parametrize(("asked", "available", "chosen"), [
+    (None, [CUDA, CPU], [CUDA, CPU]),  # auto: a GPU build picks CUDA, the CPU stays the fallback
+    (None, [CPU], [CPU]),
+    (["auto"], [TRT, CUDA, CPU], [CUDA, CPU]),  # TensorRT only when asked for (minutes of engine building)
+    (["auto"], [COREML, CPU], [COREML, CPU]),
+    (["cuda"], [CUDA, CPU], [CUDA, CPU]),
+    (["CUDA"], [CUDA, CPU], [CUDA, CPU]),
+    ([CUDA], [CUDA, CPU], [CUDA, CPU]),
+    (["tensorrt", "cuda"], [TRT, CUDA, CPU], [TRT, CUDA, CPU]),
+    (["cpu"], [CUDA, CPU], [CPU]),
+    (["cpu", "cuda", "cuda"], [CUDA, CPU], [CUDA, CPU]),  # each once, the CPU last
+])
+def test_provider_choice(asked: list[str] | None, available: list[str], chosen: list[str]) -> None:
+    assert choose_providers(asked, available) == chosen
+
+
+def test_a_provider_this_build_lacks_names_what_it_has() -> None:
+    with pytest.raises(ModelError, match="CUDAExecutionProvider not available.*available: CPUExecutionProvider.*"
+                                         "onnxruntime-gpu"):
+        choose_providers(["cuda"], [CPU])
+    assert provider_name(" Cuda ") == CUDA and provider_name("MyExecutionProvider") == "MyExecutionProvider"
+
+
+def test_a_provider_that_cannot_start_is_logged(model_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    # A GPU build on a machine whose driver is missing: ONNX Runtime falls back to the CPU; the log says so.
+    real = model.ort.InferenceSession
+    monkeypatch.setattr(model.ort, "get_available_providers", lambda: [CUDA, CPU])
+    monkeypatch.setattr(model.ort, "InferenceSession",
+                        lambda path, sess_options, providers: real(path, sess_options, providers=[CPU]))
+    with caplog.at_level("INFO", logger="segblur"):
+        m = OnnxModel(model_path)
+    assert m.provider == CPU
+    assert "CUDAExecutionProvider could not start, running on CPUExecutionProvider" in caplog.text
+    assert "on CPUExecutionProvider" in caplog.text

@@ -13,9 +13,9 @@ import pytest
 from conftest import assert_one_line_naming, build_model
 
 from segblur.cli.main import main
-from segblur.quantize import QuantizeError, calibration_files, preprocess, quantize_int8
+from segblur.quantize import QuantizeError, calibration_files, quantize_int8
 from segblur.runtime.model import METADATA_KEY, OnnxModel
-from segblur.runtime.segmenter import Segmenter
+from segblur.runtime.segmenter import Segmenter, make_blob
 
 
 def photo(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
@@ -48,7 +48,7 @@ def compare(src: Path, dst: Path, n: int = 8) -> tuple[float, float]:
     """(max |p_fp32 - p_int8|, argmax agreement) on fresh photos the calibration did not see."""
     fp, q = OnnxModel(src), OnnxModel(dst)
     rng = np.random.default_rng(123)
-    blobs = [preprocess(photo(rng, 60, 70), fp.info) for _ in range(n)]
+    blobs = [make_blob(photo(rng, 60, 70), fp.info) for _ in range(n)]
     a = np.concatenate([fp.run(b) for b in blobs])
     b = np.concatenate([q.run(b) for b in blobs])
     return float(np.abs(a - b).max()), float((a.argmax(1) == b.argmax(1)).mean())
@@ -57,7 +57,7 @@ def compare(src: Path, dst: Path, n: int = 8) -> tuple[float, float]:
 def test_preprocess_is_what_the_segmenter_feeds_the_model(model3_path: Path) -> None:
     seg = Segmenter(model3_path)
     img = photo(np.random.default_rng(1), 75, 101)  # odd size: halving, then a short resize
-    blob = preprocess(img, seg.info)
+    blob = make_blob(img, seg.info)
     assert blob.shape == (1, 3, 32, 32) and blob.dtype == np.float32
     assert np.allclose(seg.model.run(blob)[0], seg.probabilities_lowres(img), atol=1e-6)
 

@@ -17,7 +17,8 @@ from conftest import make_folder_dataset  # noqa: E402
 from segblur.cli.main import main  # noqa: E402
 from segblur.training import tune as tune_mod  # noqa: E402
 from segblur.training.checkpoint import load  # noqa: E402
-from segblur.training.loop import TrainConfig, Trainer  # noqa: E402
+from segblur.training.config import TrainConfig  # noqa: E402
+from segblur.training.loop import Trainer  # noqa: E402
 from segblur.training.tune import tune  # noqa: E402
 
 
@@ -215,3 +216,16 @@ def test_cli_tune_errors_are_one_line_exit_2(folder: Path, tmp_path: Path, capsy
     err = capsys.readouterr().err.strip()
     assert rc == 2
     assert "\n" not in err and err.startswith(expected.format(nomasks=nomasks)), err
+
+
+def test_tune_runs_trials_in_a_shared_sqlite_study(folder: Path, tmp_path: Path) -> None:
+    pytest.importorskip("optuna")
+    from segblur.training.tune import tune
+
+    base = cfg(folder, tmp_path / "study", epochs=1)
+    first = tune(base, trials=2, quiet=True)
+    assert first["trials"] == 2 and (tmp_path / "study" / "study.db").is_file()
+    assert set(first["best_params"]) == {"lr", "weight_decay", "optimizer", "batch_size"}
+    again = tune(base, trials=1, quiet=True)  # a second worker joins the same study
+    assert again["trials"] == 3
+    assert json.loads((tmp_path / "study" / "best.json").read_text())["trials"] == 3

@@ -74,10 +74,34 @@ def reference_process(seg: MediaPipeSelfie, frame_rgb: np.ndarray) -> np.ndarray
     return blend(frame_rgb, blurred, mask)
 
 
+class ReferencePipeline:
+    """The reference as a frame processor (``process``, ``reset``, ``last_timings``, ``last_alpha``), so that the
+    stream benchmark runs it through the same camera loop as segblur."""
+
+    def __init__(self, seg: MediaPipeSelfie) -> None:
+        self.seg = seg
+        self.last_timings: dict[str, float] = {}
+        self.last_alpha: np.ndarray | None = None
+
+    def process(self, image: np.ndarray) -> np.ndarray:
+        t0 = time.perf_counter()
+        self.last_alpha = self.seg.predict(image)
+        t1 = time.perf_counter()
+        out = blend(image, blur_background(image), self.last_alpha)
+        t2 = time.perf_counter()
+        self.last_timings = {"segment": (t1 - t0) * 1e3, "compose": (t2 - t1) * 1e3, "total": (t2 - t0) * 1e3}
+        return out
+
+    def reset(self) -> None:
+        """Frames are independent: nothing to forget."""
+
+
 def stage_times(seg: MediaPipeSelfie, frame: np.ndarray, repeats: int = 50) -> dict[str, float]:
-    """Median wall-clock milliseconds of each stage of ``reference_process`` (segment, blur, blend, total)."""
+    """Median wall-clock milliseconds of each stage of ``reference_process`` (segment, blur, blend, total) and
+    ``cpu``, the process's CPU milliseconds per frame (LiteRT's threads too), their mean."""
     reference_process(seg, frame)  # warm-up (first invoke allocates / packs weights)
     times: dict[str, list[float]] = {"segment": [], "blur": [], "blend": [], "total": []}
+    cpu = time.process_time()
     for _ in range(repeats):
         t0 = time.perf_counter()
         mask = seg.predict(frame)
@@ -90,6 +114,7 @@ def stage_times(seg: MediaPipeSelfie, frame: np.ndarray, repeats: int = 50) -> d
         times["blur"].append(t2 - t1)
         times["blend"].append(t3 - t2)
         times["total"].append(t3 - t0)
-    return {k: 1000.0 * statistics.median(v) for k, v in times.items()}
+    cpu = (time.process_time() - cpu) * 1e3 / repeats
+    return {**{k: 1000.0 * statistics.median(v) for k, v in times.items()}, "cpu": cpu}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +30,26 @@ def make_frame(size: tuple[int, int], image: str | Path | None = None) -> np.nda
     return cv2.copyMakeBorder(img, 0, 0, left, w - img.shape[1] - left, cv2.BORDER_REFLECT_101)
 
 
+CAMERA_FPS = 30.0  # the frame rate a CPU share is given at: a webcam's
+
+
 def time_pipeline(pipeline: Pipeline, frame: np.ndarray, repeats: int = 100, warmup: int = 5) -> dict[str, float]:
-    """Median milliseconds of each stage of ``pipeline.process(frame)`` over ``repeats`` runs."""
+    """Median wall-clock milliseconds of each stage of ``pipeline.process(frame)`` over ``repeats`` runs, and
+    ``cpu``: the process's CPU milliseconds per frame (every thread: ONNX Runtime's and OpenCV's too), their mean."""
     for _ in range(warmup):
         pipeline.process(frame)
     runs = []
+    cpu = time.process_time()
     for _ in range(repeats):
         pipeline.process(frame)
         runs.append(dict(pipeline.last_timings))
-    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    cpu = (time.process_time() - cpu) * 1e3 / repeats
+    return {**{k: statistics.median(r[k] for r in runs) for k in runs[0]}, "cpu": cpu}
+
+
+def core_share(cpu_ms: float, fps: float = CAMERA_FPS) -> float:
+    """Percent of one CPU core that ``cpu_ms`` of CPU per frame takes at ``fps`` frames per second."""
+    return cpu_ms * fps / 10.0
 
 
 def time_reference(model_path: str | Path, frame: np.ndarray, repeats: int = 100,
@@ -65,14 +77,16 @@ def machine() -> dict[str, Any]:
             "numpy": np.__version__}
 
 
-def format_table(results: dict[str, dict[str, float]]) -> str:
-    """Markdown table: one row per pipeline, one column per stage, plus fps."""
+def format_table(results: dict[str, dict[str, float]], fps: float = CAMERA_FPS) -> str:
+    """Markdown table: one row per pipeline, CPU per frame and the share of a core at ``fps`` first, then the
+    wall-clock milliseconds of each stage, the total and the frames per second that allows."""
     stages: list[str] = []
     for r in results.values():
-        stages += [k for k in r if k not in stages and k != "total"]
-    lines = ["| pipeline | " + " | ".join(stages) + " | total ms | fps |",
-             "|---|" + "---:|" * (len(stages) + 2)]
+        stages += [k for k in r if k not in stages and k not in ("total", "cpu")]
+    lines = [f"| pipeline | CPU ms/frame | % of a core at {fps:g} fps | " + " | ".join(stages) + " | total ms | fps |",
+             "|---|" + "---:|" * (len(stages) + 4)]
     for name, r in results.items():
+        cpu = f"{r['cpu']:.2f} | {core_share(r['cpu'], fps):.0f}" if "cpu" in r else " | "
         cells = [f"{r[s]:.2f}" if s in r else "" for s in stages]
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {r['total']:.2f} | {1000 / r['total']:.0f} |")
+        lines.append(f"| {name} | {cpu} | " + " | ".join(cells) + f" | {r['total']:.2f} | {1000 / r['total']:.0f} |")
     return "\n".join(lines)

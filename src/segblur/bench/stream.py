@@ -32,9 +32,10 @@ def _warm(pipeline: Any, frame: np.ndarray, n: int) -> None:
 
 
 def measure_stream(pipeline: Any, frame: np.ndarray, fps: float = 30.0, seconds: float = 10.0,
-                   warmup: int = 5) -> dict[str, Any]:
+                   warmup: int = 5, noise: float = 0.0) -> dict[str, Any]:
     """Stream ``frame`` at ``fps`` for ``seconds`` through the threaded loop into a null sink; the stream's summary.
 
+    ``noise``: Gaussian sensor noise (sigma, grey levels) drawn afresh for each frame, as a camera gives it.
     The pipeline is warmed up first (ONNX Runtime's first runs are slow) and left with its settings.
     """
     _warm(pipeline, frame, warmup)
@@ -45,7 +46,7 @@ def measure_stream(pipeline: Any, frame: np.ndarray, fps: float = 30.0, seconds:
         if time.perf_counter() >= end:
             controls.quit = True
 
-    source = SyntheticSource(frame, fps=fps, count=max(1, round(fps * seconds)))
+    source = SyntheticSource(frame, fps=fps, count=max(1, round(fps * seconds)), noise=noise)
     stats = run_stream(source, pipeline, [NullSink()], controls=controls, on_frame=stop_when_done)
     return {"source_fps": fps, "seconds": seconds, **stats.summary()}
 
@@ -105,8 +106,11 @@ def measure_file_throughput(pipeline: Any, frame: np.ndarray, frames: int = 60) 
         except VideoError:
             return None
         _warm(pipeline, frame, 3)
+        cpu = time.process_time()
         stats = process_video(src, Path(tmp) / "out.mp4", pipeline)
-    return {"size": [w, h], "frames": stats.frames, "seconds": stats.seconds, "fps": stats.rate}
+        cpu = time.process_time() - cpu
+    return {"size": [w, h], "frames": stats.frames, "seconds": stats.seconds, "fps": stats.rate,
+            "cpu_ms_per_frame": cpu * 1e3 / max(1, stats.frames)}
 
 
 def format_stream_table(results: dict[str, Any]) -> str:
@@ -114,12 +118,13 @@ def format_stream_table(results: dict[str, Any]) -> str:
     lines: list[str] = []
     runs = results.get("stream") or []
     if runs:
-        lines += ["| threaded stream | source fps | shown fps | captured | dropped | latency median ms "
-                  "| latency p95 ms |", "|---|---:|---:|---:|---:|---:|---:|"]
+        lines += ["| threaded stream | CPU % of one core | CPU ms/frame | source fps | shown fps | captured | dropped "
+                  "| latency median ms | latency p95 ms |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r in runs:
-            lines.append(f"| {r['name']} | {r['source_fps']:.0f} | {r['fps']:.1f} | {r['captured']} | "
+            cpu = f"{r['cpu_percent']:.0f} | {r['cpu_ms_per_frame']:.1f}" if "cpu_percent" in r else " | "
+            lines.append(f"| {r['name']} | {cpu} | {r['source_fps']:.0f} | {r['fps']:.1f} | {r['captured']} | "
                          f"{r['dropped']} | {r['latency_median_ms']:.1f} | {r['latency_p95_ms']:.1f} |")
-        lines.append("")
+        lines += [f"{r['name']}: {r['governor']}" for r in runs if r.get("governor")] + [""]
     fl = results.get("flicker")
     if fl:
         lines += [f"| flicker, static scene, noise sigma {fl['sigma']:g} | mean abs mask change (1/255) "
@@ -130,8 +135,10 @@ def format_stream_table(results: dict[str, Any]) -> str:
         lines.append("")
     fi = results.get("file")
     if fi:
-        lines += ["| video file (process_video) | frames | seconds | fps |", "|---|---:|---:|---:|",
-                  f"| {fi['size'][0]}x{fi['size'][1]} H.264 | {fi['frames']} | {fi['seconds']:.2f} | {fi['fps']:.1f} |"]
+        cpu = f"{fi['cpu_ms_per_frame']:.1f}" if "cpu_ms_per_frame" in fi else ""
+        lines += ["| video file (process_video) | CPU ms/frame | frames | seconds | fps |", "|---|---:|---:|---:|---:|",
+                  f"| {fi['size'][0]}x{fi['size'][1]} H.264 | {cpu} | {fi['frames']} | {fi['seconds']:.2f} "
+                  f"| {fi['fps']:.1f} |"]
     elif "file" in results:
         lines.append("video file throughput: skipped (--file-frames 0, or PyAV not available)")
     return "\n".join(lines).rstrip()

@@ -17,6 +17,13 @@ def _rate(text: str) -> float:
     return v
 
 
+def _percent(text: str) -> float:
+    v = finite(text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"CPU budget must be a positive percentage, got {text}")
+    return v
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Add the ``camera`` subcommand."""
     p = sub.add_parser(
@@ -45,6 +52,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     g.add_argument("-q", "--quiet", action="store_true", help="no progress line and no final report")
     add_effect_options(p, multi_background=True)
     add_stream_options(p, stream=True, files=False)
+    g = p.add_argument_group("compute", "spend less CPU: skip the model on frames that barely moved, reuse the last "
+                             "mask and background on still ones, and hold a budget (also picks the INT8 model and "
+                             "one thread when they cost less here); the final report says what it did")
+    g.add_argument("--governor", action="store_true", help="skip work on frames that need less (no budget)")
+    g.add_argument("--max-cpu", type=_percent, default=None, metavar="PERCENT",
+                   help="CPU budget in percent of one core (100 = one core), e.g. 50; implies --governor")
+    g.add_argument("--target-fps", type=_rate, default=None, metavar="FPS",
+                   help="frames per second the processing must keep up with; implies --governor")
     add_model_options(p)
     add_mask_options(p)
     p.set_defaults(func=run)
@@ -68,9 +83,16 @@ def run(args: argparse.Namespace) -> int:
         color = parse_color(args.color) if args.color is not None else None
     except (ImageError, ValueError) as e:
         raise CommandError(str(e)) from None
+    governor = False
+    if args.governor or args.max_cpu is not None or args.target_fps is not None:
+        from ..runtime.governor import GovernorConfig
+
+        # A model or thread count the user named is kept; the default model may become its INT8 twin.
+        governor = GovernorConfig(max_cpu=args.max_cpu, target_fps=args.target_fps,
+                                  choose_model=args.model == "default", choose_threads=args.threads is None)
     pipe = make_pipeline(args, effect=effect, strength=args.strength,
                          background=backgrounds[0] if backgrounds else None,
-                         color=color if effect == "color" else None, invert=args.invert,
+                         color=color if effect == "color" else None, invert=args.invert, governor=governor,
                          **stream_settings(args, stream=True))
     settings = camera.CameraSettings(args.source, args.size, args.fps, preview=args.preview, virtual=args.virtual,
                                      virtual_device=args.virtual_device, record=args.record)
@@ -99,11 +121,14 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         s = stats.summary()
         report(f"{stats.shown} frames shown of {stats.captured} captured ({stats.dropped} dropped), "
-               f"{s['fps']:.1f} fps")
+               f"{s['fps']:.1f} fps; CPU {s['cpu_percent']:.0f} % of one core on average "
+               f"({s['cpu_ms_per_frame']:.1f} ms per frame shown)")
         if stats.shown:
             stages = ", ".join(f"{k} {v:.1f}" for k, v in s["stages_median_ms"].items())
             report(f"latency capture to output: median {s['latency_median_ms']:.1f} ms, "
                    f"p95 {s['latency_p95_ms']:.1f} ms; median ms per stage: {stages}")
+        if pipe.governor is not None:
+            report(f"governor: {pipe.governor.describe()}")
         if recorder is not None:
             report(f"recorded {recorder.frames} frames to {recorder.path}")
     if stats.ended == "lost":

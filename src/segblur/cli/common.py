@@ -53,6 +53,14 @@ def size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def provider_list(text: str) -> list[str]:
+    """Argparse type for --provider: a comma-separated list of execution provider names."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"no execution provider named in {text!r}")
+    return names
+
+
 def keep_list(values: list[str] | None) -> list[str] | None:
     if not values:
         return None
@@ -66,8 +74,11 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--keep", action="append", metavar="CLASS[,CLASS]",
                    help="classes kept sharp / counted as foreground (default: the model's, e.g. person)")
     g.add_argument("--threads", type=int_in(1), default=None, help="ONNX Runtime threads (default: all cores)")
-    g.add_argument("--provider", action="append", dest="providers", metavar="NAME",
-                   help="ONNX Runtime execution provider, e.g. CUDAExecutionProvider (default: best available)")
+    g.add_argument("--provider", "--providers", action="extend", type=provider_list, dest="providers",
+                   metavar="NAME[,NAME]",
+                   help="ONNX Runtime execution provider(s) in order of preference: cuda, tensorrt, rocm, coreml, dml, "
+                   "openvino, cpu, a full name such as CUDAExecutionProvider, or auto (the default: the best "
+                   "available; CUDA needs onnxruntime-gpu). The CPU is always the fallback; -v logs the one in use")
 
 
 def add_mask_options(p: argparse.ArgumentParser) -> None:

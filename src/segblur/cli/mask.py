@@ -43,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     videos = [i for i in args.inputs if Path(i).suffix.lower() in VIDEO_SUFFIXES and not Path(i).is_dir()]
     if videos and len(videos) < len(args.inputs):
         raise CommandError("give either images and folders or video files, not both")
+    if videos and args.threads is None:  # a video's frames in flight, one core each (as segblur video)
+        args.threads = 1
     # The mask is the pipeline's refined alpha; "color" is merely the cheapest effect to set up (it is never drawn).
     pipe = make_pipeline(argparse.Namespace(**{**vars(args), **edge}), effect="color",
                          **stream_settings(args, stream=bool(videos)))

@@ -8,11 +8,8 @@ the person-segmentation scores of the binary person sets.
 The person functions are shared by the integration tests, ``benchmarks/quality.py`` (segblur vs the MediaPipe reference)
 and the training recipe, so every number in the model card comes from the same code and splits.
 
-Splits (see each dataset's README in ``../shared/data``):
-- flickr-portraits-shen2016 ``test``: the authors' test list, one image of each near-duplicate pair;
-  ``train``: the authors' train list minus duplicates of test images; ``val``: the unlisted ids.
-- human-segmentation-vikram (no official split): ids sorted, duplicate 0270 dropped, every 7th is
-  ``test``, the rest ``train``.
+The person sets' splits are read from their folders by :mod:`segblur.data.person` (``person_items``,
+``SHEN``, ``VIKRAM`` are imported here for the callers of this module).
 """
 
 from __future__ import annotations
@@ -26,56 +23,11 @@ import cv2
 import numpy as np
 
 from ..data import DatasetError, SegDataset
-from ..io import read_ids
+from ..data.person import SHEN, VIKRAM, person_items  # noqa: F401 - the person scorers' splits
 from ..media.images import ImageError, read_image, write_image
 from ..progress import Progress
 from .metrics import BOUNDARY_TOLERANCE, ConfusionMatrix, SegmentationMetrics
 from .predictions import prediction_image, read_prediction
-
-SHEN = "flickr-portraits-shen2016"
-VIKRAM = "human-segmentation-vikram"
-# Near-duplicate pairs listed in flickr-portraits-shen2016/README.md.
-SHEN_DUPLICATES = [("00202", "01167"), ("00203", "01175"), ("00971", "00990"), ("01016", "01023"),
-                   ("01179", "01182"), ("02050", "02051"), ("02076", "02359")]
-VIKRAM_DUPLICATE = "0270"  # same photo as 0102
-
-
-def shen_splits(root: Path) -> dict[str, list[str]]:
-    """Shen train / val / test ids with near-duplicates removed so no image appears in two splits."""
-    root = Path(root)
-    train = read_ids(root / "splits" / "train.txt")
-    test = read_ids(root / "splits" / "test.txt")
-    val = read_ids(root / "splits" / "unlisted.txt")
-    partner = {}
-    for a, b in SHEN_DUPLICATES:
-        partner[a], partner[b] = b, a
-    test_clean: list[str] = []
-    for i in test:
-        if partner.get(i) not in test_clean:
-            test_clean.append(i)
-    taken = set(test_clean) | {partner[i] for i in test_clean if i in partner}
-    train_clean = [i for i in train if i not in taken]
-    taken |= set(train_clean) | {partner[i] for i in train_clean if i in partner}
-    return {"train": train_clean, "val": [i for i in val if i not in taken], "test": test_clean}
-
-
-def vikram_splits(root: Path, holdout_every: int = 7) -> dict[str, list[str]]:
-    """Vikram: every ``holdout_every``-th id (sorted, duplicate dropped) is ``test``, the rest ``train``."""
-    ids = sorted(p.stem for p in (Path(root) / "masks").glob("*.png") if p.stem != VIKRAM_DUPLICATE)
-    test = ids[::holdout_every]
-    held = set(test)
-    return {"train": [i for i in ids if i not in held], "test": test}
-
-
-def person_items(data_root: Path, dataset: str, split: str) -> list[tuple[str, Path, Path]]:
-    """(id, image path, mask path) for a split of one of the binary person sets."""
-    root = Path(data_root) / dataset
-    splits = shen_splits(root) if dataset == SHEN else vikram_splits(root) if dataset == VIKRAM else None
-    if splits is None:
-        raise ValueError(f"unknown person dataset {dataset!r} (use {SHEN} or {VIKRAM})")
-    if split not in splits:
-        raise ValueError(f"{dataset} has no split {split!r} (splits: {', '.join(splits)})")
-    return [(i, root / "images" / f"{i}.jpg", root / "masks" / f"{i}.png") for i in splits[split]]
 
 
 @dataclass

@@ -4,7 +4,11 @@ Two pieces. :func:`weighted_downscale` premultiplies the frame by the background
 (1 - alpha) before any neighbourhood filter, so a blur of the background only averages
 background pixels (the normalised convolution Google Meet describes); a small floor weight keeps
 the result defined deep inside the foreground, where the alpha hides it anyway.
-:func:`composite` then blends ``alpha * frame + (1 - alpha) * background`` in one fused OpenCV call.
+:func:`composite` then blends ``alpha * frame + (1 - alpha) * background``.
+
+Full-resolution passes run on 8-bit data (the alpha as 0..255, see :func:`alpha8`): each pass
+reads and writes a quarter of the bytes of a float32 one, and OpenCV's integer kernels are the
+fastest it has. Float32 is kept for the small, low-resolution images the filters work on.
 """
 
 from __future__ import annotations
@@ -21,6 +25,41 @@ from .workspace import Workspace, scratch
 FLOOR = 1e-4
 
 
+def alpha8(alpha: np.ndarray, ws: Workspace | None = None, name: str = "alpha8") -> np.ndarray:
+    """An alpha matte as H x W uint8 0..255: uint8 is taken as is, a float matte in [0, 1] is rounded."""
+    if alpha.dtype == np.uint8:
+        return alpha
+    dst = scratch(ws, name, alpha.shape[:2], np.uint8)
+    return cv2.convertScaleAbs(np.clip(alpha, 0, 1, dtype=np.float32), dst=dst, alpha=255.0)
+
+
+def weighted_area(frame: np.ndarray, alpha: np.ndarray, size: tuple[int, int], ws: Workspace | None = None,
+                  exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Box-filtered ``frame * w`` (float32 h x w x 3) and ``w`` (h x w) at ``size`` = (w, h), ``w = 1 - alpha + FLOOR``.
+
+    The product is exact: 8-bit colour times 8-bit weight in 16 bits (the weight rides along as a fourth
+    channel, 255 x w), so one area reduction shrinks both; the floor is added at the small size.
+    ``exact`` reduces in one step (true block means when the size divides the frame's) instead of by
+    :func:`~segblur.runtime.resize.downscale`'s faster halvings.
+    """
+    h, w_ = frame.shape[:2]
+    a = alpha8(alpha, ws, "wa.alpha8")
+    weight = cv2.bitwise_not(a, dst=scratch(ws, "wa.w", (h, w_), np.uint8))
+    rgbw = cv2.cvtColor(frame, cv2.COLOR_RGB2RGBA, dst=scratch(ws, "wa.rgbw", (h, w_, 4), np.uint8))
+    w4 = cv2.merge([weight] * 4, dst=scratch(ws, "wa.w4", (h, w_, 4), np.uint8))
+    # numpy's u8 x u8 -> u16 multiply (0.30 ms for 640x360x4) is 5x faster than OpenCV's (1.45 ms)
+    prem = np.multiply(rgbw, w4, out=scratch(ws, "wa.prem", (h, w_, 4), np.uint16), dtype=np.uint16)
+    shrink = (lambda x, name: cv2.resize(x, size, interpolation=cv2.INTER_AREA)) if exact else \
+        (lambda x, name: downscale(x, size, ws, name))
+    small = shrink(prem, "wa.prem_s").astype(np.float32)
+    plain = shrink(frame, "wa.frame_s")
+    colour = np.multiply(small[..., :3], np.float32(1 / 255))  # colour (0..255) x weight (0..1)
+    colour += np.multiply(plain, np.float32(FLOOR), dtype=np.float32)
+    weights = np.multiply(small[..., 3], np.float32(1 / 65025))
+    weights += np.float32(FLOOR)
+    return colour, weights
+
+
 def weighted_downscale(frame: np.ndarray, alpha: np.ndarray, size: tuple[int, int],
                        ws: Workspace | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Background-premultiplied frame and background weight at ``size`` = (w, h): float32 HxWx3, HxW.
@@ -29,19 +68,8 @@ def weighted_downscale(frame: np.ndarray, alpha: np.ndarray, size: tuple[int, in
     pixel), so it costs a quarter of a full-resolution pass.
     """
     if frame.shape[1] >= 4 * size[0] and frame.shape[0] >= 4 * size[1]:
-        frame, alpha = halve(frame, ws, "wd.frame"), halve(alpha, ws, "wd.alpha")
-    prem, w = background_premultiplied(frame, alpha, ws)
-    return downscale(prem, size, ws, "wd.prem_s"), downscale(w, size, ws, "wd.w_s")
-
-
-def background_premultiplied(frame: np.ndarray, alpha: np.ndarray, ws: Workspace | None = None,
-                             ) -> tuple[np.ndarray, np.ndarray]:
-    """Full-resolution ``frame * w`` (float32 HxWx3) and ``w = max(1 - alpha, FLOOR)`` (HxW)."""
-    h, w_ = alpha.shape[:2]
-    w = np.subtract(1.0, alpha, out=scratch(ws, "bp.w", (h, w_)), dtype=np.float32)
-    np.maximum(w, FLOOR, out=w)
-    prem = np.multiply(frame, w[..., None], out=scratch(ws, "bp.prem", (h, w_, 3)), dtype=np.float32)
-    return prem, w
+        frame, alpha = halve(frame, ws, "wd.frame"), halve(alpha8(alpha, ws, "wd.alpha8"), ws, "wd.alpha")
+    return weighted_area(frame, alpha, size, ws)
 
 
 def unpremultiply(prem: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -50,16 +78,40 @@ def unpremultiply(prem: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
+class Blend:
+    """``alpha * frame + (1 - alpha) * background`` made ready for one matte and background.
+
+    The background's share ``(1 - alpha) * background`` (upsampled first when smaller) is computed once; each
+    frame then costs one multiply and one add: the governor's reused frames blend a new frame with the last
+    matte and background this way. Both products are rounded once (``cv2.multiply`` with a 1/255 scale), so a
+    blend is within one grey level of the exact one, and alpha 255 gives the frame exactly. With a workspace
+    the prepared planes live in its buffers (valid until the next Blend made with it).
+    """
+
+    def __init__(self, background: np.ndarray, alpha: np.ndarray, shape: tuple[int, ...],
+                 ws: Workspace | None = None) -> None:
+        H, W = shape[:2]
+        self.alpha3 = cv2.cvtColor(alpha8(alpha, ws, "compose.alpha8"), cv2.COLOR_GRAY2RGB,
+                                   dst=scratch(ws, "compose.a3", (H, W, 3), np.uint8))
+        inverse = cv2.bitwise_not(self.alpha3, dst=scratch(ws, "compose.inv3", (H, W, 3), np.uint8))
+        if background.shape[:2] != (H, W):
+            background = cv2.resize(background, (W, H), dst=scratch(ws, "compose.bg", (H, W, 3), np.uint8),
+                                    interpolation=cv2.INTER_LINEAR)
+        self.back = cv2.multiply(background, inverse, dst=scratch(ws, "compose.back", (H, W, 3), np.uint8),
+                                 scale=1 / 255)
+
+    def apply(self, frame: np.ndarray, ws: Workspace | None = None) -> np.ndarray:
+        """The blend for ``frame`` (uint8 RGB of the prepared size): always a new array (callers may keep frames)."""
+        front = cv2.multiply(frame, self.alpha3, dst=scratch(ws, "compose.front", frame.shape, np.uint8),
+                             scale=1 / 255)
+        return cv2.add(front, self.back)
+
+
 def composite(frame: np.ndarray, background: np.ndarray, alpha: np.ndarray,
               ws: Workspace | None = None) -> np.ndarray:
-    """``alpha * frame + (1 - alpha) * background`` for uint8 RGB images and an HxW float alpha.
+    """``alpha * frame + (1 - alpha) * background`` for uint8 RGB images and an HxW alpha (uint8 0..255 or float).
 
-    The result is always a new array (callers may keep frames); only scratch space is reused.
+    A smaller ``background`` is upsampled bilinearly. The result is always a new array (callers may keep
+    frames); only scratch space is reused. See :class:`Blend` for the rounding.
     """
-    H, W = frame.shape[:2]
-    a = alpha.astype(np.float32, copy=False)
-    if background.shape[:2] != (H, W):
-        background = cv2.resize(background, (W, H), dst=scratch(ws, "compose.bg", (H, W, 3), np.uint8),
-                                interpolation=cv2.INTER_LINEAR)
-    inv = np.subtract(1.0, a, out=scratch(ws, "compose.inv", (H, W)), dtype=np.float32)
-    return cv2.blendLinear(frame, background, a, inv)
+    return Blend(background, alpha, frame.shape, ws).apply(frame, ws)

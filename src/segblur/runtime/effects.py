@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import names
 from ..media.images import read_image
-from .compose import FLOOR, background_premultiplied, unpremultiply, weighted_downscale
+from .compose import FLOOR, unpremultiply, weighted_area, weighted_downscale
 from .frames import as_rgb
 from .workspace import Workspace
 
@@ -48,7 +48,7 @@ class Effect:
         self.strength = s
 
     def render(self, frame: np.ndarray, alpha: np.ndarray, ws: Workspace | None = None) -> np.ndarray:
-        """Background image for ``frame`` given the foreground alpha (HxW float32 in [0, 1])."""
+        """Background image for ``frame`` given the foreground alpha (HxW, float32 in [0, 1] or uint8 0..255)."""
         raise NotImplementedError
 
 
@@ -153,9 +153,7 @@ class Pixelate(Effect):
         if pad_h or pad_w:
             frame = cv2.copyMakeBorder(frame, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE)
             alpha = cv2.copyMakeBorder(alpha, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE)
-        prem, w = background_premultiplied(frame, alpha, ws)
-        small = unpremultiply(cv2.resize(prem, (gw, gh), interpolation=cv2.INTER_AREA),
-                              cv2.resize(w, (gw, gh), interpolation=cv2.INTER_AREA))
+        small = unpremultiply(*weighted_area(frame, alpha, (gw, gh), ws, exact=True))
         big = cv2.resize(small, (gw * block, gh * block), interpolation=cv2.INTER_NEAREST)
         return np.ascontiguousarray(big[:H, :W])
 

@@ -137,17 +137,36 @@ def model_card(name: str) -> str | None:
     return p.read_text(encoding="utf-8") if p.exists() else None
 
 
-def choose_providers(providers: Sequence[str] | None) -> list[str]:
-    """Requested providers that this ONNX Runtime has, else the best available one (CPU last)."""
-    available = ort.get_available_providers()
-    if providers:
-        missing = [p for p in providers if p not in available]
-        if missing:
-            raise ModelError(f"execution provider(s) {', '.join(missing)} not available "
-                             f"(available: {', '.join(available)})")
-        return list(providers)
-    preferred = ["CUDAExecutionProvider", "CoreMLExecutionProvider", "DmlExecutionProvider"]
-    return [p for p in preferred if p in available] + ["CPUExecutionProvider"]
+# Short names for --provider (any full ONNX Runtime name works too), and the order "auto" prefers them in.
+PROVIDER_NAMES = {"cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider",
+                  "rocm": "ROCMExecutionProvider", "coreml": "CoreMLExecutionProvider",
+                  "dml": "DmlExecutionProvider", "openvino": "OpenVINOExecutionProvider", "cpu": "CPUExecutionProvider"}
+AUTO = ("CUDAExecutionProvider", "ROCMExecutionProvider", "CoreMLExecutionProvider", "DmlExecutionProvider")
+
+
+def provider_name(name: str) -> str:
+    """``cuda`` -> ``CUDAExecutionProvider`` (case-insensitive); a full name is returned as it is."""
+    return PROVIDER_NAMES.get(name.strip().lower(), name.strip())
+
+
+def choose_providers(providers: Sequence[str] | None, available: Sequence[str] | None = None) -> list[str]:
+    """The providers to open a session with: the requested ones (short names or full, ``auto`` for the best
+    available accelerator) in order with the CPU last as the fallback for operators they lack; without a
+    request, ``auto``. ``available`` defaults to what this ONNX Runtime build has (onnxruntime-gpu has CUDA).
+
+    A requested provider this build lacks is a :class:`ModelError` naming what it has. TensorRT is never
+    picked by ``auto`` (its engine build takes minutes on the first run).
+    """
+    have = list(ort.get_available_providers() if available is None else available)
+    wanted: list[str] = []
+    for p in providers or ["auto"]:
+        names = [a for a in AUTO if a in have] if p.strip().lower() == "auto" else [provider_name(p)]
+        wanted += [n for n in names if n not in wanted]
+    missing = [p for p in wanted if p not in have]
+    if missing:
+        raise ModelError(f"execution provider(s) {', '.join(missing)} not available in this ONNX Runtime "
+                         f"(available: {', '.join(have)}; CUDA needs the onnxruntime-gpu package)")
+    return [p for p in wanted if p != "CPUExecutionProvider"] + ["CPUExecutionProvider"]
 
 
 class OnnxModel:
@@ -170,8 +189,9 @@ class OnnxModel:
         # No busy-waiting between ops: measured on 2 cores, spinning saves 0.6 ms on an idle machine
         # but doubles the latency (7.6 -> 15 ms) when another process (a video call) shares the CPU.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        chosen = choose_providers(providers)
         try:
-            self.session = ort.InferenceSession(str(path), sess_options=opts, providers=choose_providers(providers))
+            self.session = ort.InferenceSession(str(path), sess_options=opts, providers=chosen)
         except ModelError:
             raise
         except Exception as e:  # onnxruntime raises several private exception types
@@ -187,7 +207,9 @@ class OnnxModel:
             raise ModelError(f"{path}: invalid segblur metadata: not JSON") from None
         self.info = parse_metadata(meta, str(path))
         self._check_graph()
-        log.info("model %s (%s) on %s", self.info.name, path.name, self.session.get_providers()[0])
+        if self.session.get_providers()[0] != chosen[0]:  # e.g. CUDA in the build but no driver or cuDNN here
+            log.warning("model %s: %s could not start, running on %s", path.name, chosen[0], self.provider)
+        log.info("model %s (%s) on %s", self.info.name, path.name, self.provider)
 
     @property
     def provider(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -51,14 +52,17 @@ class Segmenter:
 
     ``keep`` names the classes that count as foreground (default: the model's own choice, e.g.
     ``person``). ``providers`` picks ONNX Runtime execution providers; ``threads`` caps its threads.
+    Predictions may run in several threads at once (each thread has its own scratch space, and ONNX
+    Runtime's sessions are thread-safe).
     """
 
     def __init__(self, model: str | Path = "default", providers: Sequence[str] | None = None,
                  threads: int | None = None, keep: Sequence[str] | None = None) -> None:
         self.model = OnnxModel(model, providers=providers, threads=threads)
+        self.threads = threads  # ONNX Runtime's intra-op threads; None: its default (all cores)
         self.info = self.model.info
         self.keep = self._keep_indices(keep)
-        self._ws = Workspace()
+        self._local = threading.local()  # a workspace per thread: several threads may segment at once
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -79,15 +83,22 @@ class Segmenter:
 
     def probabilities_lowres(self, image: np.ndarray) -> np.ndarray:
         """Class probabilities at the network's resolution, C x h x w float32 (image stretched to fit)."""
-        out = self.model.run(make_blob(image, self.info, self._ws))[0]
+        ws = getattr(self._local, "ws", None)
+        if ws is None:
+            ws = self._local.ws = Workspace()
+        out = self.model.run(make_blob(image, self.info, ws))[0]
         if self.info.output_kind == "logits":
             out = out - out.max(0, keepdims=True)
             np.exp(out, out=out)
             out /= out.sum(0, keepdims=True)
         return out.astype(np.float32, copy=False)
 
-    def predict_lowres(self, image: np.ndarray, keep: Sequence[str] | None = None) -> np.ndarray:
-        """Foreground probability at the network's resolution (h x w float32 in [0, 1])."""
+    def predict_lowres(self, image: np.ndarray, keep: Sequence[str] | None = None,
+                       box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """Foreground probability at the network's resolution (h x w float32 in [0, 1]); of the part ``box`` =
+        (x0, y0, x1, y1) of the image when given (a crop around the subject)."""
+        if box is not None:
+            image = np.asarray(image)[box[1]:box[3], box[0]:box[2]]
         probs = self.probabilities_lowres(image)
         idx = self._keep_indices(keep) if keep is not None else self.keep
         fg = probs[idx[0]] if len(idx) == 1 else probs[idx].sum(0)

@@ -85,26 +85,26 @@ class StreamSegmenter:
         self._held.clear()
 
     def _model(self, rgb: np.ndarray, box: Box | None) -> tuple[np.ndarray, np.ndarray]:
-        """(the model's map over ``box`` with the kept people, the contiguous crop it saw)."""
-        if box is None:
-            src = rgb
-        else:
-            x0, y0, x1, y1 = box
-            src = self._ws.get("stream.crop", (y1 - y0, x1 - x0, 3), np.uint8)
-            np.copyto(src, rgb[y0:y1, x0:x1])
-        prob = self.segmenter.predict_lowres(src)
+        """(the model's map over ``box`` with the kept people, the part of the frame it saw: a view)."""
+        src = rgb if box is None else rgb[box[1]:box[3], box[0]:box[2]]
+        prob = self.segmenter.predict_lowres(rgb, box=box)
         if self.tracker is not None:
             prob = self.tracker.observe(prob, box, rgb.shape)
             if self.tracker.due:  # now and then the whole frame too, for someone new (only to plan the crop)
                 self.tracker.look(self.segmenter.predict_lowres(rgb), rgb.shape)
         return prob, src
 
+    def next_box(self, frame_shape: tuple[int, ...]) -> Box | None:
+        """The part of the next frame the model will look at (None: all of it), as planned so far."""
+        return self.tracker.crop(frame_shape) if self.tracker is not None else None
+
     def _guides(self, src: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         guide = grey_frame(src, self._ws)
         return guide, guide_lowres(guide, (prob.shape[1], prob.shape[0]), self._ws)
 
-    def segment(self, rgb: np.ndarray) -> Segmented:
-        """The next frame of a live stream, smoothed with the frames before it (causal)."""
+    def segment(self, rgb: np.ndarray, catch_up: int = 0) -> Segmented:
+        """The next frame of a live stream, smoothed with the frames before it (causal); ``catch_up`` more smoothing
+        steps with this frame's map stand for frames the model skipped (a governor's)."""
         t0 = time.perf_counter()
         box = self.tracker.crop(rgb.shape) if self.tracker is not None else None
         prob, src = self._model(rgb, box)
@@ -125,28 +125,30 @@ class StreamSegmenter:
             guide, guide_low = self._guides(src, prob)
             t_guide += time.perf_counter() - tg
             smoothed = smoother.smooth(prob, guide_low, rgb.shape, None)
+        for _ in range(catch_up):
+            smoothed = smoother.smooth(prob, guide_low, rgb.shape, box)
         return Segmented(rgb, box, smoothed, guide, guide_low, time.perf_counter() - t0 - t_guide, t_guide)
 
     def push(self, rgb: np.ndarray) -> Segmented | None:
         """The next frame of a file; the frame ``lookahead`` pushes back, smoothed both ways (None while filling).
 
-        The frame is copied (it is answered later). Without temporal smoothing each push is answered at once.
+        The frame is kept, not copied, until it is answered (do not write to it meanwhile). Without temporal
+        smoothing each push is answered at once.
         """
         if self.twoway is None or self.twoway.config.lookahead == 0:
             return self.segment(rgb)
         t0 = time.perf_counter()
-        frame = np.array(rgb)
-        box = self.tracker.crop(frame.shape) if self.tracker is not None else None
-        prob, src = self._model(frame, box)
+        box = self.tracker.crop(rgb.shape) if self.tracker is not None else None
+        prob, src = self._model(rgb, box)
         guide_low = self._guides(src, prob)[1]
         resets = self.twoway.forward.resets
-        out = self.twoway.push(prob, guide_low, frame.shape, box)
+        out = self.twoway.push(prob, guide_low, rgb.shape, box)
         if box is not None and self.twoway.forward.resets > resets:  # a cut, seen through the old crop
             self.tracker.reset()
             box = None
-            prob, src = self._model(frame, None)
-            self.twoway.redo(prob, self._guides(src, prob)[1], frame.shape, None)
-        self._held.append((frame, box))
+            prob, src = self._model(rgb, None)
+            self.twoway.redo(prob, self._guides(src, prob)[1], rgb.shape, None)
+        self._held.append((rgb, box))
         return None if out is None else self._answer(out, time.perf_counter() - t0)
 
     def drain(self) -> Iterator[Segmented]:
@@ -171,8 +173,7 @@ class StreamSegmenter:
         prob = tracker.observe(self.segmenter.predict_lowres(rgb), None, rgb.shape)
         box = tracker.crop(rgb.shape)
         if box is not None:
-            x0, y0, x1, y1 = box
-            crop_prob = tracker.observe(self.segmenter.predict_lowres(rgb[y0:y1, x0:x1]), box, rgb.shape)
+            crop_prob = tracker.observe(self.segmenter.predict_lowres(rgb, box=box), box, rgb.shape)
             if crop_prob.max(initial=0.0) >= 0.5:  # else the first look stands
                 return Segmented(rgb, box, crop_prob, seconds=time.perf_counter() - t0)
         return Segmented(rgb, None, prob, seconds=time.perf_counter() - t0)

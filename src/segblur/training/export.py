@@ -1,49 +1,107 @@
-"""Checkpoint -> ONNX model that meets the runtime's model contract (softmax in the graph + metadata).
-
-    python -m segblur.training.export runs/person-fast/best.pt -o person-fast.onnx --name person-fast
+"""Publish a trained model: checkpoint -> ONNX that meets the runtime's model contract (softmax in the graph +
+metadata), optionally quantised to INT8; or an exported ONNX model -> INT8. :func:`export_model` is the one entry
+(``segblur export``).
 
 The exported file is checked twice before it is written (atomically): ONNX's checker, then the
-runtime's own loader, and ONNX Runtime's output must match torch's on a random input.
+runtime's own loader, and ONNX Runtime's output must match torch's on a random input. Torch and onnx are imported
+only for checkpoints, so quantising an ONNX model works without the train extra.
 """
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import warnings
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnx
-import torch
-import torch.nn as nn
 
-from ..io import write_atomic
+from ..io import one_line, write_atomic
 from ..runtime.model import METADATA_KEY, OnnxModel, parse_metadata
-from .checkpoint import load
-from .models import create_model
+
+if TYPE_CHECKING:
+    import torch.nn as nn
+
+SUMMARY_KEYS = ("pixel_accuracy", "mean_pixel_accuracy", "mean_iou", "frequency_weighted_iou", "mean_boundary_f1")
 
 
-class WithSoftmax(nn.Module):
-    """Wraps a logits network so the graph outputs class probabilities."""
+class ExportError(ValueError):
+    """An export that cannot be done; the message is one line naming the file."""
 
-    def __init__(self, net: nn.Module) -> None:
-        super().__init__()
-        self.net = net
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.net(x), dim=1)
+def export_model(source: str | Path, output: str | Path, *, name: str | None = None,
+                 foreground: Sequence[str] | None = None, data: str | None = None,
+                 metrics: Mapping | Sequence | str | Path | None = None, int8: bool = False,
+                 calibration: str | Path | Sequence[str | Path] | None = None, opset: int = 17) -> Path:
+    """A training checkpoint -> ONNX model (``int8``: then quantised, calibrated on ``calibration`` images), or an
+    exported ``.onnx`` model -> its INT8 version. Returns the written path; ExportError (one line) when it cannot.
+
+    ``metrics`` is a ``segblur evaluate --json`` report (a file, or the loaded JSON) or ``{split: {metric: value}}``;
+    it goes into the metadata through :func:`metrics_summary`.
+    """
+    source, output = Path(source), Path(output)
+    if int8 and calibration is None:
+        raise ExportError("--int8 needs --calibration DIR (a few hundred typical images)")
+    summary = _metrics(metrics)
+    if source.suffix.lower() == ".onnx" and source.is_file():
+        if not int8:
+            raise ExportError(f"{source}: already an ONNX model; pass --int8 --calibration DIR to quantise it")
+        return _quantize(source, output, calibration, name=name, metrics=summary)
+    if not source.is_file():
+        raise ExportError(f"{source}: no such checkpoint")
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise ExportError(f"{source}: exporting a checkpoint needs torch: pip install 'segblur[train]'") from None
+    target = output.with_name(f".{output.stem}.fp32.onnx") if int8 else output
+    try:
+        export_checkpoint(source, target, name=name or output.stem, foreground=list(foreground or []) or None,
+                          data=data, metrics=summary, opset=opset)
+        if int8:
+            _quantize(target, output, calibration, name=None, metrics=None)
+    finally:
+        if int8:
+            target.unlink(missing_ok=True)
+    return output
+
+
+def _metrics(metrics: Mapping | Sequence | str | Path | None) -> dict | None:
+    if metrics is None:
+        return None
+    if isinstance(metrics, (str, Path)):
+        try:
+            return metrics_summary(json.loads(Path(metrics).read_text(encoding="utf-8")))
+        except (OSError, ValueError) as e:
+            raise ExportError(f"{metrics}: cannot use these metrics ({one_line(e)})") from None
+    try:
+        return metrics_summary(metrics)
+    except ValueError as e:
+        raise ExportError(f"metrics: {one_line(e)}") from None
+
+
+def _quantize(source: Path, output: Path, calibration: Any, *, name: str | None, metrics: dict | None) -> Path:
+    from ..quantize import quantize_int8
+
+    try:
+        return quantize_int8(source, output, calibration, name=name, metrics=metrics)
+    except (ValueError, OSError, RuntimeError) as e:
+        raise ExportError(one_line(e)) from None
 
 
 def export_onnx(model: nn.Module, path: str | Path, metadata: dict[str, Any], opset: int = 17) -> Path:
     """Export ``model`` (logits NCHW) to ``path`` with ``metadata`` (see runtime.model); returns the path."""
+    import onnx
+    import torch
+
     path = Path(path)
     info = parse_metadata(metadata, str(path))  # refuse bad metadata before exporting anything
     path.parent.mkdir(parents=True, exist_ok=True)
     h, w = info.input_size
-    net = WithSoftmax(model).eval()
+    # The graph outputs class probabilities; parameters keep their "net." names.
+    net = torch.nn.Sequential(OrderedDict(net=model, softmax=torch.nn.Softmax(dim=1))).eval()
     x = torch.randn(1, 3, h, w)
     buf = io.BytesIO()
     with warnings.catch_warnings():  # the tracer's notes on shape checks and its own deprecation are not ours
@@ -76,9 +134,6 @@ def export_onnx(model: nn.Module, path: str | Path, metadata: dict[str, Any], op
     return path
 
 
-SUMMARY_KEYS = ("pixel_accuracy", "mean_pixel_accuracy", "mean_iou", "frequency_weighted_iou", "mean_boundary_f1")
-
-
 def metrics_summary(obj: Any) -> dict:
     """Metrics for the model metadata: ``{"<dataset> <split>": {score: value}}``.
 
@@ -89,13 +144,14 @@ def metrics_summary(obj: Any) -> dict:
     if all(isinstance(r, dict) and "split" in r and "mean_iou" in r for r in reports):
         out: dict[str, dict] = {}
         for r in reports:
-            name = Path(str(r.get("data", "")).split(":", 1)[-1]).name or "data"
+            kind, _, where = str(r.get("data", "")).partition(":")
+            name = "person" if kind == "person" else Path(where or kind).name
             scores = {k: round(r[k], 4) for k in SUMMARY_KEYS if isinstance(r.get(k), (int, float))}
             for cls, row in (r.get("per_class") or {}).items():
                 if isinstance(row, dict) and isinstance(row.get("iou"), (int, float)):
                     scores[f"iou_{cls}"] = round(row["iou"], 4)
             scores["images"] = r.get("images")
-            out[f"{name} {r['split']}"] = scores
+            out[f"{name or 'data'} {r['split']}"] = scores
         return out
     if isinstance(obj, dict) and obj and all(isinstance(v, (dict, str)) for v in obj.values()):
         return obj  # {split: {metric: value}}, plus notes
@@ -103,15 +159,27 @@ def metrics_summary(obj: Any) -> dict:
 
 
 def model_from_checkpoint(ckpt_path: str | Path) -> tuple[nn.Module, dict]:
-    """Rebuild the network stored in a training checkpoint; returns (model in eval mode, config)."""
+    """Rebuild the network stored in a training checkpoint; returns (model in eval mode, checkpoint)."""
+    from .checkpoint import load
+    from .models import create_model
+
     ck = load(ckpt_path)
     cfg = ck["config"]
-    kwargs = cfg.get("arch_kwargs")
-    if kwargs is None:  # checkpoints of train_person store the width at the top level
-        kwargs = {"width": cfg.get("width", 1.0)}
-    model = create_model(cfg["arch"], num_classes=len(cfg["classes"]), **kwargs)
+    model = create_model(cfg["arch"], num_classes=len(cfg["classes"]), **cfg.get("arch_kwargs", {}))
     model.load_state_dict(ck["model"])
     return model.eval(), ck
+
+
+def data_note(cfg: Mapping[str, Any]) -> str:
+    """One line on a run's training data, for the metadata: the spec (a person mix's sets) and the split's size."""
+    data = cfg.get("data", "")
+    if isinstance(data, Mapping):  # a person mix
+        parts = [f"{e['set']} {e['split']}" + (f" x{e['weight']:g}" if e.get("weight", 1) != 1 else "")
+                 + (" (teacher masks)" if e.get("masks") else "") for e in data.get("train", [])]
+        data = f"person mix of {', '.join(parts)}"
+    if cfg.get("train_split"):
+        data = f"{data} (split {cfg['train_split']}, {cfg.get('train_samples', '?')} images)"
+    return str(data)
 
 
 def checkpoint_metadata(ck: dict, name: str, *, foreground: list[str] | None = None, data: str | None = None,
@@ -124,28 +192,45 @@ def checkpoint_metadata(ck: dict, name: str, *, foreground: list[str] | None = N
     unknown = [c for c in fg if c not in classes]
     if unknown:
         raise ValueError(f"foreground classes {unknown} are not among the model's classes {classes}")
-    if data is None:
-        data = cfg.get("data", "")
-        if cfg.get("train_split"):
-            data = f"{data} (split {cfg['train_split']}, {cfg.get('train_samples', '?')} images)"
     return {
         "format": 1, "name": name, "architecture": cfg["arch"],
         "classes": classes, "foreground": list(fg),
         "input": {"name": "image", "size": [size, size], "layout": "NCHW", "color": "RGB",
                   "mean": list(cfg["mean"]), "std": list(cfg["std"]), "resize": "stretch"},
         "output": {"name": "probabilities", "kind": "probabilities"},
-        "data": data, "training": training_summary(ck), "metrics": metrics or {},
+        "data": data if data is not None else data_note(cfg), "training": training_summary(ck),
+        "metrics": metrics or {},
     }
 
 
 def export_checkpoint(ckpt_path: str | Path, output: str | Path, *, name: str | None = None,
                       foreground: list[str] | None = None, data: str | None = None, metrics: dict | None = None,
                       opset: int = 17) -> Path:
-    """Checkpoint file -> ONNX model meeting the runtime contract (verified against torch); returns the path."""
+    """Checkpoint file -> ONNX model meeting the runtime contract (verified against torch); returns the path.
+
+    ExportError (one line naming the file) for a file that is not a segblur training checkpoint.
+    """
     output = Path(output)
-    model, ck = model_from_checkpoint(ckpt_path)
-    meta = checkpoint_metadata(ck, name or output.stem, foreground=foreground, data=data, metrics=metrics)
-    return export_onnx(model, output, meta, opset=opset)
+    try:
+        model, ck = model_from_checkpoint(ckpt_path)
+    except (KeyError, EOFError) as e:
+        raise ExportError(f"{ckpt_path}: not a segblur training checkpoint (missing {e})") from None
+    except (ValueError, TypeError, OSError, RuntimeError) as e:  # options or weights that do not fit the network
+        raise ExportError(f"{ckpt_path}: {one_line(e)}") from None
+    except Exception as e:  # torch.load raises UnpicklingError and friends on a file that is not a checkpoint
+        if type(e).__module__.startswith(("pickle", "_pickle", "zipfile", "torch")):
+            raise ExportError(f"{ckpt_path}: not a readable checkpoint ({type(e).__name__})") from None
+        raise
+    try:
+        meta = checkpoint_metadata(ck, name or output.stem, foreground=foreground, data=data, metrics=metrics)
+    except KeyError as e:
+        raise ExportError(f"{ckpt_path}: not a segblur training checkpoint (missing {e})") from None
+    except ValueError as e:  # our own one-line message (one_line would cut it at "] ")
+        raise ExportError(str(e)) from None
+    try:
+        return export_onnx(model, output, meta, opset=opset)
+    except (ValueError, OSError, RuntimeError) as e:
+        raise ExportError(one_line(e)) from None
 
 
 def training_summary(ck: dict) -> dict:
@@ -164,22 +249,3 @@ def training_summary(ck: dict) -> dict:
             out["val_pixel_accuracy"] = round(val["pixel_accuracy"], 4)
         out["val_per_class_iou"] = {k: v if v is None else round(v, 4) for k, v in val["per_class_iou"].items()}
     return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("checkpoint", type=Path)
-    ap.add_argument("-o", "--output", type=Path, required=True)
-    ap.add_argument("--name", default=None, help="model name stored in the metadata (default: output stem)")
-    ap.add_argument("--foreground", nargs="+", default=None, help="default foreground classes")
-    ap.add_argument("--data", default="", help="one-line description of the training data")
-    ap.add_argument("--metrics", type=Path, default=None, help="JSON file whose content goes into metadata.metrics")
-    args = ap.parse_args(argv)
-    export_checkpoint(args.checkpoint, args.output, name=args.name, foreground=args.foreground,
-                      data=args.data or None, metrics=json.loads(args.metrics.read_text()) if args.metrics else None)
-    print(f"wrote {args.output} ({args.output.stat().st_size / 1e6:.2f} MB)")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

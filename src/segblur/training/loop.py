@@ -1,11 +1,11 @@
-"""The training loop: one-stage supervised training of any registered architecture on any dataset.
+"""The training loop, the one way segblur trains: supervised training of any registered architecture on any dataset.
 
-Cross-entropy with the dataset's ignore index; Adam with ReduceLROnPlateau on the validation
-score (as the original UNet work) or SGD with a poly schedule; mixed precision and channels-last
+Cross-entropy with the dataset's ignore index; Adam or SGD with ReduceLROnPlateau on the validation
+score, a poly schedule or one-cycle cosine (:mod:`.schedules`); mixed precision and channels-last
 on CUDA; a checkpoint after every epoch written atomically (``last.pt``, ``best.pt``), from which
-``resume`` continues exactly (weights, optimiser, scheduler, epoch, RNG: the sample order and the
-augmentation are functions of seed and epoch); early stopping; data-parallel training with DDP
-when launched by ``torchrun`` (gloo on CPU, NCCL on GPUs). Validation scores the ORIGINAL-size
+``resume`` continues exactly (weights, optimiser, scheduler, epoch, RNG: the samples drawn and the
+augmentation are functions of seed and epoch, :mod:`.sampling`); early stopping; data-parallel training
+with DDP when launched by ``torchrun`` (gloo on CPU, NCCL on GPUs). Validation scores the ORIGINAL-size
 masks: predictions are upsampled to each mask, as the runtime does.
 """
 
@@ -20,7 +20,6 @@ import random
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,187 +28,29 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader
 
-from ..data import SegDataset, open_dataset
+from ..data import SegDataset, load_backgrounds, open_dataset
 from ..eval.metrics import ConfusionMatrix
 from ..io import write_atomic
 from ..media.images import write_image
 from ..progress import Progress, format_duration
 from .checkpoint import load, save
-from .data.segmentation import MEAN, STD, SegTorchDataset, eval_collate
+from .config import TrainConfig, monitor_score
+from .data.segmentation import SegTorchDataset, eval_collate
+from .distributed import init_distributed, pick_device
 from .models import create_model
+from .sampling import EpochSampler, sampling_groups
+from .schedules import PER_BATCH, make_scheduler, schedule_length
 from .tracking import Tracker, comparison_grid
 
 log = logging.getLogger("segblur")
-
-OPTIMIZERS = ("adam", "sgd")
-SCHEDULES = ("plateau", "poly")
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a run; saved in every checkpoint and in ``metrics.json``."""
-
-    data: str
-    arch: str
-    out: str
-    epochs: int = 50
-    batch_size: int = 8
-    image_size: int = 256
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    optimizer: str = "adam"
-    schedule: str = "plateau"
-    momentum: float = 0.9
-    plateau_patience: int = 3
-    plateau_factor: float = 0.5
-    min_lr: float = 1e-6
-    early_stop: int = 10
-    seed: int = 0
-    device: str = "auto"
-    workers: int = 0
-    amp: bool = True
-    channels_last: bool = True
-    arch_kwargs: dict[str, Any] = field(default_factory=dict)
-    pretrained: str | None = None
-    train_split: str | None = None
-    val_split: str | None = None
-    monitor: str = "mean_iou"
-    backgrounds: str | None = None
-    steps_per_epoch: int | None = None
-    val_limit: int | None = None
-    tensorboard: bool = True
-    wandb: bool = False
-    wandb_project: str = "segblur"
-    threads: int | None = None
-
-    def validate(self) -> None:
-        """Refuse impossible settings with one line each, before any work starts."""
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            kind = str(f.type)
-            if v is None and "None" in kind:
-                continue
-            ok = {"int": isinstance(v, int) and not isinstance(v, bool),
-                  "float": isinstance(v, (int, float)) and not isinstance(v, bool),
-                  "str": isinstance(v, str), "bool": isinstance(v, bool),
-                  "dict": isinstance(v, dict)}.get(kind.split("[")[0].split(" ")[0], True)
-            if not ok:
-                raise ValueError(f"setting {f.name!r} must be {kind.split(' ')[0]}, got {v!r}")
-        checks = [
-            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
-            (self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),
-            (self.image_size >= 32, f"image size must be >= 32, got {self.image_size}"),
-            (self.lr > 0 and math.isfinite(self.lr), f"learning rate must be positive, got {self.lr}"),
-            (self.weight_decay >= 0, f"weight decay must be >= 0, got {self.weight_decay}"),
-            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
-            (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),
-            (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
-             f"device must be auto, cpu or cuda, got {self.device!r}"),
-            (self.early_stop >= 0, "early stop patience must be >= 0 (0 = off)"),
-        ]
-        for ok, msg in checks:
-            if not ok:
-                raise ValueError(msg)
-
-    @classmethod
-    def fields(cls) -> list[str]:
-        """Names accepted in a YAML config file."""
-        return [f.name for f in dataclasses.fields(cls)]
-
-
-class EpochSampler(Sampler[int]):
-    """This rank's share of a permutation that depends only on (seed, epoch): resumable, DDP-aware."""
-
-    def __init__(self, n: int, seed: int, rank: int = 0, world: int = 1, shuffle: bool = True) -> None:
-        self.n, self.seed, self.rank, self.world, self.shuffle = n, seed, rank, world, shuffle
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Select the permutation of ``epoch``."""
-        self.epoch = epoch
-
-    def _order(self) -> list[int]:
-        if not self.shuffle:
-            return list(range(self.n))
-        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        return torch.randperm(self.n, generator=g).tolist()
-
-    def __iter__(self):
-        order = self._order()
-        per = len(self)
-        total = per * self.world
-        order = (order * (total // max(1, len(order)) + 1))[:total]  # pad so every rank gets the same count
-        return iter(order[self.rank:total:self.world])
-
-    def __len__(self) -> int:
-        return -(-self.n // self.world)
-
-
-@dataclass
-class DistInfo:
-    """Rank and world size (1 process unless launched by torchrun)."""
-
-    rank: int = 0
-    world: int = 1
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def init_distributed(device: torch.device) -> DistInfo:
-    """Join the process group when torchrun started us (``WORLD_SIZE`` > 1); gloo on CPU, NCCL on CUDA."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return DistInfo()
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return DistInfo(rank=dist.get_rank(), world=dist.get_world_size())
-
-
-def pick_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto`` is CUDA when present; one GPU per local rank under DDP."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError("--device cuda was asked for but no CUDA GPU is available")
-        return torch.device(f"cuda:{local_rank}" if name == "cuda" else name)
-    return torch.device("cpu")
-
-
-# Settings whose change makes a resumed run differ from an uninterrupted one.
-EXACTNESS_FIELDS = ("data", "arch", "arch_kwargs", "batch_size", "image_size", "lr", "weight_decay", "optimizer",
-                    "schedule", "momentum", "plateau_patience", "plateau_factor", "min_lr", "seed", "train_split",
-                    "val_split", "backgrounds", "steps_per_epoch", "val_limit", "monitor", "pretrained")
-
-
-def saved_config(run_dir: str | Path) -> dict[str, Any]:
-    """The TrainConfig settings stored in ``run_dir/last.pt`` (what ``--resume`` continues with)."""
-    path = Path(run_dir) / "last.pt"
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: nothing to resume (no checkpoint)")
-    try:
-        saved = load(path).get("config", {})
-    except Exception as e:  # a truncated or foreign file: one line, not a traceback
-        raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__})") from None
-    return {k: saved[k] for k in TrainConfig.fields() if k in saved}
-
 
 def seed_everything(seed: int) -> None:
     """Python, numpy and torch generators (CPU runs repeat bit for bit; cuDNN may pick other kernels on GPUs)."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def poly_lambda(total_steps: int, power: float = 0.9) -> Callable[[int], float]:
-    """``(1 - step / total) ** power`` (DeepLab's poly schedule)."""
-    return lambda step: max(0.0, 1.0 - step / max(1, total_steps)) ** power
 
 
 class Trainer:
@@ -239,23 +80,24 @@ class Trainer:
         seed_everything(cfg.seed)
         self.dataset: SegDataset = open_dataset(cfg.data)
         self.classes = list(self.dataset.classes)
+        if cfg.monitor.startswith("iou_") and cfg.monitor[4:] not in self.classes:
+            raise ValueError(f"monitor {cfg.monitor}: no class {cfg.monitor[4:]!r} in {', '.join(self.classes)}")
         self.train_split = cfg.train_split or self.dataset.default_split("train")
         self.val_split = cfg.val_split or self.dataset.default_split("val")
-        backgrounds = None
-        if cfg.backgrounds:
-            from .data.person import load_backgrounds
-
-            backgrounds = load_backgrounds(Path(cfg.backgrounds))
+        backgrounds = load_backgrounds(cfg.backgrounds) if cfg.backgrounds else None
+        norm = {"mean": cfg.mean, "std": cfg.std}
         self.train_ds = SegTorchDataset(self.dataset, self.train_split, train=True, image_size=cfg.image_size,
-                                        backgrounds=backgrounds, seed=cfg.seed)
-        self.val_ds = SegTorchDataset(self.dataset, self.val_split, train=False, image_size=cfg.image_size)
-        self.sampler = EpochSampler(len(self.train_ds), cfg.seed, self.dist.rank, self.dist.world)
+                                        backgrounds=backgrounds, seed=cfg.seed, **norm)
+        self.val_ds = SegTorchDataset(self.dataset, self.val_split, train=False, image_size=cfg.image_size, **norm)
+        self.sampler = EpochSampler(len(self.train_ds), cfg.seed, self.dist.rank, self.dist.world,
+                                    groups=sampling_groups(self.train_ds.samples,
+                                                           self.dataset.weights(self.train_split)))
         self.loader = DataLoader(self.train_ds, batch_size=cfg.batch_size, sampler=self.sampler, drop_last=True,
                                  num_workers=cfg.workers, pin_memory=self.cuda,
                                  persistent_workers=cfg.workers > 0)
         if len(self.loader) == 0:
-            raise ValueError(f"{cfg.data}: split {self.train_split!r} has {len(self.train_ds)} samples, fewer than "
-                             f"one batch of {cfg.batch_size} per process")
+            raise ValueError(f"{self.dataset.root}: split {self.train_split!r} draws {self.sampler.draws} samples per "
+                             f"epoch, fewer than one batch of {cfg.batch_size} per process")
         n_val = len(self.val_ds) if cfg.val_limit is None else min(cfg.val_limit, len(self.val_ds))
         val_idx = list(range(self.dist.rank, n_val, self.dist.world))
         self.val_loader = DataLoader(torch.utils.data.Subset(self.val_ds, val_idx), batch_size=cfg.batch_size,
@@ -287,11 +129,9 @@ class Trainer:
             self.opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         else:
             self.opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-        if cfg.schedule == "plateau":
-            self.sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-                self.opt, mode="max", factor=cfg.plateau_factor, patience=cfg.plateau_patience, min_lr=cfg.min_lr)
-        else:
-            self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, poly_lambda(cfg.epochs * self.steps_per_epoch))
+        self.sched = make_scheduler(self.opt, cfg.schedule, lr=cfg.lr, total_steps=cfg.epochs * self.steps_per_epoch,
+                                    warmup=cfg.warmup, min_lr=cfg.min_lr, plateau_factor=cfg.plateau_factor,
+                                    plateau_patience=cfg.plateau_patience)
         self.amp_dtype = None
         if self.cuda and cfg.amp:
             self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -301,8 +141,9 @@ class Trainer:
         """What export and evaluate need to rebuild and feed the network."""
         return {**dataclasses.asdict(self.cfg), "classes": self.classes,
                 "foreground": list(self.dataset.foreground), "image_size": self.cfg.image_size,
-                "mean": list(MEAN), "std": list(STD), "train_split": self.train_split, "val_split": self.val_split,
-                "train_samples": len(self.train_ds), "val_samples": len(self.val_ds), "world_size": self.dist.world}
+                "mean": list(self.train_ds.mean), "std": list(self.train_ds.std), "train_split": self.train_split,
+                "val_split": self.val_split, "train_samples": len(self.train_ds), "epoch_samples": self.sampler.draws,
+                "val_samples": len(self.val_ds), "world_size": self.dist.world}
 
     # -- checkpoints ------------------------------------------------------------------------------------------
     def _state(self, epoch: int, best: float, bad_epochs: int, val: dict, history: list) -> dict:
@@ -321,6 +162,11 @@ class Trainer:
             if key in old and old[key] != mine:
                 raise ValueError(f"{self.out / 'last.pt'}: cannot resume, the checkpoint's {key} is {old[key]!r}, "
                                  f"this run's is {mine!r}")
+        saved, mine = schedule_length(ck["scheduler"]), schedule_length(self.sched.state_dict())
+        if saved != mine:
+            raise ValueError(f"{self.out / 'last.pt'}: cannot resume, its {self.cfg.schedule} schedule was laid out "
+                             f"for {saved} steps and this run has {mine} (keep --epochs and --steps-per-epoch; or "
+                             f"start a new run from its weights with --pretrained)")
         self.model.load_state_dict(ck["model"])
         self.opt.load_state_dict(ck["optimizer"])
         self.sched.load_state_dict(ck["scheduler"])
@@ -364,7 +210,7 @@ class Trainer:
             self.scaler.scale(loss).backward()
             self.scaler.step(self.opt)
             self.scaler.update()
-            if self.cfg.schedule == "poly":
+            if self.cfg.schedule in PER_BATCH:
                 self.sched.step()
             total += loss.detach().double().cpu() * len(x)
             count += len(x)
@@ -405,7 +251,7 @@ class Trainer:
         import cv2
 
         rows = []
-        mean, std = np.array(MEAN, np.float32), np.array(STD, np.float32)
+        mean, std = np.array(self.val_ds.mean, np.float32), np.array(self.val_ds.std, np.float32)
         for x, gt, pred in examples:
             img = np.clip(x.numpy().transpose(1, 2, 0) * std + mean, 0, 255).astype(np.uint8)
             img = cv2.resize(img, gt.shape[::-1], interpolation=cv2.INTER_LINEAR)
@@ -437,10 +283,13 @@ class Trainer:
                               wandb_project=cfg.wandb_project, resume=self.resume)
             if not self.quiet:
                 n_params = sum(p.numel() for p in self.model.parameters()) / 1e6
-                print(f"segblur: training {cfg.arch} ({n_params:.2f} M parameters) on {cfg.data} "
-                      f"[{self.train_split}: {len(self.train_ds)}, {self.val_split}: {len(self.val_ds)}] "
-                      f"on {self.device}" + (f" x{self.dist.world} processes" if self.dist.world > 1 else ""),
-                      file=sys.stderr)
+                draws = f" ({self.sampler.draws} per epoch)" if self.sampler.draws != len(self.train_ds) else ""
+                print(f"segblur: training {cfg.arch} ({n_params:.2f} M parameters) on {self.dataset.kind}:"
+                      f"{self.dataset.root} [{self.train_split}: {len(self.train_ds)}{draws}, {self.val_split}: "
+                      f"{len(self.val_ds)}] on {self.device}"
+                      + (f" x{self.dist.world} processes" if self.dist.world > 1 else ""), file=sys.stderr)
+                for note in getattr(self.dataset, "notes", []):
+                    print(f"segblur: note: {note}", file=sys.stderr)
         stopped_early = bool(cfg.early_stop and bad_epochs >= cfg.early_stop)  # a resumed run that had stopped
         t_run = time.perf_counter()
         try:
@@ -448,7 +297,7 @@ class Trainer:
                 t0 = time.perf_counter()
                 loss = self.train_epoch(epoch)
                 metrics, examples = self.validate(epoch)
-                score = float(metrics.get(cfg.monitor, float("nan")))
+                score = monitor_score(metrics, cfg.monitor)
                 if cfg.schedule == "plateau":
                     self.sched.step(score if math.isfinite(score) else -1.0)
                 improved = math.isfinite(score) and score > best

@@ -28,7 +28,8 @@ import optuna
 
 from ..data import open_dataset
 from ..io import write_atomic
-from .loop import TrainConfig, Trainer
+from .config import TrainConfig, monitor_score
+from .loop import Trainer
 
 BATCH_SIZES = (4, 8, 16)
 
@@ -111,8 +112,7 @@ def tune(base: TrainConfig, trials: int, storage: str | None = None, study_name:
         cfg = dataclasses.replace(base, out=str(root / f"trial-{trial.number:04d}"), tensorboard=False, **params)
 
         def report(epoch: int, metrics: dict) -> None:
-            value = metrics.get(base.monitor)
-            trial.report(float("nan") if value is None else float(value), epoch)  # NaN: the pruner drops it
+            trial.report(monitor_score(metrics, base.monitor), epoch)  # NaN: the pruner drops it
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after epoch {epoch + 1}")
 

@@ -35,6 +35,7 @@ def test_file_source_headless_stops_after_n_frames(clip: Path, model_path: Path,
                                                             err).groups())
     assert shown == 5 and captured == shown + dropped
     assert "latency capture to output: median" in err and "segment" in err
+    assert re.search(r"fps; CPU \d+ % of one core on average \([\d.]+ ms per frame shown\)", err), err
     # The headless progress line carries the live per-stage and end-to-end medians.
     assert re.search(r"5/5 frames .*median ms: segment [\d.]+  refine [\d.]+  effect [\d.]+  compose [\d.]+  "
                      r"end-to-end \d+", err), err
@@ -104,3 +105,23 @@ def test_an_output_failing_mid_stream_is_one_line_and_everything_is_closed(model
         live.run(Pipeline(model_path))
     assert str(e.value) == "synthetic: stream stopped (No space left on device)"
     assert source.closed and broken.closed and other.closed
+
+
+@pytest.mark.parametrize("option", [["--governor"], ["--max-cpu", "40"], ["--target-fps", "25"]])
+def test_the_governor_is_reported_at_the_end(clip: Path, model_path: Path, capsys: pytest.CaptureFixture[str],
+                                             option: list[str]) -> None:
+    code, err = run(capsys, "camera", "--source", clip, "--no-preview", "--frames", "5", "--model", model_path,
+                    *option)
+    assert code == 0, err
+    assert re.search(r"governor: model on \d+ of \d+ frames, probability held on \d+, matte and background reused "
+                     r"on \d+", err), err
+    if option[0] != "--governor":
+        assert "budget" in err  # a named model is kept, so nothing was chosen for it
+
+
+@pytest.mark.parametrize("bad", [["--max-cpu", "0"], ["--max-cpu", "lots"], ["--target-fps", "-1"]])
+def test_a_bad_budget_is_one_line(model_path: Path, capsys: pytest.CaptureFixture[str], bad: list[str]) -> None:
+    with pytest.raises(SystemExit) as e:  # refused by the parser, before any camera is opened
+        run(capsys, "camera", "--source", "0", "--no-preview", "--model", model_path, *bad)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "Traceback" not in err and f"argument {bad[0]}" in err

@@ -76,6 +76,9 @@ def test_frames_in_flight_at_the_end_count_as_dropped(model_path: Path) -> None:
     assert set(stats.medians()) >= {"wait", "segment", "refine", "effect", "compose", "output"}
     s = stats.summary()
     assert s["latency_p95_ms"] >= s["latency_median_ms"] > 0
+    assert stats.wall_seconds > 0 and stats.cpu_seconds > 0  # the process's CPU over the stream's wall time
+    assert s["cpu_percent"] == pytest.approx(100 * stats.cpu_seconds / stats.wall_seconds)
+    assert s["cpu_ms_per_frame"] == pytest.approx(1e3 * stats.cpu_seconds / 3)
 
 
 def test_camera_lost_mid_stream_exits_1_and_keeps_the_recording(tmp_path: Path, model_path: Path,

@@ -164,3 +164,28 @@ def test_keyboard_interrupt_leaves_nothing(tmp_path: Path, model_path: Path, mon
     assert main(["video", str(src), "-o", str(dst), "--model", str(model_path), "-q"]) == 130
     assert not dst.exists() and not leftovers(tmp_path)
     assert "interrupted" in capsys.readouterr().err
+
+
+def test_frames_in_flight_give_the_same_frames_and_leave_nothing_behind(tmp_path: Path, pipe: Pipeline,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    src = make_video(tmp_path / "in.mkv", frames=20)
+    sent: dict[str, list] = {}
+    write = VideoWriter.write
+
+    def recording_write(self, rgb, pts=None):
+        sent.setdefault(self.path.name, []).append(np.array(rgb, copy=True))
+        return write(self, rgb, pts)
+
+    monkeypatch.setattr(VideoWriter, "write", recording_write)
+    segmenter = pipe.segmenter
+    one = process_video(src, tmp_path / "one.mkv", pipe, workers=1)
+    three = process_video(src, tmp_path / "three.mkv", pipe, workers=3)
+    assert (one.workers, three.workers) == (1, 3)
+    assert all(np.array_equal(a, b) for a, b in zip(sent["one.mkv"], sent["three.mkv"], strict=True))
+    assert pipe.segmenter is segmenter  # the lookahead is gone again
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("segblur-model")]
+    _fail_in("pipeline", 5, ValueError("boom"), monkeypatch)
+    with pytest.raises(ValueError, match="boom"):
+        process_video(src, tmp_path / "failed.mkv", pipe, workers=2)
+    assert pipe.segmenter is segmenter and not video_threads()
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("segblur-model")]

@@ -31,6 +31,10 @@ class StreamStats:
     message: str = ""  # why the source was lost
     first_output: float | None = None
     last_output: float | None = None
+    # CPU time of the whole process (every thread: capture, ONNX Runtime, OpenCV, outputs) over the wall-clock time
+    # of the stream, set by run_stream at the end: what the stream took from the machine.
+    cpu_seconds: float = 0.0
+    wall_seconds: float = 0.0
     times: dict[str, deque[float]] = field(default_factory=dict)
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=LIVE))  # output times, for the live fps
 
@@ -48,6 +52,14 @@ class StreamStats:
         if len(self.recent) < 2:
             return 0.0
         return (len(self.recent) - 1) / max(self.recent[-1] - self.recent[0], 1e-9)
+
+    def cpu_percent(self) -> float:
+        """Average share of one CPU core the process used while streaming, in percent (200 = two cores busy)."""
+        return 100.0 * self.cpu_seconds / self.wall_seconds if self.wall_seconds > 0 else float("nan")
+
+    def cpu_ms_per_frame(self) -> float:
+        """Process CPU milliseconds per frame shown (capture of dropped frames included)."""
+        return 1e3 * self.cpu_seconds / self.shown if self.shown else float("nan")
 
     def percentile(self, name: str, q: float) -> float:
         """The ``q``-th percentile (0..100) of a stage's milliseconds; NaN when there is none."""
@@ -90,4 +102,5 @@ class StreamStats:
         return {"captured": self.captured, "shown": self.shown, "dropped": self.dropped, "stale": self.stale,
                 "fps": self.fps(), "latency_median_ms": self.percentile("latency", 50),
                 "latency_p95_ms": self.percentile("latency", 95), "stages_median_ms": self.medians(),
+                "cpu_percent": self.cpu_percent(), "cpu_ms_per_frame": self.cpu_ms_per_frame(),
                 "ended": self.ended, "message": self.message}

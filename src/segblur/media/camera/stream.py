@@ -149,6 +149,7 @@ def run_stream(source: FrameSource, processor: FrameProcessor, sinks: Sequence[F
     """
     stream = _Stream(source, processor, sinks, controls)
     processor.reset()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
     stages = Stages()
     slot, out = stages.latest(), stages.channel(1)
     capture = None
@@ -160,6 +161,8 @@ def run_stream(source: FrameSource, processor: FrameProcessor, sinks: Sequence[F
     except KeyboardInterrupt:
         stream.stats.ended = "interrupted"
     finally:
+        stream.stats.cpu_seconds = time.process_time() - cpu0
+        stream.stats.wall_seconds = time.perf_counter() - wall0
         stream.count_dropped(len(slot.leftovers()) + len(out.leftovers()))  # frames in flight at the end
         if close:
             _close_all(source, sinks, capture is not None and capture.is_alive())

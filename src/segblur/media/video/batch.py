@@ -49,14 +49,15 @@ def plan_outputs(inputs: Sequence[str | Path], output: str | Path, kind: str = "
 
 def process_videos(inputs: Sequence[str | Path], output: str | Path, processor: FrameProcessor, *,
                    codec: str | None = None, crf: float | None = None, preset: str | None = None,
-                   notify: Callable[[str], None] | None = None,
+                   workers: int | None = None, notify: Callable[[str], None] | None = None,
                    progress: Callable[[int | None], ProgressLine] | None = None,
                    kind: str = "rgb") -> Iterator[VideoResult]:
     """Run :func:`~segblur.media.video.process.process_video` on each input; yields each one's :class:`VideoResult`.
 
     Raises :class:`VideoError` before any input when the outputs cannot be planned (or cannot hold frames of
     ``kind``, see :func:`~segblur.media.video.process.process_video`), PyAV is missing or ``codec`` is not an
-    encoder here. ``preset`` is the x264/x265 speed preset; ``progress(frames)`` makes the progress line of one
+    encoder here. ``preset`` is the x264/x265 speed preset; ``workers`` the frames the model works on at once
+    (:func:`~segblur.media.video.process.process_video`); ``progress(frames)`` makes the progress line of one
     video (its frame count, None if unknown). A failed input's progress line is cleared before its result is
     yielded, and closed after.
     """
@@ -68,7 +69,8 @@ def process_videos(inputs: Sequence[str | Path], output: str | Path, processor: 
     if codec:
         check_codec(codec)
     options = {"preset": preset} if preset else None
-    return _each(jobs, processor, progress, codec=codec, crf=crf, options=options, notify=notify, kind=kind)
+    return _each(jobs, processor, progress, codec=codec, crf=crf, options=options, workers=workers, notify=notify,
+                 kind=kind)
 
 
 def _each(jobs: list[tuple[Path, Path]], processor: FrameProcessor,

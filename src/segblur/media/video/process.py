@@ -7,12 +7,15 @@ decodes, the processor (a :class:`~segblur.runtime.pipeline.Pipeline`) processes
 in two worker threads beside the processor, which runs in the calling thread, joined by small
 bounded queues of :mod:`segblur.media.stages`. A processor that can look ahead
 (:class:`~segblur.media.protocols.BufferedProcessor`: ``push``/``drain``) answers each frame a few frames later;
-the frames wait for it in order, while the audio goes on.
+the frames wait for it in order, while the audio goes on. With frames in flight
+(:mod:`segblur.runtime.lookahead`) the model starts on decoded frames before the processor reaches them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -32,6 +35,7 @@ from .sequence import FrameFolder
 from .writer import VideoWriter, same_file
 
 QUEUE = 3  # frames waiting between two stages: enough to absorb jitter, little memory (6 MB per 1080p frame)
+MAX_WORKERS = 4  # model threads by default (at most): past that the finishing passes of one thread are the limit
 
 Item = tuple[list[Any], Frame | None]  # packets of the other streams to copy first, then a frame (None at the end)
 
@@ -55,6 +59,7 @@ class VideoStats:
     stage_ms: dict[str, float] = field(default_factory=dict)
     converted_streams: int = 0  # of the kept streams: re-encoded or converted for the output container
     notes: list[str] = field(default_factory=list)  # one line per converted or dropped stream
+    workers: int = 1  # frames the model worked on at once (frames in flight), see process_video
 
     @property
     def rate(self) -> float:
@@ -67,14 +72,27 @@ class _Processing:
 
     Called with the decoded items, it yields the processed ones in the same order. A buffered processor is fed
     with ``push`` and answers frames later: the packets to copy go on at once (with no frame), and each frame's
-    record waits for its answer; ``drain`` answers the last ones when the video ends.
+    record waits for its answer; ``drain`` answers the last ones when the video ends. With a ``lookahead``
+    (:class:`~segblur.runtime.lookahead.Lookahead`) the model starts on frames as they arrive (:meth:`prefetch`),
+    ``lookahead.workers`` of them at once, on the part the processor expects to look at (``next_box``).
     """
 
-    def __init__(self, processor: FrameProcessor, rotation: int) -> None:
-        self.processor, self.rotation = processor, rotation
+    def __init__(self, processor: FrameProcessor, rotation: int, lookahead: Any = None) -> None:
+        self.processor, self.rotation, self.lookahead = processor, rotation, lookahead
+        self.ahead = lookahead.workers if lookahead is not None else 0
         self.buffered = isinstance(processor, BufferedProcessor)
         self.seconds = 0.0
         self.parts: dict[str, float] = {}  # the processor's own stages, summed from its last_timings (ms)
+
+    def prefetch(self, item: Item) -> Item:
+        """Start the model on ``item``'s frame ahead of time; returns the item to process later."""
+        copied, frame = item
+        if self.lookahead is None or frame is None:
+            return item
+        frame = dataclasses.replace(frame, rgb=np.ascontiguousarray(frame.rgb))  # the very array process() gets
+        next_box = getattr(self.processor, "next_box", None)
+        self.lookahead.submit(frame.rgb, next_box(frame.rgb.shape) if next_box is not None else None)
+        return copied, frame
 
     def _done(self, frame: Frame, out: np.ndarray) -> Frame:
         for k, v in self.processor.last_timings.items():
@@ -160,9 +178,12 @@ def run_threaded(items: Iterable[Item], process: Callable[[Iterable[Item]], Iter
 
     ``process`` maps the decoded items to the processed ones (in order); ``done`` sees each item once it is
     queued for encoding. Every exit (end of stream, an error in any stage, Ctrl-C) stops both threads and waits
-    for them, so the caller may close the files.
+    for them, so the caller may close the files. A ``process`` with ``prefetch`` and ``ahead`` (:class:`_Processing`
+    with a lookahead) is handed each item as soon as it is decoded, up to ``ahead`` items before it processes
+    them (frames in flight).
     """
     waiting = 0.0
+    prefetch, ahead = getattr(process, "prefetch", None), getattr(process, "ahead", 0)
     with Stages() as stages:
         decoded, processed = stages.channel(QUEUE), stages.channel(QUEUE)
         stages.start("segblur-video-decode", decoded.feed, items)
@@ -170,13 +191,20 @@ def run_threaded(items: Iterable[Item], process: Callable[[Iterable[Item]], Iter
 
         def arriving() -> Iterator[Item]:
             nonlocal waiting
+            queued: deque[Item] = deque()
+            ended = False
             while True:
-                t0 = time.perf_counter()
-                item = decoded.get()
-                waiting += time.perf_counter() - t0
-                if item is END:
+                while not ended and len(queued) <= ahead:
+                    t0 = time.perf_counter()
+                    item = decoded.get()
+                    waiting += time.perf_counter() - t0
+                    if item is END:
+                        ended = True
+                    else:
+                        queued.append(prefetch(item) if prefetch is not None else item)
+                if not queued:
                     return
-                yield item
+                yield queued.popleft()
 
         for item in process(arriving()):
             t0 = time.perf_counter()
@@ -190,7 +218,7 @@ def run_threaded(items: Iterable[Item], process: Callable[[Iterable[Item]], Iter
 
 def process_video(src: str | Path, dst: str | Path, processor: FrameProcessor, *, codec: str | None = None,
                   crf: float | None = None, pix_fmt: str = "yuv420p", options: dict[str, str] | None = None,
-                  progress: ProgressLine | None = None, threads: bool = True,
+                  progress: ProgressLine | None = None, threads: bool = True, workers: int | None = None,
                   notify: Callable[[str], None] | None = None, info: VideoInfo | None = None,
                   kind: str = "rgb") -> VideoStats:
     """Run every frame of ``src`` through ``processor.process`` and write ``dst`` (same size, rate and timing).
@@ -217,6 +245,10 @@ def process_video(src: str | Path, dst: str | Path, processor: FrameProcessor, *
     ``processor.process`` must return a new array (as :class:`~segblur.runtime.pipeline.Pipeline`
     does), since the encoder still reads it while the next frame is processed.
     ``threads=False`` runs the three stages one after the other (for comparison and debugging).
+    ``workers`` (threaded only; default: the cores this process may use, at most :data:`MAX_WORKERS`) is
+    how many frames the model works on at once, ahead of the frame being finished, when the processor
+    has a ``segmenter`` (a :class:`~segblur.runtime.pipeline.Pipeline`): see
+    :mod:`segblur.runtime.lookahead`. The results are the same; 1 turns it off.
     ``info``, :func:`~segblur.media.video.reader.probe_video`'s result for ``src``, saves probing
     the first frame again.
     """
@@ -228,10 +260,11 @@ def process_video(src: str | Path, dst: str | Path, processor: FrameProcessor, *
         table_codec, pix_fmt = kind_format(dst, kind)
         codec = codec or table_codec
     start = time.perf_counter()
-    with VideoReader(src, info) as reader:
+    in_flight = (default_workers() if workers is None else workers) if threads else 1
+    with VideoReader(src, info) as reader, _in_flight(processor, in_flight) as lookahead:
         processor.reset()
         rotation = 0 if folder else reader.rotation  # image files are written upright
-        process, tally = _Processing(processor, rotation), _Tally(progress)
+        process, tally = _Processing(processor, rotation, lookahead), _Tally(progress)
         if folder:
             w, h = (reader.height, reader.width) if reader.rotation % 180 else (reader.width, reader.height)
             writer: VideoWriter | FrameFolder = FrameFolder(dst, w, h)
@@ -256,5 +289,28 @@ def process_video(src: str | Path, dst: str | Path, processor: FrameProcessor, *
         return VideoStats(src, dst, n, reader.width, reader.height, Fraction(reader.fps),
                           tally.end - (tally.first or 0.0), writer.copied_streams, time.perf_counter() - start,
                           writer.size if not folder and writer.size != (reader.width, reader.height) else None,
-                          stage_ms,
-                          writer.converted_streams, list(writer.notes))
+                          stage_ms, writer.converted_streams, list(writer.notes), process.ahead or 1)
+
+
+def default_workers() -> int:
+    """Frames the model works on at once by default: the cores this process may use, at most :data:`MAX_WORKERS`."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(MAX_WORKERS, cores))
+
+
+@contextlib.contextmanager
+def _in_flight(processor: FrameProcessor, workers: int) -> Iterator[Any]:
+    """A :class:`~segblur.runtime.lookahead.Lookahead` with ``workers`` threads in front of the processor's
+    segmenter for the block (None: one worker, or no segmenter); the segmenter is put back after it."""
+    segmenter = getattr(processor, "segmenter", None)
+    if workers <= 1 or not callable(getattr(segmenter, "predict_lowres", None)):
+        yield None
+        return
+    from ...runtime.lookahead import Lookahead
+
+    with Lookahead(segmenter, workers) as lookahead:
+        processor.segmenter = lookahead
+        try:
+            yield lookahead
+        finally:
+            processor.segmenter = segmenter

@@ -1,6 +1,6 @@
-"""Torch view of a :class:`segblur.data.SegDataset`: augmented training crops and stretched eval images.
+"""Torch view of a :class:`segblur.data.SegDataset`: augmented training views and stretched eval images.
 
-Decoded images and masks are cached in memory (shrunk to the largest size augmentation can use),
+Decoded images and masks are cached in memory (shrunk to the largest size the preset can use),
 so an epoch costs only augmentation. The augmentation of item ``i`` depends only on
 (seed, epoch, i), so runs are reproducible whatever the worker count.
 """
@@ -8,54 +8,71 @@ so an epoch costs only augmentation. The augmentation of item ``i`` depends only
 from __future__ import annotations
 
 import contextlib
-import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from segblur.data import SegDataset
-from segblur.training.data.transforms import (
-    MEAN,
-    STD,
-    AugmentOptions,
-    augment,
-    default_augment,
-    eval_resize,
-    normalize,
-    resize_max_side,
-)
+from segblur.training.data.presets import AugmentOptions, PersonAugmentOptions, normalization, train_preset
+from segblur.training.data.transforms import eval_resize, normalize, resize_max_side
 
-__all__ = ["MEAN", "STD", "AugmentOptions", "SegTorchDataset", "default_augment", "eval_collate"]
+__all__ = ["SegTorchDataset", "eval_collate"]
+
+
+class _Decoded(Sequence):
+    """The dataset's decoded (image, mask) pairs, for the person preset's copy-paste onto another photo."""
+
+    def __init__(self, owner: SegTorchDataset) -> None:
+        self.owner = owner
+
+    def __len__(self) -> int:
+        return len(self.owner)
+
+    def __getitem__(self, index):  # noqa: ANN001 - Sequence's signature
+        return self.owner._decoded(index)
 
 
 class SegTorchDataset(torch.utils.data.Dataset):
-    """``train=True``: random (3xSxS float32, SxS int64 mask) views.
+    """``train=True``: random (3xSxS float32, SxS int64 mask) views from the kind's training preset.
 
-    ``train=False``: (3xSxS stretched image, HxW int64 mask at the original size).
+    ``train=False``: (3xSxS stretched image, HxW int64 mask at the original size). ``mean``/``std`` default to the
+    kind's normalisation (:func:`~segblur.training.data.presets.normalization`).
     """
 
     def __init__(self, ds: SegDataset, split: str, train: bool, image_size: int, *, cache: bool = True,
-                 augment: AugmentOptions | None = None, backgrounds: list[np.ndarray] | None = None,
-                 seed: int = 0) -> None:
+                 augment: AugmentOptions | PersonAugmentOptions | None = None,
+                 backgrounds: list[np.ndarray] | None = None, seed: int = 0,
+                 mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> None:
         self.ds = ds
         self.split = split
         self.samples = ds.samples(split)
         self.train = train
         self.image_size = int(image_size)
         self.cache = cache
-        self.augment = augment if augment is not None else default_augment(ds.kind)
-        self.backgrounds = backgrounds or None
+        self.preset = train_preset(ds.kind, self.image_size, len(ds.classes), options=augment,
+                                   backgrounds=backgrounds, ignore=ds.ignore_index)
+        kind_mean, kind_std = normalization(ds.kind)
+        self.mean = tuple(float(v) for v in (mean if mean is not None else kind_mean))
+        self.std = tuple(float(v) for v in (std if std is not None else kind_std))
         self.seed = seed
         # The epoch lives in shared memory, so setting it in the main process reaches DataLoader workers
         # (persistent ones included), which hold their own copies of this object.
         self._epoch = torch.zeros(1, dtype=torch.int64)
         with contextlib.suppress(RuntimeError):  # no shared memory: fine without workers or non-persistent ones
             self._epoch.share_memory_()
-        # Cut-out pasting only makes sense for a binary foreground/background set.
-        self.paste_class = 1 if (self.backgrounds and len(ds.classes) == 2) else None
-        # Training never needs more pixels than the largest scale of an image fitted to S.
-        self._max_side = math.ceil(max(self.augment.scale) * self.image_size)
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._pairs = _Decoded(self)
+
+    @property
+    def augment(self) -> AugmentOptions | PersonAugmentOptions:
+        """The preset's options."""
+        return self.preset.options
+
+    @property
+    def paste_class(self) -> int | None:
+        """The class pasted onto background photos (None: no pasting)."""
+        return self.preset.paste_class
 
     @property
     def epoch(self) -> int:
@@ -76,7 +93,7 @@ class SegTorchDataset(torch.utils.data.Dataset):
             return hit
         image, mask = self.ds.load(self.samples[index])
         if self.train:
-            image, mask = resize_max_side(image, mask, self._max_side)
+            image, mask = resize_max_side(image, mask, self.preset.max_side)
         else:
             image = eval_resize(image, self.image_size)
         if self.cache:
@@ -92,9 +109,8 @@ class SegTorchDataset(torch.utils.data.Dataset):
         image, mask = self._decoded(index)
         if self.train:
             rng = np.random.default_rng([self.seed % 2**64, self.epoch, index])
-            image, mask = augment(image, mask, self.image_size, self.augment, rng, self.backgrounds,
-                                  self.paste_class, ignore=self.ds.ignore_index)
-        return torch.from_numpy(normalize(image)), torch.from_numpy(mask.astype(np.int64))
+            image, mask = self.preset(image, mask, rng, self._pairs)
+        return torch.from_numpy(normalize(image, self.mean, self.std)), torch.from_numpy(mask.astype(np.int64))
 
 
 def eval_collate(batch: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, list[torch.Tensor]]:

@@ -1,41 +1,21 @@
-"""Training augmentation and evaluation resizing for (image, class-id mask) pairs, in numpy/OpenCV.
+"""The transforms of training augmentation and evaluation resizing for (image, class-id mask) pairs, numpy/OpenCV.
 
 Every random choice comes from the numpy ``Generator`` passed in, so a (seed, epoch, index) triple
 reproduces a sample exactly. Geometry (scale, rotation, crop, flip) is applied to image and mask
-together; the mask is resampled with nearest neighbour and padded with the ignore value.
+together; class masks are resampled with nearest neighbour and padded with the ignore value, binary
+person masks (0 / 1 / ignore) with a smoother linear-then-threshold. :mod:`.presets` composes them.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-MEAN = (123.675, 116.28, 103.53)
+MEAN = (123.675, 116.28, 103.53)  # ImageNet, 0-255 units
 STD = (58.395, 57.12, 57.375)
 IGNORE = 255
-
-
-@dataclass(frozen=True)
-class AugmentOptions:
-    """Ranges of the training augmentation; ``scale`` is relative to the size that fits the image in SxS."""
-
-    scale: tuple[float, float] = (0.5, 2.0)
-    flip: bool = True
-    jitter: float = 0.25       # brightness/contrast/saturation factors in [1-j, 1+j], hue +-j/10 of the circle
-    rotate: float = 0.0        # degrees, uniform in [-rotate, rotate]
-    paste_prob: float = 0.0    # binary person sets: paste the foreground onto a random background photo
-
-
-def default_augment(kind: str) -> AugmentOptions:
-    """Per dataset kind defaults: aligned LFW faces get gentler scale and a small rotation."""
-    if kind == "lfw":
-        return AugmentOptions(scale=(0.8, 1.25), rotate=10.0)
-    if kind == "folder":
-        return AugmentOptions(scale=(0.5, 2.0), rotate=5.0, paste_prob=0.3)
-    return AugmentOptions()
 
 
 def resize_max_side(image: np.ndarray, mask: np.ndarray | None, max_side: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -120,21 +100,82 @@ def paste_on_background(image: np.ndarray, mask: np.ndarray, background: np.ndar
     return (alpha * image + (1 - alpha) * bg).astype(np.uint8)
 
 
-def augment(image: np.ndarray, mask: np.ndarray, size: int, opts: AugmentOptions, rng: np.random.Generator,
-            backgrounds: list[np.ndarray] | None = None, paste_class: int | None = None,
-            ignore: int = IGNORE) -> tuple[np.ndarray, np.ndarray]:
-    """One random training view: (optional paste) -> scale/rotate/crop to size x size -> flip -> colour jitter."""
-    if backgrounds and paste_class is not None and opts.paste_prob > 0 and rng.random() < opts.paste_prob:
-        bg = backgrounds[int(rng.integers(len(backgrounds)))]
-        image = paste_on_background(image, mask, bg, rng, paste_class)
-    lo, hi = opts.scale
-    scale = math.exp(rng.uniform(math.log(lo), math.log(hi))) if hi > lo else lo
-    angle = rng.uniform(-opts.rotate, opts.rotate) if opts.rotate > 0 else 0.0
-    image, mask = scale_rotate_crop(image, mask, size, scale, angle, rng, ignore=ignore)
-    if opts.flip and rng.random() < 0.5:
-        image, mask = image[:, ::-1], mask[:, ::-1]
-    image = color_jitter(np.ascontiguousarray(image), opts.jitter, rng)
-    return image, np.ascontiguousarray(mask)
+def _resize_binary(mask: np.ndarray, size: tuple[int, int], ignore: int = IGNORE) -> np.ndarray:
+    """A 0 / 1 / ``ignore`` mask resized to ``size`` (w, h): each label linearly, then the majority (> 0.5) wins."""
+    person = cv2.resize((mask == 1).astype(np.float32), size, interpolation=cv2.INTER_LINEAR) > 0.5
+    out = person.astype(np.uint8)
+    if (mask == ignore).any():
+        out[cv2.resize((mask == ignore).astype(np.float32), size, interpolation=cv2.INTER_LINEAR) > 0.5] = ignore
+    return out
+
+
+def random_aspect_crop(image: np.ndarray, mask: np.ndarray, size: int, min_area: float, max_aspect: float,
+                       rng: np.random.Generator, ignore: int = IGNORE) -> tuple[np.ndarray, np.ndarray]:
+    """A random crop (``min_area``..1 of the area, aspect 1/``max_aspect``..``max_aspect``) stretched to size x size,
+    as the runtime stretches any frame to the model's square input. ``mask`` is binary (0 / 1 / ``ignore``)."""
+    h, w = image.shape[:2]
+    for _ in range(10):
+        area = rng.uniform(min_area, 1.0) * h * w
+        aspect = math.exp(rng.uniform(-math.log(max_aspect), math.log(max_aspect)))
+        cw, ch = int(round(math.sqrt(area * aspect))), int(round(math.sqrt(area / aspect)))
+        if 0 < cw <= w and 0 < ch <= h:
+            break
+    else:
+        cw, ch = w, h
+    x0, y0 = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+    interp = cv2.INTER_AREA if cw > size else cv2.INTER_LINEAR
+    out = cv2.resize(image[y0:y0 + ch, x0:x0 + cw], (size, size), interpolation=interp)
+    return out, _resize_binary(mask[y0:y0 + ch, x0:x0 + cw], (size, size), ignore)
+
+
+def paste_cutout(image: np.ndarray, mask: np.ndarray, canvas: np.ndarray, canvas_mask: np.ndarray,
+                 rng: np.random.Generator, fg_class: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Paste the ``fg_class`` cut-out of (image, mask) onto a random-aspect crop of ``canvas``; returns the composite
+    and its mask: the canvas's labels (0 for a people-free photo, its own people for another photo) with the
+    pasted person on top. The cut-out is scaled to 45-100 % of the crop's height, bottom-anchored at a random x
+    (sometimes cut off below), with a feathered edge."""
+    bh, bw = canvas.shape[:2]
+    # Crop the canvas to a random aspect ratio first, so portrait cut-outs meet landscape scenes.
+    aspect = math.exp(rng.uniform(math.log(0.6), math.log(1.8)))
+    ch = min(bh, int(bw / aspect))
+    cw = min(bw, int(ch * aspect))
+    y0, x0 = int(rng.integers(0, bh - ch + 1)), int(rng.integers(0, bw - cw + 1))
+    out = canvas[y0:y0 + ch, x0:x0 + cw].astype(np.float32)
+    out_mask = canvas_mask[y0:y0 + ch, x0:x0 + cw].copy()
+    scale = rng.uniform(0.45, 1.0) * ch / image.shape[0]
+    fw, fh = max(2, int(image.shape[1] * scale)), max(2, int(image.shape[0] * scale))
+    fg = cv2.resize(image, (fw, fh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    alpha = cv2.resize((mask == fg_class).astype(np.float32), (fw, fh), interpolation=cv2.INTER_LINEAR)
+    alpha = cv2.GaussianBlur(alpha, (0, 0), rng.uniform(0.5, 1.5))  # no razor-cut edge to learn from
+    px = int(rng.integers(min(0, cw - fw), max(0, cw - fw) + 1))
+    py = ch - fh + (int(rng.integers(0, fh // 4 + 1)) if rng.random() < 0.5 else 0)
+    sx0, sy0, dx0, dy0 = max(0, -px), max(0, -py), max(0, px), max(0, py)  # the pasted rectangle within the crop
+    w, h = min(fw - sx0, cw - dx0), min(fh - sy0, ch - dy0)
+    if w > 0 and h > 0:
+        a = alpha[sy0:sy0 + h, sx0:sx0 + w, None]
+        region = out[dy0:dy0 + h, dx0:dx0 + w]
+        region[:] = a * fg[sy0:sy0 + h, sx0:sx0 + w] + (1 - a) * region
+        out_mask[dy0:dy0 + h, dx0:dx0 + w][a[..., 0] > 0.5] = fg_class
+    return out.astype(np.uint8), out_mask
+
+
+def photometric(image: np.ndarray, rng: np.random.Generator, p_gray: float = 0.08, p_blur: float = 0.15,
+                p_noise: float = 0.2) -> np.ndarray:
+    """Camera-like changes of an RGB uint8 image: hue +-8/180 and saturation x0.6-1.4, contrast x0.7-1.3 and
+    brightness +-40, gamma 0.7-1.4; then with these probabilities grey, a slight blur, sensor noise."""
+    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV).astype(np.float32)
+    hsv[..., 0] = (hsv[..., 0] + rng.uniform(-8, 8)) % 180
+    hsv[..., 1] *= rng.uniform(0.6, 1.4)
+    img = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2RGB).astype(np.float32)
+    img = (img - 128) * rng.uniform(0.7, 1.3) + 128 + rng.uniform(-40, 40)
+    img = 255 * (np.clip(img, 0, 255) / 255) ** rng.uniform(0.7, 1.4)
+    if rng.random() < p_gray:
+        img[:] = img.mean(2, keepdims=True)
+    if rng.random() < p_blur:
+        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 1.5))
+    if rng.random() < p_noise:
+        img = img + rng.normal(0, rng.uniform(2, 10), img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
 
 
 def eval_resize(image: np.ndarray, size: int) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import SHARED_DATA
 
-from segblur.training.data.person import load_backgrounds
+from segblur.data import load_backgrounds
 
 SHARED = SHARED_DATA
 

@@ -1,0 +1,147 @@
+"""Training and evaluation presets per dataset kind (in the style of torchvision's segmentation references).
+
+A preset is the one place that says which transforms of :mod:`.transforms` run, in which order and with which
+ranges, and how images are normalised:
+
+- ``voc``, ``lfw``, ``folder``: (paste a binary cut-out onto a background photo) -> random scale, rotation and
+  crop -> flip -> colour jitter; ImageNet mean/std.
+- ``person``: paste the person onto a people-free photo (30 %) or onto another training photo (15 %, the target is
+  both people) -> a random crop of random aspect stretched to the square input, as the runtime stretches frames ->
+  flip -> camera-like photometric changes; mean = std = 127.5 (the person-fast recipe).
+
+Evaluation stretches the whole image to the input size (:func:`.transforms.eval_resize`) for every kind.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .transforms import (
+    IGNORE,
+    MEAN,
+    STD,
+    color_jitter,
+    paste_cutout,
+    paste_on_background,
+    photometric,
+    random_aspect_crop,
+    scale_rotate_crop,
+)
+
+HALF = (127.5, 127.5, 127.5)  # (pixel - 127.5) / 127.5: the person models' normalisation
+
+Pairs = Sequence[tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class AugmentOptions:
+    """Ranges of the generic preset; ``scale`` is relative to the size that fits the image in SxS."""
+
+    scale: tuple[float, float] = (0.5, 2.0)
+    flip: bool = True
+    jitter: float = 0.25       # brightness/contrast/saturation factors in [1-j, 1+j], hue +-j/10 of the circle
+    rotate: float = 0.0        # degrees, uniform in [-rotate, rotate]
+    paste_prob: float = 0.0    # binary sets: paste the foreground onto a random background photo
+
+
+@dataclass(frozen=True)
+class PersonAugmentOptions:
+    """Probabilities and ranges of the person preset."""
+
+    p_background: float = 0.3   # paste the person onto a people-free photo
+    p_copy_paste: float = 0.15  # paste the person onto another training photo
+    min_area: float = 0.35      # random crop: fraction of the image area kept
+    max_aspect: float = 2.0     # random crop: aspect ratio in [1/max_aspect, max_aspect]
+    p_gray: float = 0.08
+    p_blur: float = 0.15
+    p_noise: float = 0.2
+
+
+def default_augment(kind: str) -> AugmentOptions | PersonAugmentOptions:
+    """Per dataset kind defaults: aligned LFW faces get gentler scale and a small rotation; person its own preset."""
+    if kind == "person":
+        return PersonAugmentOptions()
+    if kind == "lfw":
+        return AugmentOptions(scale=(0.8, 1.25), rotate=10.0)
+    if kind == "folder":
+        return AugmentOptions(scale=(0.5, 2.0), rotate=5.0, paste_prob=0.3)
+    return AugmentOptions()
+
+
+def normalization(kind: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The (mean, std) a dataset kind's models are trained with, in 0-255 units."""
+    return (HALF, HALF) if kind == "person" else (MEAN, STD)
+
+
+def augment(image: np.ndarray, mask: np.ndarray, size: int, opts: AugmentOptions, rng: np.random.Generator,
+            backgrounds: list[np.ndarray] | None = None, paste_class: int | None = None,
+            ignore: int = IGNORE) -> tuple[np.ndarray, np.ndarray]:
+    """One random view of the generic preset: (paste) -> scale/rotate/crop to size x size -> flip -> colour jitter."""
+    if backgrounds and paste_class is not None and opts.paste_prob > 0 and rng.random() < opts.paste_prob:
+        bg = backgrounds[int(rng.integers(len(backgrounds)))]
+        image = paste_on_background(image, mask, bg, rng, paste_class)
+    lo, hi = opts.scale
+    scale = math.exp(rng.uniform(math.log(lo), math.log(hi))) if hi > lo else lo
+    angle = rng.uniform(-opts.rotate, opts.rotate) if opts.rotate > 0 else 0.0
+    image, mask = scale_rotate_crop(image, mask, size, scale, angle, rng, ignore=ignore)
+    if opts.flip and rng.random() < 0.5:
+        image, mask = image[:, ::-1], mask[:, ::-1]
+    image = color_jitter(np.ascontiguousarray(image), opts.jitter, rng)
+    return image, np.ascontiguousarray(mask)
+
+
+def augment_person(image: np.ndarray, mask: np.ndarray, size: int, opts: PersonAugmentOptions,
+                   rng: np.random.Generator, backgrounds: list[np.ndarray] | None = None, others: Pairs | None = None,
+                   ignore: int = IGNORE) -> tuple[np.ndarray, np.ndarray]:
+    """One random view of the person preset: (paste onto a background or another photo) -> random-aspect crop
+    stretched to size x size -> flip -> photometric. ``mask`` holds 0 / 1 / ``ignore``."""
+    r = rng.random()
+    if r < opts.p_background and backgrounds:
+        bg = backgrounds[int(rng.integers(len(backgrounds)))]
+        image, mask = paste_cutout(image, mask, bg, np.zeros(bg.shape[:2], np.uint8), rng)
+    elif r < opts.p_background + opts.p_copy_paste and others is not None and len(others) > 1:
+        other_image, other_mask = others[int(rng.integers(len(others)))]
+        image, mask = paste_cutout(image, mask, other_image, other_mask, rng)
+    image, mask = random_aspect_crop(image, mask, size, opts.min_area, opts.max_aspect, rng, ignore)
+    if rng.random() < 0.5:
+        image, mask = image[:, ::-1], mask[:, ::-1]
+    image = photometric(np.ascontiguousarray(image), rng, opts.p_gray, opts.p_blur, opts.p_noise)
+    return image, np.ascontiguousarray(mask)
+
+
+class TrainPreset:
+    """``preset(image, mask, rng, others)`` -> one random size x size training view for a dataset kind.
+
+    ``others`` (the training pairs) feeds the person preset's copy-paste; ``max_side`` is the largest image side any
+    view can use, so decoded images are cached no larger.
+    """
+
+    def __init__(self, size: int, options: AugmentOptions | PersonAugmentOptions, *,
+                 backgrounds: list[np.ndarray] | None = None, paste_class: int | None = None,
+                 ignore: int = IGNORE) -> None:
+        self.size, self.options, self.backgrounds = int(size), options, backgrounds or None
+        self.paste_class, self.ignore = paste_class, ignore
+        if isinstance(options, PersonAugmentOptions):  # the smallest crop, stretched to S
+            self.max_side = math.ceil(self.size / math.sqrt(options.min_area))
+        else:  # the largest scale of an image fitted to S
+            self.max_side = math.ceil(max(options.scale) * self.size)
+
+    def __call__(self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator,
+                 others: Pairs | None = None) -> tuple[np.ndarray, np.ndarray]:
+        if isinstance(self.options, PersonAugmentOptions):
+            return augment_person(image, mask, self.size, self.options, rng, self.backgrounds, others, self.ignore)
+        return augment(image, mask, self.size, self.options, rng, self.backgrounds, self.paste_class, self.ignore)
+
+
+def train_preset(kind: str, size: int, num_classes: int, *,
+                 options: AugmentOptions | PersonAugmentOptions | None = None,
+                 backgrounds: list[np.ndarray] | None = None, ignore: int = IGNORE) -> TrainPreset:
+    """The training preset of a dataset kind. Cut-outs are pasted onto ``backgrounds`` only for two-class sets."""
+    options = options if options is not None else default_augment(kind)
+    paste_class = 1 if (backgrounds and num_classes == 2) else None
+    return TrainPreset(size, options, backgrounds=backgrounds if paste_class else None, paste_class=paste_class,
+                       ignore=ignore)

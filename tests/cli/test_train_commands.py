@@ -1,0 +1,156 @@
+"""``segblur train``, ``segblur export`` and ``segblur tune`` as doors: options over recipes over a resumed run,
+one-line errors, a trained model exported and run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from conftest import make_folder_dataset  # noqa: E402
+
+from segblur.cli.main import main  # noqa: E402
+from segblur.training.checkpoint import load  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    return make_folder_dataset(tmp_path_factory.mktemp("data") / "discs")
+
+
+def test_train_help_lists_the_registry(capsys) -> None:
+    from segblur.names import ARCHITECTURES
+    from segblur.training.models import list_models
+
+    assert tuple(list_models()) == ARCHITECTURES
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+    assert all(a in out for a in list_models())
+
+
+def test_cli_train_export_and_run_the_model(folder: Path, tmp_path: Path, capsys) -> None:
+    run = tmp_path / "run"
+    conf = tmp_path / "train.yaml"
+    conf.write_text(f"data: folder:{folder}\narch: unet\narch_kwargs: {{width: 4}}\nimage_size: 32\n"
+                    f"batch_size: 3\nepochs: 1\nthreads: 1\n")
+    assert main(["train", "--config", str(conf), "--out", str(run), "--epochs", "2", "--no-tensorboard",
+                 "-q"]) == 0
+    assert load(run / "last.pt")["epoch"] == 1  # the option overrides the file
+    model = tmp_path / "discs.onnx"
+    assert main(["export", str(run / "best.pt"), "-o", str(model)]) == 0
+    from segblur.runtime.model import OnnxModel
+
+    info = OnnxModel(model).info
+    assert list(info.classes) == ["background", "foreground"] and list(info.foreground) == ["foreground"]
+    assert tuple(info.input_size) == (32, 32) and info.architecture == "unet"
+    assert info.extra["training"]["epochs"] >= 1
+    out = tmp_path / "out.png"
+    assert main(["image", str(folder / "images" / "im00.png"), "-o", str(out), "--model", str(model), "-q"]) == 0
+    assert cv2.imread(str(out)) is not None
+
+
+def test_cli_train_errors_are_one_line(folder: Path, tmp_path: Path, capsys) -> None:
+    code = main(["train", "--data", f"folder:{tmp_path / 'missing'}", "--arch", "unet", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and "missing" in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    code = main(["train", "--data", f"folder:{folder}", "--arch", "nope", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and "nope" in err and "unet" in err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data: x\nlearning_rate: 3\n")
+    code = main(["train", "--config", str(bad), "--arch", "unet", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and "bad.yaml" in err and "learning_rate" in err
+    code = main(["train", "--arch", "unet", "--out", str(tmp_path / "r")])
+    assert code == 2 and "--data" in capsys.readouterr().err
+
+
+def test_cli_export_errors(tmp_path: Path, capsys) -> None:
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    assert main(["export", str(junk), "-o", str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "junk.pt" in err and "Traceback" not in err
+    assert not (tmp_path / "m.onnx").exists()
+    assert main(["export", str(tmp_path / "none.pt"), "-o", str(tmp_path / "m.onnx")]) == 2
+    assert main(["export", str(junk), "-o", str(tmp_path / "m.onnx"), "--int8"]) == 2
+    assert "--calibration" in capsys.readouterr().err
+
+
+def test_cli_resume_takes_the_run_settings_from_the_checkpoint(folder: Path, tmp_path: Path, capsys) -> None:
+    run = tmp_path / "run"
+    common = ["--no-tensorboard", "-q", "--threads", "1"]
+    assert main(["train", "--data", f"folder:{folder}", "--arch", "unet", "--arch-option", "width=4",
+                 "--image-size", "32", "--batch-size", "3", "--epochs", "1", "--out", str(run), *common]) == 0
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume", "--epochs", "2", *common]) == 0
+    ck = load(run / "last.pt")
+    assert ck["epoch"] == 1 and ck["config"]["arch_kwargs"] == {"width": 4} and ck["config"]["batch_size"] == 3
+    assert "changed settings" not in capsys.readouterr().err
+    assert main(["train", "--out", str(run), "--resume", "--epochs", "3", "--batch-size", "2", *common]) == 0
+    err = capsys.readouterr().err
+    assert "changed settings" in err and "batch_size 3 -> 2" in err
+    assert main(["train", "--out", str(tmp_path / "nothing"), "--resume"]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+
+
+def test_cli_bad_setting_types_and_arch_options_are_one_line(folder: Path, tmp_path: Path, capsys) -> None:
+    conf = tmp_path / "c.yaml"
+    conf.write_text(f"data: folder:{folder}\narch: unet\nepochs: ten\n")
+    assert main(["train", "--config", str(conf), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "epochs" in err and "ten" in err and len(err.strip().splitlines()) == 1
+    assert main(["train", "--data", f"folder:{folder}", "--arch", "unet", "--arch-option", "depth=9",
+                 "--out", str(tmp_path / "r2"), "-q", "--no-tensorboard"]) == 2
+    err = capsys.readouterr().err
+    assert "depth" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_export_stores_an_evaluate_report_as_a_summary(folder: Path, tmp_path: Path, capsys) -> None:
+    run = tmp_path / "run"
+    assert main(["train", "--data", f"folder:{folder}", "--arch", "unet", "--arch-option", "width=4", "--epochs", "1",
+                 "--batch-size", "3", "--image-size", "32", "--threads", "1", "--out", str(run), "-q",
+                 "--no-tensorboard"]) == 0
+    report = tmp_path / "test.json"
+    assert main(["evaluate", "--model", str(run / "best.pt"), "--data", f"folder:{folder}", "--split", "val",
+                 "--json", str(report), "-q"]) == 0
+    model = tmp_path / "new" / "folder" / "m.onnx"  # the output folder does not exist yet
+    assert main(["export", str(run / "best.pt"), "-o", str(model), "--metrics", str(report)]) == 0
+    from segblur.runtime.model import OnnxModel
+
+    metrics = OnnxModel(model).info.extra["metrics"]
+    scores = metrics["discs val"]
+    got = json.loads(report.read_text())
+    assert scores["mean_iou"] == pytest.approx(got["mean_iou"], abs=1e-4)
+    assert {"pixel_accuracy", "iou_background", "iou_foreground"} <= set(scores)
+    capsys.readouterr()
+    assert main(["models", str(model)]) == 2  # `models` lists the built-in models: a path is refused in one line
+    err = capsys.readouterr().err
+    assert "no built-in model" in err and str(model) in err and len(err.strip().splitlines()) == 1
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2")
+    assert main(["export", str(run / "best.pt"), "-o", str(tmp_path / "x.onnx"), "--metrics", str(bad)]) == 2
+    assert "bad.json" in capsys.readouterr().err
+
+
+def test_cli_train_person_recipe_from_another_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """A recipe's relative data path is the recipe's: the run starts wherever the command is typed."""
+    from conftest import REPO
+
+    recipe = REPO / "recipes" / "person.yaml"
+    data = REPO.parent / "shared" / "data"
+    if not (data / "flickr-portraits-shen2016").is_dir():
+        pytest.skip(f"{data} not present")
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(recipe), "--out", str(run), "--epochs", "1", "--steps-per-epoch", "1",
+                 "--batch-size", "2", "--val-limit", "2", "--image-size", "64", "--arch-option", "width=0.25",
+                 "--threads", "1", "--no-tensorboard", "-q"]) == 0
+    config = load(run / "last.pt")["config"]
+    assert config["data"].startswith("person:") and config["monitor"] == "iou_person"
+    assert config["epoch_samples"] == 1286 + 2 * 247

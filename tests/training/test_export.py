@@ -1,0 +1,167 @@
+"""Export: checkpoint -> ONNX that meets the runtime contract, checked against torch; metadata; errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from conftest import segblur_metadata, split_image  # noqa: E402
+
+from segblur import Segmenter  # noqa: E402
+from segblur.runtime.model import ModelError  # noqa: E402
+from segblur.training.checkpoint import save  # noqa: E402
+from segblur.training.export import ExportError, export_model, export_onnx, model_from_checkpoint  # noqa: E402
+from segblur.training.models import create_model  # noqa: E402
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread(one_torch_thread: None) -> None:
+    """Every test here runs torch on one thread (the shared fixture is in conftest)."""
+
+
+# torch.onnx's legacy (TorchScript) exporter, which export_onnx uses, warns about its own deprecation.
+quiet_export = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def files_in(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_model_from_checkpoint_rebuilds_the_network(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    net = create_model("fastseg", 2, width=0.25).eval()
+    cfg = {"arch": "fastseg", "classes": ["background", "person"], "arch_kwargs": {"width": 0.25}}
+    save({"model": net.state_dict(), "config": cfg, "epoch": 0, "best": 0.5}, tmp_path / "best.pt")
+    rebuilt, ck = model_from_checkpoint(tmp_path / "best.pt")
+    assert not rebuilt.training and ck["config"] == cfg
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(rebuilt(x), net(x))
+
+
+def _tiny_net(num_classes: int = 2) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return create_model("fastseg", num_classes, width=0.25).eval()
+
+
+@quiet_export
+def test_export_onnx_meets_the_runtime_contract(tmp_path: Path) -> None:
+    net = _tiny_net()
+    meta = segblur_metadata(["background", "person"], ["person"], (64, 64))
+    path = export_onnx(net, tmp_path / "tiny.onnx", meta)
+    assert path == tmp_path / "tiny.onnx"
+    assert files_in(tmp_path) == ["tiny.onnx"]  # no check file or temp file left behind
+    seg = Segmenter(path)
+    assert seg.info.classes == ("background", "person") and seg.info.input_size == (64, 64)
+    assert seg.info.output_kind == "probabilities" and seg.info.extra["metrics"] == {"note": "test"}
+    img = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    x = (torch.from_numpy(img).permute(2, 0, 1).float()[None] - 127.5) / 127.5
+    with torch.no_grad():
+        ref = torch.softmax(net(x), 1)[0].numpy()
+    np.testing.assert_allclose(seg.probabilities_lowres(img), ref, atol=1e-4)
+    np.testing.assert_allclose(seg.predict(img), ref[1], atol=1e-4)  # same size: no resampling
+    big = seg.predict(split_image(100, 150))
+    assert big.shape == (100, 150) and big.dtype == np.float32
+
+
+@quiet_export
+def test_export_onnx_refuses_bad_metadata_before_writing(tmp_path: Path) -> None:
+    meta = segblur_metadata(["background", "person"], ["cat"], (64, 64))
+    with pytest.raises(ModelError):
+        export_onnx(_tiny_net(), tmp_path / "bad.onnx", meta)
+    assert files_in(tmp_path) == []
+
+
+@quiet_export
+def test_export_onnx_refuses_a_class_count_mismatch(tmp_path: Path) -> None:
+    meta = segblur_metadata(["background", "person"], ["person"], (64, 64))
+    with pytest.raises((ModelError, ValueError, RuntimeError)):
+        export_onnx(_tiny_net(num_classes=3), tmp_path / "bad.onnx", meta)
+    assert not (tmp_path / "bad.onnx").exists()
+
+
+@quiet_export
+def test_export_model_from_a_checkpoint(tmp_path: Path) -> None:
+    net = _tiny_net()
+    cfg = {"arch": "fastseg", "classes": ["background", "person"], "arch_kwargs": {"width": 0.25}, "image_size": 48,
+           "mean": [127.5] * 3, "std": [127.5] * 3}
+    val = {"mean_iou": 0.81234, "per_class_iou": {"background": 0.9, "person": 0.72468}}
+    save({"model": net.state_dict(), "config": cfg, "epoch": 4, "best": 0.75, "val": val},
+                tmp_path / "best.pt")
+    out = tmp_path / "exported.onnx"
+    assert export_model(tmp_path / "best.pt", out, data="synthetic") == out
+    info = Segmenter(out).info
+    assert info.name == "exported" and info.architecture == "fastseg" and info.input_size == (48, 48)
+    assert info.foreground == ("person",)
+    # The checkpoint's own validation scores are recorded (not the run's best, which may be another epoch).
+    assert info.extra["training"] == {"epochs": 5, "image_size": 48, "arch_kwargs": {"width": 0.25},
+                                      "val_mean_iou": 0.8123,
+                                      "val_per_class_iou": {"background": 0.9, "person": 0.7247}}
+    assert info.extra["data"] == "synthetic"
+
+
+def _checkpoint(path: Path, **config) -> Path:
+    cfg = {"arch": "fastseg", "classes": ["background", "person"], "arch_kwargs": {"width": 0.25}, "image_size": 32,
+           "mean": [127.5] * 3, "std": [127.5] * 3, **config}
+    save({"model": _tiny_net().state_dict(), "config": cfg, "epoch": 0}, path)
+    return path
+
+
+@quiet_export
+def test_export_model_with_int8_leaves_only_the_quantised_file(tmp_path: Path) -> None:
+    import cv2
+
+    cal = tmp_path / "cal"
+    cal.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        cv2.imwrite(str(cal / f"{i}.png"), rng.integers(0, 256, (40, 50, 3), dtype=np.uint8))
+    ck = _checkpoint(tmp_path / "last.pt")
+    out = export_model(ck, tmp_path / "m" / "q.onnx", int8=True, calibration=cal, metrics={"x test": {"iou": 0.5}})
+    info = Segmenter(out).info
+    assert info.extra["quantization"] == "int8" and info.name == "q" and info.extra["metrics"] == {
+        "x test": {"iou": 0.5}}
+    assert files_in(tmp_path / "m") == ["q.onnx"]
+
+
+def test_export_model_errors_are_one_line(tmp_path: Path) -> None:
+    ck = _checkpoint(tmp_path / "last.pt")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    onnx_file = tmp_path / "m.onnx"
+    onnx_file.write_bytes(b"x")
+    bad_json = tmp_path / "bad.json"
+    bad_json.write_text("[1, 2")
+    cases = [
+        ((junk, tmp_path / "o.onnx"), {}, "junk.pt: not a readable checkpoint"),
+        ((tmp_path / "none.pt", tmp_path / "o.onnx"), {}, "none.pt: no such checkpoint"),
+        ((ck, tmp_path / "o.onnx"), {"int8": True}, "--int8 needs --calibration"),
+        ((onnx_file, tmp_path / "o.onnx"), {}, "m.onnx: already an ONNX model"),
+        ((ck, tmp_path / "o.onnx"), {"metrics": bad_json}, "bad.json: cannot use these metrics"),
+        ((ck, tmp_path / "o.onnx"), {"metrics": [1]}, "metrics: expected a segblur evaluate --json report"),
+        ((ck, tmp_path / "o.onnx"), {"foreground": ["cat"]}, "foreground classes .'cat'. are not among"),
+    ]
+    for args, kw, message in cases:
+        with pytest.raises(ExportError, match=message) as err:
+            export_model(*args, **kw)
+        assert "\n" not in str(err.value)
+    assert not (tmp_path / "o.onnx").exists()
+    _checkpoint(tmp_path / "odd.pt", arch_kwargs={"depth": 9})
+    with pytest.raises(ExportError, match="odd.pt: "):
+        export_model(tmp_path / "odd.pt", tmp_path / "o.onnx")
+
+
+def test_metrics_summary_names_person_reports() -> None:
+    from segblur.training.export import data_note, metrics_summary
+
+    report = {"data": "person:/data", "split": "test", "mean_iou": 0.9, "images": 3,
+              "per_class": {"person": {"iou": 0.81234}}}
+    assert metrics_summary(report) == {"person test": {"mean_iou": 0.9, "iou_person": 0.8123, "images": 3}}
+    mix = {"root": "d", "train": [{"set": "a", "split": "train", "weight": 2.0, "masks": None},
+                                  {"set": "b", "split": "all", "weight": 1.0, "masks": "labels/b"}]}
+    assert data_note({"data": mix, "train_split": "train", "train_samples": 7}) == (
+        "person mix of a train x2, b all (teacher masks) (split train, 7 images)")
