@@ -1,18 +1,31 @@
-"""Small file helpers with one home each: atomic writes, id lists and one-line error reasons.
+"""Small file helpers with one home each: atomic writes (and the clean-up of what a killed run left), the check
+that an output never replaces an input, id lists and one-line error reasons.
 
 Imports only the standard library, so the runtime, media, data and training wings all reach it without cycles.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import secrets
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 TEMP_PREFIX = ".segblur-"  # hidden temp files: TEMP_PREFIX + 8 hex digits + TEMP_SUFFIX
 TEMP_SUFFIX = ".tmp"
+_TEMP_NAME = re.compile(re.escape(TEMP_PREFIX) + r"[0-9a-f]{8}" + re.escape(TEMP_SUFFIX) + r"\Z")
+# A temp file untouched this long, and open in no process, was left by a killed run: a live writer (a video
+# being encoded, a recording, a checkpoint being saved) writes to its temp file far more often than this.
+STALE_AFTER_S = 15 * 60
+_swept: set[str] = set()  # folders already cleaned by this process
+
+
+class OverwriteError(ValueError):
+    """An output that would replace one of the command's inputs, or be written inside an input folder (one line)."""
 
 
 def one_line(e: BaseException, limit: int = 200) -> str:
@@ -45,13 +58,99 @@ def read_ids(path: str | Path) -> list[str]:
     return list(seen)
 
 
+def check_output(output: str | Path, inputs: Iterable[str | Path | None]) -> None:
+    """Raise :class:`OverwriteError` when writing ``output`` would replace one of ``inputs`` (the same path, a link
+    to it or a hard link of it) or land inside one of them that is a folder (a data or calibration folder).
+
+    The one check every writing command runs on its model, checkpoint, data and calibration inputs before it
+    writes anything; None entries (options not given) are skipped.
+    """
+    out = Path(output)
+    out_real = os.path.realpath(out)
+    out_id = _file_id(out)
+    for given in inputs:
+        if given is None:
+            continue
+        real = os.path.realpath(given)
+        if real == out_real or (out_id is not None and out_id == _file_id(Path(given))):
+            raise OverwriteError(f"{output}: is the input {given}; choose another output")
+        if out_real.startswith(real.rstrip(os.sep) + os.sep) and os.path.isdir(real):
+            raise OverwriteError(f"{output}: is inside the input folder {given}; choose another output")
+
+
+def _file_id(p: Path) -> tuple[int, int] | None:
+    """(device, inode) of an existing file, else None (missing, or a name the system refuses)."""
+    try:
+        st = p.stat()
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _open_paths() -> set[str] | None:
+    """Every file some process (that this user may inspect) holds open, as real paths; None where unknown."""
+    proc = Path("/proc")
+    if not (proc / "self" / "fd").is_dir():
+        return None
+    found: set[str] = set()
+    for pid in os.listdir(proc):
+        if not pid.isdigit():
+            continue
+        try:
+            fds = os.listdir(proc / pid / "fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                found.add(os.readlink(proc / pid / "fd" / fd))
+            except OSError:
+                continue
+    return found
+
+
+def remove_stale_temps(folder: str | Path, older_than: float = STALE_AFTER_S) -> list[Path]:
+    """Delete the temp files that killed segblur runs left in ``folder``; returns those removed.
+
+    Only segblur's own names (``.segblur-xxxxxxxx.tmp``), only files untouched for ``older_than`` seconds, and
+    (where ``/proc`` tells) only files no process holds open, so a run writing there now is never disturbed.
+    """
+    now = time.time()
+    stale: list[Path] = []
+    try:
+        with os.scandir(folder) as entries:
+            for e in entries:
+                if _TEMP_NAME.match(e.name) and e.is_file(follow_symlinks=False) and \
+                        now - e.stat(follow_symlinks=False).st_mtime > older_than:
+                    stale.append(Path(e.path))
+    except OSError:
+        return []
+    if not stale:
+        return []
+    busy = _open_paths()
+    removed = []
+    for p in stale:
+        if busy is not None and os.path.realpath(p) in busy:
+            continue
+        try:
+            p.unlink()
+        except OSError:
+            continue
+        removed.append(p)
+    return removed
+
+
 def open_temp(path: str | Path) -> tuple[int, Path]:
     """Create a new hidden temp file beside ``path``; returns (fd, temp path).
 
     The name is short and fixed-length (not derived from ``path``'s name), so any name that fits
     the file system also leaves room for its temp file. Created with mode 0666 so the umask
-    applies, as for any normal file (mkstemp would force 0600).
+    applies, as for any normal file (mkstemp would force 0600). The first time this process writes
+    to a folder, the stale temp files of killed runs are removed there (:func:`remove_stale_temps`).
     """
+    folder = os.path.realpath(Path(path).parent)
+    if folder not in _swept:
+        _swept.add(folder)
+        remove_stale_temps(folder)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     while True:
         tmp = Path(path).parent / f"{TEMP_PREFIX}{secrets.token_hex(4)}{TEMP_SUFFIX}"
@@ -59,6 +158,21 @@ def open_temp(path: str | Path) -> tuple[int, Path]:
             return os.open(tmp, flags, 0o666), tmp
         except FileExistsError:
             continue
+
+
+@contextlib.contextmanager
+def temp_file(beside: str | Path) -> Iterator[Path]:
+    """A new, empty hidden temp file beside ``beside`` for work files that a tool wants a path for (an fp32 model
+    before quantising, a model to check); removed on leaving, however. Named like every segblur temp file, so the
+    one a killed run leaves is cleaned up like the others (:func:`remove_stale_temps`). The folder is created if
+    needed."""
+    Path(beside).parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = open_temp(beside)
+    os.close(fd)
+    try:
+        yield tmp
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_atomic(path: str | Path, data: bytes | Callable[[BinaryIO], object],

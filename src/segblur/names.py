@@ -15,6 +15,7 @@ EFFECT_CYCLE: tuple[str, ...] = tuple(e for e in EFFECTS if e != "image")
 DEFAULT_EFFECT = "blur"
 
 DEFAULT_MODEL = "person-fast"
+CHECKPOINT_SUFFIXES: tuple[str, ...] = (".pt", ".pth", ".ckpt")  # training checkpoints (torch), not ONNX models
 
 # Who is kept (``--subject``): every person, or the main one (runtime.subject).
 SUBJECTS: tuple[str, ...] = ("all", "main")
@@ -22,8 +23,8 @@ SUBJECTS: tuple[str, ...] = ("all", "main")
 DEFAULT_LOOKAHEAD = 8
 
 # Registered training architectures (``segblur train --arch``), sorted.
-ARCHITECTURES: tuple[str, ...] = ("deconvnet", "deeplabv3_mobilenet_v3_large", "deeplabv3_resnet50", "fastseg",
-                                  "unet")
+ARCHITECTURES: tuple[str, ...] = ("deconvnet", "deeplabv3_mobilenet_v3_large", "deeplabv3_resnet50",
+                                  "efficientnet_lite_seg", "fastseg", "unet")
 
 
 def builtin_dir() -> Path:

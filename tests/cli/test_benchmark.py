@@ -25,7 +25,7 @@ def test_benchmark_prints_a_table(model_path: Path, capsys: pytest.CaptureFixtur
     assert data["size"] == [64, 48] and data["repeats"] == 2 and len(data["results"]) == 2
 
 
-@pytest.mark.parametrize("size", ["64", "axb", "8x8"])
+@pytest.mark.parametrize("size", ["64", "axb", "8x8", "99999x99999"])
 def test_benchmark_bad_size_exits_2(capsys: pytest.CaptureFixture[str], model_path: Path, size: str) -> None:
     code, _, err = run_cli(capsys, "benchmark", "--size", size, "--repeats", "1", "--model", model_path)
     assert code == 2 and size in one_error_line(err)
@@ -60,3 +60,20 @@ def test_benchmark_stream_seconds_must_be_positive(model_path: Path, capsys: pyt
     code = main(["benchmark", "--size", "64x48", "--repeats", "1", "--model", str(model_path), "--stream",
                  "--stream-seconds", "0"])
     assert code == 2 and "--stream-seconds" in capsys.readouterr().err
+
+
+def test_benchmark_says_what_it_is_measuring(capsys: pytest.CaptureFixture[str], model_path: Path) -> None:
+    code, _, err = run_cli(capsys, "benchmark", "--size", "64x48", "--repeats", "2", "--model", model_path)
+    assert code == 0
+    assert err.splitlines() == ["segblur: timing segblur tiny blur: 2 runs of 64x48"]
+    code, _, err = run_cli(capsys, "benchmark", "--size", "64x48", "--repeats", "2", "--model", model_path, "-q")
+    assert code == 0 and err == ""
+
+
+def test_benchmark_json_never_replaces_the_model(tmp_path: Path, model_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    model = tmp_path / "m.onnx"
+    model.write_bytes(model_path.read_bytes())
+    code, _, err = run_cli(capsys, "benchmark", "--size", "64x48", "--repeats", "1", "--model", model,
+                           "--json", model)
+    assert code == 2 and "is the input" in one_error_line(err) and model.read_bytes() == model_path.read_bytes()

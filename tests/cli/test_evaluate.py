@@ -101,3 +101,21 @@ def test_cli_evaluates_a_sequence_in_order(tmp_path: Path, model_path: Path,
                  ["--sequence", seq, "--model", tmp_path / "x.pt"]):
         code, _, err = run_cli(capsys, "evaluate", *argv)
         assert code == 2 and one_error_line(err).startswith("segblur: error:"), argv
+
+
+def test_cli_evaluate_never_writes_over_its_inputs(tmp_path: Path, model_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import one_error_line
+
+    root = make_columns_dataset(tmp_path / "ds")
+    model = tmp_path / "m.onnx"
+    model.write_bytes(model_path.read_bytes())
+    masks = sorted(p.read_bytes() for p in (root / "masks").iterdir())
+    cases = [["--predictions-out", root / "masks"],  # the ground truth was replaced by predictions
+             ["--json", model],  # the model was replaced by the report
+             ["--json", root / "report.json"]]  # inside the data folder
+    for extra in cases:
+        code, _, err = run_cli(capsys, "evaluate", "--model", model, "--data", f"folder:{root}", "-q", *extra)
+        assert code == 2 and str(extra[1]) in one_error_line(err), extra
+    assert sorted(p.read_bytes() for p in (root / "masks").iterdir()) == masks
+    assert model.read_bytes() == model_path.read_bytes() and not (root / "report.json").exists()

@@ -202,3 +202,58 @@ def test_cli_reports_a_decoder_bomb_and_goes_on(tmp_path: Path, photo: Path, mod
     err = capsys.readouterr().err
     assert "bomb.png" in err and "Traceback" not in err
     assert (out / "a.png").exists()
+
+
+def test_cli_several_inputs_into_a_name_like_a_file_is_refused(photo: Path, tmp_path: Path, model_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    other = save_image(tmp_path / "b.png", split_image(20, 20))
+    code, _, err = run_cli(capsys, "image", photo, other, "-o", tmp_path / "single.jpg", "--model", model_path)
+    assert code == 2 and "single.jpg" in one_error_line(err) and "several inputs" in err
+    assert not (tmp_path / "single.jpg").exists()  # no folder named like a file
+
+
+def test_cli_rgba_png_keeps_its_alpha_and_jpeg_says_it_cannot(tmp_path: Path, model_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    import cv2
+
+    rgba = np.dstack([split_image(20, 30), np.tile(np.linspace(0, 255, 30, dtype=np.uint8), (20, 1))])
+    src = tmp_path / "logo.png"
+    assert cv2.imwrite(str(src), cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
+    code, _, err = run_cli(capsys, "image", src, "-o", tmp_path / "out.png", "--model", model_path)
+    assert code == 0 and "note" not in err, err
+    out = cv2.imread(str(tmp_path / "out.png"), cv2.IMREAD_UNCHANGED)
+    assert out.shape == (20, 30, 4) and np.array_equal(out[..., 3], rgba[..., 3])
+    code, _, err = run_cli(capsys, "image", src, "-o", tmp_path / "out.jpg", "--model", model_path)
+    assert code == 0
+    note = [ln for ln in err.splitlines() if "note" in ln]
+    assert len(note) == 1 and "alpha" in note[0] and "out.jpg" in note[0]
+
+
+def test_cli_16_bit_png_gives_16_bit_png(tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import cv2
+
+    deep = (split_image(20, 30).astype(np.uint16) * 257)
+    deep[:, :15, 0] -= 100  # red side: kept as it is, 16-bit values that 8 bits cannot hold
+    src = tmp_path / "scan.png"
+    assert cv2.imwrite(str(src), cv2.cvtColor(deep, cv2.COLOR_RGB2BGR))
+    code, _, err = run_cli(capsys, "image", src, "-o", tmp_path / "out.png", "--model", model_path, "--grow", "-3")
+    assert code == 0, err
+    out = cv2.cvtColor(cv2.imread(str(tmp_path / "out.png"), cv2.IMREAD_UNCHANGED), cv2.COLOR_BGR2RGB)
+    assert out.dtype == np.uint16 and out.shape == (20, 30, 3)
+    assert np.array_equal(out[:, :10], deep[:, :10])  # the person (red), well inside the mask: exactly as it was
+
+
+def test_cli_output_inside_or_equal_to_the_model_is_refused(tmp_path: Path, model_path: Path, photo: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    model = tmp_path / "m.onnx"
+    model.write_bytes(model_path.read_bytes())
+    before = model.read_bytes()
+    code, _, err = run_cli(capsys, "image", photo, "-o", model, "--model", model)
+    assert code == 2 and str(model) in one_error_line(err)
+    assert model.read_bytes() == before
+
+
+def test_cli_color_takes_css_names(photo: Path, tmp_path: Path, model_path: Path) -> None:
+    assert main(["image", str(photo), "-o", str(tmp_path / "o.png"), "--model", str(model_path), "--effect", "color",
+                 "--color", "red", "-q"]) == 0
+    assert tuple(read_image(tmp_path / "o.png")[0, -1]) == (255, 0, 0)  # the green side became red

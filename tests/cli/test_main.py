@@ -76,3 +76,66 @@ def test_cli_modules_import_no_private_names_of_each_other() -> None:
             if isinstance(node, ast.ImportFrom) and node.level == 1:
                 private = [a.name for a in node.names if a.name.startswith("_")]
                 assert not private, f"{path.name} imports {private} from .{node.module or ''}"
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_term_and_hup_take_the_ctrl_c_path(name: str, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    import signal
+    import time
+
+    from segblur.cli import models
+
+    cleaned = []
+
+    def run(args: object) -> int:
+        try:
+            os.kill(os.getpid(), getattr(signal, name))
+            time.sleep(5)  # the handler raises in here
+            return 0
+        finally:
+            cleaned.append(True)  # what `finally` and `with` blocks do on Ctrl-C runs on these too
+
+    before = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(models, "run", run)
+    assert main(["models"]) == 128 + getattr(signal, name)
+    assert cleaned == [True]
+    assert capsys.readouterr().err.strip() == f"segblur: terminated ({name})"
+    assert signal.getsignal(signal.SIGTERM) is before  # handlers are the caller's again afterwards
+
+
+def test_verbose_works_before_and_after_the_subcommand() -> None:
+    parser = build_parser()
+    assert parser.parse_args(["-v", "models"]).verbose is True
+    assert parser.parse_args(["models", "-v"]).verbose is True
+    assert parser.parse_args(["models", "--verbose"]).verbose is True
+    assert parser.parse_args(["models"]).verbose is False
+
+
+def test_a_name_the_system_refuses_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import one_error_line
+
+    long = "a" * 300
+    src = save_image(tmp_path / "in.png", split_image(20, 24))
+    cases = [["image", src, "-o", tmp_path / f"{long}.jpg"], ["image", src, "-o", tmp_path / "o.jpg", "--model",
+             f"{long}.onnx"], ["mask", src, "-o", tmp_path / long], ["evaluate", "--model", "x.onnx", "--data",
+             f"folder:{tmp_path / long}"], ["camera", "--source", f"{long}.mp4", "--no-preview"]]
+    for argv in cases:
+        code = main([str(a) for a in argv])
+        line = one_error_line(capsys.readouterr().err)
+        assert code == 2 and "File name too long" in line and long in line, argv
+
+
+def test_a_signal_ignored_on_purpose_stays_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    import signal
+
+    from segblur.cli import models
+
+    seen = []
+    monkeypatch.setattr(models, "run", lambda args: seen.append(signal.getsignal(signal.SIGHUP)) or 0)
+    old = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as `nohup segblur ...` starts it
+    try:
+        assert main(["models"]) == 0
+        assert seen == [signal.SIG_IGN] and signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, old)

@@ -63,14 +63,26 @@ def test_mask_soft_writes_intermediate_values(tmp_path: Path, model_path: Path,
     assert soft[:, 0].min() > 200 and soft[:, -1].max() < 55
 
 
-def test_mask_output_must_be_a_folder(tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    src = save_image(tmp_path / "a.png", split_image(16, 16))
+def test_mask_one_input_and_a_png_output_writes_that_file(tmp_path: Path, model_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    # `segblur mask x.jpg -o mask.png` used to create a folder called mask.png
+    src = save_image(tmp_path / "x.jpg", split_image(16, 16))
+    code, _, err = run_cli(capsys, "mask", src, "-o", tmp_path / "mask.png", "--model", model_path, "-q")
+    assert code == 0, err
+    assert (tmp_path / "mask.png").is_file()
+    assert cv2.imread(str(tmp_path / "mask.png"), cv2.IMREAD_UNCHANGED).shape == (16, 16)
+
+
+def test_mask_several_inputs_need_a_folder(tmp_path: Path, model_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = save_image(tmp_path / "a.png", split_image(16, 16)), save_image(tmp_path / "b.png", split_image(16, 16))
     taken = tmp_path / "taken.png"
     taken.write_bytes(b"x")
-    code, _, err = run_cli(capsys, "mask", src, "-o", taken, "--model", model_path)
-    assert code == 2
-    assert str(taken) in one_error_line(err)
-    assert taken.read_bytes() == b"x"
+    for out in (taken, tmp_path / "new.png"):
+        code, _, err = run_cli(capsys, "mask", a, b, "-o", out, "--model", model_path)
+        assert code == 2
+        assert str(out) in one_error_line(err) and "several inputs" in err
+    assert taken.read_bytes() == b"x" and not (tmp_path / "new.png").exists()
 
 
 def test_mask_reports_bad_inputs(tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,21 +1,28 @@
-"""``segblur models``: the built-in models and their cards."""
+"""``segblur models``: the built-in models as a table, and their cards."""
 
 from __future__ import annotations
 
 import pytest
 from conftest import one_error_line, run_cli
 
-from segblur.names import DEFAULT_MODEL
+from segblur.names import DEFAULT_MODEL, builtin_models
 
 
-def test_models_lists_the_builtin_model(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_cli(capsys, "models", "--brief")
+def test_models_prints_a_short_table(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "models")
     assert code == 0
-    assert any(line.startswith(f"{DEFAULT_MODEL}:") and "person" in line for line in out.splitlines())
+    lines = out.splitlines()
+    assert len(lines) <= len(builtin_models()) + 4  # it printed 229 lines of cards before
+    row = next(line for line in lines if line.startswith(f"{DEFAULT_MODEL} "))
+    assert "person*" in row and "192x192" in row and "MB" in row and "person_iou 0." in row
+    assert "--full" in out and "# " not in out  # no card
 
 
-def test_models_with_a_name(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_cli(capsys, "models", DEFAULT_MODEL, "--brief")
-    assert code == 0 and out.startswith(f"{DEFAULT_MODEL}:")
+def test_models_with_a_name_or_full_shows_cards(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "models", DEFAULT_MODEL)
+    assert code == 0 and out.startswith(f"{DEFAULT_MODEL}:") and f"# {DEFAULT_MODEL}" in out
+    code, full, _ = run_cli(capsys, "models", "--full")
+    assert code == 0 and all(f"\n{name}: " in "\n" + full for name in builtin_models())
+    assert len(full.splitlines()) > 50
     code, _, err = run_cli(capsys, "models", "nope")
     assert code == 2 and "nope" in one_error_line(err)

@@ -68,6 +68,11 @@ def test_cli_train_errors_are_one_line(folder: Path, tmp_path: Path, capsys) -> 
     assert code == 2 and "bad.yaml" in err and "learning_rate" in err
     code = main(["train", "--arch", "unet", "--out", str(tmp_path / "r")])
     assert code == 2 and "--data" in capsys.readouterr().err
+    for out in (folder, folder / "run"):  # a run folder in the data folder (or the data folder itself)
+        code = main(["train", "--data", f"folder:{folder}", "--arch", "unet", "--out", str(out)])
+        err = capsys.readouterr().err
+        assert code == 2 and str(out) in err and len(err.strip().splitlines()) == 1
+    assert not (folder / "run").exists() and not (folder / "log.csv").exists()
 
 
 def test_cli_export_errors(tmp_path: Path, capsys) -> None:
@@ -80,6 +85,8 @@ def test_cli_export_errors(tmp_path: Path, capsys) -> None:
     assert main(["export", str(tmp_path / "none.pt"), "-o", str(tmp_path / "m.onnx")]) == 2
     assert main(["export", str(junk), "-o", str(tmp_path / "m.onnx"), "--int8"]) == 2
     assert "--calibration" in capsys.readouterr().err
+    assert main(["export", str(junk), "-o", str(tmp_path / "x.txt")]) == 2  # it wrote ONNX into x.txt
+    assert "name it x.onnx" in capsys.readouterr().err and not (tmp_path / "x.txt").exists()
 
 
 def test_cli_resume_takes_the_run_settings_from_the_checkpoint(folder: Path, tmp_path: Path, capsys) -> None:

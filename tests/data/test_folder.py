@@ -42,8 +42,24 @@ def test_folder_defaults_without_splits_or_classes(tmp_path: Path) -> None:
     make_folder(tmp_path, splits=False)
     ds = open_dataset(f"folder:{tmp_path}")
     assert ds.classes == ["background", "foreground"] and ds.foreground == ["foreground"]
-    assert ds.splits() == ["all"]
-    assert {ds.default_split(r) for r in ("train", "val", "test")} == {"all"}
+    assert ds.splits() == ["all", "train", "val"]
+    assert [ds.default_split(r) for r in ("train", "val", "test")] == ["train", "val", "all"]
+
+
+def test_folder_without_splits_holds_out_a_deterministic_validation_part(tmp_path: Path) -> None:
+    # It trained and validated on the same images without a word.
+    for i in range(25):
+        write_rgb(tmp_path / "images" / f"im{i:02d}.png", photo(8, 8, i))
+        (tmp_path / "masks").mkdir(exist_ok=True)
+        cv2.imwrite(str(tmp_path / "masks" / f"im{i:02d}.png"), np.zeros((8, 8), np.uint8))
+    ds = open_dataset(f"folder:{tmp_path}")
+    train = [s.id for s in ds.samples(ds.default_split("train"))]
+    val = [s.id for s in ds.samples(ds.default_split("val"))]
+    assert val == ["im00", "im10", "im20"] and len(train) == 22 and not set(train) & set(val)
+    assert len(ds.samples(ds.default_split("test"))) == 25  # evaluate scores every image
+    assert ds.notes == [f"{tmp_path}: no split lists (splits/*.txt): validating on every 10th image (3 of 25) and "
+                        "training on the rest"]
+    assert [s.id for s in open_dataset(f"folder:{tmp_path}").samples("val")] == val  # the same every time
 
 
 def test_folder_255_is_ignore_with_more_classes(tmp_path: Path) -> None:

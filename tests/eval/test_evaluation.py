@@ -126,10 +126,28 @@ def test_model_classes_are_matched_by_name(tmp_path: Path, model_path: Path, mod
 def test_classes_that_do_not_fit_are_one_error_naming_both_lists(tmp_path: Path, model_path: Path) -> None:
     ds = open_dataset(f"folder:{make_columns_dataset(tmp_path / 'fg', classes=('background', 'foreground'))}")
     with pytest.raises(EvaluationError) as e:
-        evaluate_segmenter(lambda img: np.zeros(img.shape[:2], np.uint8), ds, model_classes=["background", "person"])
+        evaluate_segmenter(lambda img: np.zeros(img.shape[:2], np.uint8), ds,
+                           model_classes=["background", "person", "car"])
     msg = str(e.value)
-    assert_one_line_naming(msg, "background, person")
+    assert_one_line_naming(msg, "background, person, car")
     assert "background, foreground" in msg
+
+
+def test_a_plain_binary_folder_matches_a_two_class_model_by_index(tmp_path: Path, model_path: Path) -> None:
+    # 0/255 masks and no classes.txt: the dataset's classes are (background, foreground). Against a
+    # (background, person) model this was "classes do not fit"; it is scored by index, with a note.
+    root = make_columns_dataset(tmp_path / "plain", classes=("background", "person"))
+    (root / "classes.txt").unlink()
+    for m in (root / "masks").iterdir():
+        cv2.imwrite(str(m), cv2.imread(str(m), cv2.IMREAD_UNCHANGED) * 255)
+    ds = open_dataset(f"folder:{root}")
+    assert ds.classes == ["background", "foreground"]
+    seg = Segmenter(model_path)
+    report = evaluate_segmenter(seg.predict_classes, ds, model_classes=seg.classes, predictions_out=tmp_path / "p")
+    check_columns_scores(report)
+    assert report["classes"] == ["background", "person"]
+    assert "by index" in report["class_note"] and "background, person" in report["class_note"]
+    assert set(np.unique(cv2.imread(str(tmp_path / "p" / "a.png"), cv2.IMREAD_UNCHANGED))) == {0, 255}
 
 
 def test_match_classes_folds_extra_classes_into_background() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
 import zlib
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from conftest import assert_one_line_naming
 
 from segblur.io import open_temp, write_atomic
-from segblur.media import images
+from segblur.media import headers
 from segblur.media.images import (
     ImageError,
     Job,
@@ -242,14 +243,33 @@ def test_folder_input_recurses_and_keeps_relative_paths(tree: Path, tmp_path: Pa
 
 def test_suffix_replaces_output_suffixes(tree: Path, tmp_path: Path) -> None:
     out = tmp_path / "masks"
-    jobs, errors = plan_jobs([tree], out, suffix=".png", single_file_ok=False)
+    jobs, errors = plan_jobs([tree], out, suffix=".png")
     assert errors == []
     assert sorted(str(j.dst.relative_to(out)) for j in jobs) == ["a.png", "sub/b.png", "sub/deeper/c.png"]
 
 
-def test_single_file_not_ok_makes_out_a_folder(tree: Path, tmp_path: Path) -> None:
-    jobs, _ = plan_jobs([tree / "a.jpg"], tmp_path / "x.png", suffix=".png", single_file_ok=False)
-    assert jobs == [Job(tree / "a.jpg", tmp_path / "x.png" / "a.png")]
+def test_one_input_and_an_output_named_like_the_suffix_is_that_file(tree: Path, tmp_path: Path) -> None:
+    jobs, errors = plan_jobs([tree / "a.jpg"], tmp_path / "mask.png", suffix=".png")  # `segblur mask x.jpg -o mask.png`
+    assert errors == [] and jobs == [Job(tree / "a.jpg", tmp_path / "mask.png")]
+    with pytest.raises(ImageError, match=r"mask\.jpg: this output is written as \.png; name it mask\.png"):
+        plan_jobs([tree / "a.jpg"], tmp_path / "mask.jpg", suffix=".png")  # a JPEG mask would not hold 0/255
+    assert not (tmp_path / "mask.jpg").exists()
+
+
+@pytest.mark.parametrize("inputs", [["a.jpg", "sub/b.png"], [""]])
+def test_several_inputs_and_an_output_named_like_a_file_is_an_error(tree: Path, tmp_path: Path,
+                                                                   inputs: list[str]) -> None:
+    # `image a.jpg b.jpg -o single.jpg` (or a folder) used to create a folder called single.jpg
+    with pytest.raises(ImageError) as ei:
+        plan_jobs([tree / i for i in inputs], tmp_path / "single.JPG")
+    assert_one_line_naming(str(ei.value), tmp_path / "single.JPG")
+    assert "several inputs" in str(ei.value) and not (tmp_path / "single.JPG").exists()
+    (tmp_path / "taken.txt").write_text("x")
+    with pytest.raises(ImageError, match="is a file; several inputs"):
+        plan_jobs([tree / i for i in inputs], tmp_path / "taken.txt")
+    (tmp_path / "folder.jpg").mkdir()  # an existing folder, or a name ending in a separator, is a folder after all
+    assert len(plan_jobs([tree / i for i in inputs], tmp_path / "folder.jpg")[0]) >= 2
+    assert len(plan_jobs([tree / i for i in inputs], str(tmp_path / "new.jpg") + os.sep)[0]) >= 2
 
 
 def test_output_equal_to_an_input_is_refused(tree: Path) -> None:
@@ -275,7 +295,7 @@ def test_collision_after_suffix_change_is_reported(tmp_path: Path) -> None:
     src = tmp_path / "in"
     write(src / "pic.jpg", b"1")
     write(src / "pic.png", b"2")
-    jobs, errors = plan_jobs([src], tmp_path / "out", suffix=".png", single_file_ok=False)
+    jobs, errors = plan_jobs([src], tmp_path / "out", suffix=".png")
     assert len(jobs) == 1 and len(errors) == 1
     assert "pic" in errors[0]
 
@@ -395,8 +415,8 @@ def test_jpeg_walk_handles_large_stuffed_scans() -> None:
     rng = np.random.default_rng(0)
     scan = rng.integers(0, 256, 5_000_000, dtype=np.uint8).tobytes().replace(b"\xff", b"\xff\x00")
     data = b"\xff\xd8\xff\xda\x00\x08" + b"\x01\x01\x00\x00\x3f\x00" + scan + b"\xff\xd9"
-    assert not images._truncated(data, "JPEG")
-    assert images._truncated(data[:-2], "JPEG")
+    assert not headers.truncated(data, "JPEG")
+    assert headers.truncated(data[:-2], "JPEG")
 
 
 # --- decode failures -----------------------------------------------------------------------------------
@@ -491,9 +511,10 @@ def test_too_long_input_name_is_an_error_not_a_traceback(tree: Path, tmp_path: P
 
 def test_too_long_output_name_is_an_error(tree: Path, tmp_path: Path) -> None:
     out = tmp_path / ("o" * 300 + ".png")
-    jobs, errors = plan_jobs([tree / "a.jpg"], out)
-    assert jobs == [] and len(errors) == 1 and "too long" in errors[0]
-    assert_one_line_naming(errors[0], out)
+    with pytest.raises(ImageError) as ei:  # no output can be written: the whole command stops
+        plan_jobs([tree / "a.jpg"], out)
+    assert "too long" in str(ei.value)
+    assert_one_line_naming(str(ei.value), out)
 
 
 def test_symlink_loop_is_an_error(tree: Path, tmp_path: Path) -> None:
@@ -639,3 +660,138 @@ def test_one_line_reason() -> None:
     assert one_line(ValueError("first\n[mp4 @ 0x1] moov atom not found")) == "moov atom not found"
     assert one_line(RuntimeError()) == "RuntimeError"
     assert len(one_line(ValueError("x" * 500))) == 200
+
+
+# --- what is refused before reading or decoding; what is kept beyond 8-bit RGB ---------------------------------
+
+def test_a_fifo_named_like_an_image_is_refused_without_opening_it(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    fifo = tmp_path / "x.jpg"
+    os.mkfifo(fifo)  # opening it for reading would wait for a writer forever
+    with monkeypatch.context() as m, pytest.raises(ImageError) as ei:
+        m.setattr(Path, "read_bytes", lambda self: pytest.fail("opened"))
+        read_image(fifo)
+    assert_one_line_naming(str(ei.value), fifo)
+    assert "not a regular file" in str(ei.value)
+    jobs, errors = plan_jobs([tmp_path], tmp_path / "out")  # found in a folder: skipped with a line
+    assert jobs == [] and len(errors) == 1 and str(fifo) in errors[0] and "skipped" in errors[0]
+
+
+def test_a_link_to_dev_zero_is_refused_without_reading_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    link = tmp_path / "zero.jpg"
+    link.symlink_to("/dev/zero")
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail("read"))
+    with pytest.raises(ImageError, match="not a regular file"):
+        read_image(link)
+
+
+def test_a_file_too_large_for_any_image_is_refused_before_it_is_read(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    big = tmp_path / "big.png"
+    with open(big, "wb") as f:  # sparse: 20 MB that take no disk
+        f.truncate(20_000_000)
+    monkeypatch.setenv("SEGBLUR_MAX_PIXELS", "1M")  # 1 MP: at most 8 MB (+1 MiB) of file is worth reading
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail("read"))
+    with pytest.raises(ImageError) as ei:
+        read_image(big)
+    assert_one_line_naming(str(ei.value), big)
+    assert "too large" in str(ei.value) and "SEGBLUR_MAX_PIXELS" in str(ei.value)
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".bmp", ".webp", ".tif"])
+def test_an_image_over_the_pixel_limit_is_refused_before_it_is_decoded(tmp_path: Path, suffix: str,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / f"p{suffix}"
+    path.write_bytes(encoded(suffix, sample(40, 60)))  # 2400 pixels
+    assert headers.dimensions(path.read_bytes(), sniff_format(path.read_bytes())) == (60, 40)
+    monkeypatch.setenv("SEGBLUR_MAX_PIXELS", "2000")
+    monkeypatch.setattr(cv2, "imdecode", lambda *a: pytest.fail("decoded"))
+    with pytest.raises(ImageError) as ei:
+        read_image(path)
+    assert_one_line_naming(str(ei.value), path)
+    assert "60x40" in str(ei.value) and "SEGBLUR_MAX_PIXELS" in str(ei.value)
+    monkeypatch.setenv("SEGBLUR_MAX_PIXELS", "2400")
+    monkeypatch.undo()
+    assert read_image(path).shape == (40, 60, 3)
+
+
+def test_the_pixel_limit_is_sized_for_the_machine_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    from segblur.media import limits
+
+    monkeypatch.delenv("SEGBLUR_MAX_PIXELS", raising=False)
+    monkeypatch.setattr(limits, "memory_bytes", lambda: 16 << 30)
+    assert limits.max_pixels() == (16 << 30) // 2 // limits.BYTES_PER_PIXEL  # 245 MP on 16 GiB
+    monkeypatch.setattr(limits, "memory_bytes", lambda: 1 << 40)
+    assert limits.max_pixels() == limits.OPENCV_MAX_PIXELS
+    for text, value in (("400000000", 400_000_000), ("400e6", 400_000_000), ("250M", 250_000_000)):
+        monkeypatch.setenv("SEGBLUR_MAX_PIXELS", text)
+        assert limits.max_pixels() == value
+    monkeypatch.setenv("SEGBLUR_MAX_PIXELS", "lots")
+    assert limits.max_pixels() == limits.OPENCV_MAX_PIXELS
+    assert limits.too_many_pixels(100, 100) is None
+
+
+def test_a_png_header_too_wide_for_opencv_is_refused_before_libpng_sees_it(tmp_path: Path,
+                                                                            capfd: pytest.CaptureFixture[str]) -> None:
+    ihdr = struct.pack(">IIBBBBB", 2_000_000, 10, 8, 2, 0, 0, 0)
+    wide = tmp_path / "wide.png"
+    wide.write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(b"\0" * 100))
+                     + _chunk(b"IEND", b""))
+    with pytest.raises(ImageError, match=r"wide\.png: image too large \(2000000x10\)"):
+        read_image(wide)
+    assert capfd.readouterr().err == ""  # libpng printed "Image width exceeds user limit in IHDR" here before
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def test_rgba_and_16_bit_pictures_keep_what_the_format_can_hold(tmp_path: Path) -> None:
+    from segblur.media.images import read_picture
+
+    rgb16 = np.zeros((8, 10, 3), np.uint16)
+    rgb16[..., 0] = np.arange(10) * 6000 + 7  # values no 8-bit image can hold
+    alpha16 = np.full((8, 10), 40000, np.uint16)
+    path = tmp_path / "deep.png"
+    assert cv2.imwrite(str(path), cv2.cvtColor(np.dstack([rgb16, alpha16]), cv2.COLOR_RGBA2BGRA))
+    pic = read_picture(path)
+    assert pic.rgb.dtype == np.uint8 and pic.rgb.shape == (8, 10, 3)
+    assert np.array_equal(pic.rgb, ((rgb16.astype(np.uint32) + 128) // 257).astype(np.uint8))
+    processed = pic.rgb.copy()
+    processed[:, 5:] = 9  # the right half changed by an effect, the left half left as it was
+    out, lost = pic.restore(processed, ".png")
+    assert lost == [] and out.dtype == np.uint16 and out.shape == (8, 10, 4)
+    assert np.array_equal(out[:, :5, :3], rgb16[:, :5])  # untouched pixels keep their exact 16-bit values
+    assert np.all(out[:, 5:, :3] == 9 * 257) and np.all(out[..., 3] == 40000)
+    out, lost = pic.restore(processed, ".webp")  # alpha yes, 16 bits no
+    assert out.dtype == np.uint8 and out.shape == (8, 10, 4) and len(lost) == 1 and "16 bits" in lost[0]
+    out, lost = pic.restore(processed, ".JPG")
+    assert out.shape == (8, 10, 3) and len(lost) == 2 and "alpha" in lost[1]
+    write_image(tmp_path / "o.png", pic.restore(processed, ".png")[0])
+    again = cv2.imread(str(tmp_path / "o.png"), cv2.IMREAD_UNCHANGED)
+    assert again.dtype == np.uint16 and again.shape == (8, 10, 4)
+
+
+def test_plain_pictures_and_palette_transparency(tmp_path: Path) -> None:
+    from segblur.media.images import read_picture
+
+    path = tmp_path / "p.png"
+    path.write_bytes(encoded(".png"))
+    pic = read_picture(path)
+    assert pic.alpha is None and pic.deep is None and np.array_equal(pic.rgb, sample())
+    assert np.array_equal(pic.restore(sample(), ".jpg")[0], sample())
+    rgba = np.dstack([sample(), np.full((24, 32), 128, np.uint8)])
+    assert cv2.imwrite(str(tmp_path / "a.webp"), cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA),
+                       [cv2.IMWRITE_WEBP_QUALITY, 101])  # lossless, with alpha
+    assert np.all(read_picture(tmp_path / "a.webp").alpha == 128)
+
+
+def test_libpng_says_nothing_of_its_own_about_a_corrupt_png(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    data = bytearray(encoded(".png", np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)))
+    data[data.find(b"IDAT") + 20] ^= 0xFF  # damaged image data: libpng printed "libpng error: IDAT: CRC error"
+    bad = tmp_path / "crc.png"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ImageError, match=r"crc\.png: corrupt PNG file"):
+        read_image(bad)
+    print("after", file=sys.stderr)  # stderr works again afterwards
+    assert capfd.readouterr().err == "after\n"

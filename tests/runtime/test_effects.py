@@ -277,6 +277,8 @@ def test_unpremultiply_divides_by_weight() -> None:
     ("#ff0000", (255, 0, 0)), ("#00FF7f", (0, 255, 127)), ("  #0A0b0C ", (10, 11, 12)),
     ("255,0,0", (255, 0, 0)), ("1, 2, 3", (1, 2, 3)), ("black", (0, 0, 0)), ("White", (255, 255, 255)),
     ("green", (0, 177, 64)), ("grey", (128, 128, 128)), ((9, 8, 7), (9, 8, 7)), ([0, 0, 255], (0, 0, 255)),
+    ("red", (255, 0, 0)), ("Navy", (0, 0, 128)), (" hotpink ", (255, 105, 180)), ("rebeccapurple", (102, 51, 153)),
+    ("lime", (0, 255, 0)), ("#f0a", (255, 0, 170)),
 ])
 def test_parse_color_accepts(text: object, rgb: tuple[int, int, int]) -> None:
     assert parse_color(text) == rgb  # type: ignore[arg-type]

@@ -246,6 +246,39 @@ def test_more_bad_metadata_is_refused(tmp_path: Path, edit, needle: str) -> None
     assert "\n" not in msg and str(path) in msg and needle in msg
 
 
+@pytest.mark.parametrize("edit", [lambda m: m["input"].update(mean=[1e308] * 3),
+                                  lambda m: m["input"].update(std=[1e-45] * 3),
+                                  lambda m: m["input"].update(mean=[-1e39, 0, 0])])
+def test_mean_and_std_that_overflow_float32_are_refused(tmp_path: Path, edit) -> None:
+    # Python floats, finite: but (pixel - mean) / std in float32 is infinite, and the mask came out all black.
+    path = build_model(tmp_path / "m.onnx", edit=edit)
+    with pytest.raises(ModelError) as e:
+        OnnxModel(path)
+    assert_one_line_naming(e.value, path)
+    assert "infinite or NaN" in str(e.value)
+
+
+def test_a_model_that_outputs_nan_is_refused_at_load(tmp_path: Path) -> None:
+    path = build_model(tmp_path / "nan.onnx", bias=[float("nan"), 0.0])
+    with pytest.raises(ModelError) as e:
+        OnnxModel(path)
+    assert_one_line_naming(e.value, path)
+    assert "NaN or infinite" in str(e.value) and "grey frame" in str(e.value)
+
+
+@pytest.mark.parametrize("content", [b"PK\x03\x04 torch zip", b"", b"\x80\x02pickle"])
+@pytest.mark.parametrize("name", ["best.pt", "weights.bin"])
+def test_a_training_checkpoint_is_named_as_one(tmp_path: Path, content: bytes, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    if name == "weights.bin" and not content:
+        return  # an empty file of no checkpoint suffix is just empty
+    with pytest.raises(ModelError) as e:
+        OnnxModel(path)
+    assert_one_line_naming(e.value, path)
+    assert "training checkpoint" in str(e.value) and "segblur export" in str(e.value)
+
+
 CPU, CUDA, TRT, COREML = "CPUExecutionProvider", "CUDAExecutionProvider", "TensorrtExecutionProvider", \
     "CoreMLExecutionProvider"
 

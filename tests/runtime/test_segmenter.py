@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import BLUE, GREEN, RED, split_image
+from conftest import BLUE, GREEN, RED, assert_one_line_naming, split_image
 
 from segblur import ModelError, Segmenter
 from segblur.runtime.frames import as_rgb
@@ -185,3 +185,15 @@ def test_keeping_a_class_twice_counts_it_once(model_path: Path) -> None:
     img = split_image(32, 48)
     seg = Segmenter(model_path)
     assert np.allclose(seg.predict(img, keep=["person", "person"]), seg.predict(img, keep=["person"]))
+
+
+def test_non_finite_output_on_a_frame_is_a_value_error_naming_the_model(model_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from segblur.runtime.model import ModelOutputError
+
+    seg = Segmenter(model_path)
+    monkeypatch.setattr(seg.model, "run", lambda batch: np.full((1, 2, 32, 32), np.nan, np.float32))
+    with pytest.raises(ModelOutputError) as e:
+        seg.predict(np.zeros((8, 8, 3), np.uint8))
+    assert isinstance(e.value, ValueError)  # the batch loops report it per file and go on
+    assert_one_line_naming(e.value, model_path)

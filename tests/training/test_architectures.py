@@ -33,6 +33,7 @@ SMALL: dict[str, dict] = {
     "deconvnet": {"width": 1 / 16},
     "deeplabv3_resnet50": {"width": 0.25},
     "deeplabv3_mobilenet_v3_large": {"width": 0.5},
+    "efficientnet_lite_seg": {"decoder_width": 16},
 }
 MODELS = list_models()
 quiet_export = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::torch.jit.TracerWarning")
@@ -64,7 +65,8 @@ def calibrated(model: nn.Module, x: torch.Tensor) -> nn.Module:
 
 
 def test_registry_has_every_architecture() -> None:
-    assert {"fastseg", "unet", "deconvnet", "deeplabv3_resnet50", "deeplabv3_mobilenet_v3_large"} <= set(MODELS)
+    assert {"fastseg", "unet", "deconvnet", "deeplabv3_resnet50", "deeplabv3_mobilenet_v3_large",
+            "efficientnet_lite_seg"} <= set(MODELS)
 
 
 # ---------------------------------------------------------------- every architecture

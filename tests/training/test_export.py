@@ -69,6 +69,23 @@ def test_export_onnx_meets_the_runtime_contract(tmp_path: Path) -> None:
 
 
 @quiet_export
+def test_export_onnx_zeroes_subnormal_weights(tmp_path: Path) -> None:
+    """Subnormal floats are very slow to multiply on Intel CPUs; export writes them as zeros."""
+    import onnx
+    from onnx import numpy_helper
+
+    net = _tiny_net()
+    with torch.no_grad():
+        net.head.weight[0, :4] = 1e-40
+    assert (net.head.weight != 0).all()
+    meta = segblur_metadata(["background", "person"], ["person"], (64, 64))
+    proto = onnx.load(str(export_onnx(net, tmp_path / "tiny.onnx", meta)))
+    weights = [numpy_helper.to_array(t) for t in proto.graph.initializer if t.data_type == onnx.TensorProto.FLOAT]
+    assert not any(((w != 0) & (np.abs(w) < np.finfo(np.float32).tiny)).any() for w in weights)
+    assert sum(int((w == 0).sum()) for w in weights) >= 4
+
+
+@quiet_export
 def test_export_onnx_refuses_bad_metadata_before_writing(tmp_path: Path) -> None:
     meta = segblur_metadata(["background", "person"], ["cat"], (64, 64))
     with pytest.raises(ModelError):
@@ -153,6 +170,28 @@ def test_export_model_errors_are_one_line(tmp_path: Path) -> None:
     _checkpoint(tmp_path / "odd.pt", arch_kwargs={"depth": 9})
     with pytest.raises(ExportError, match="odd.pt: "):
         export_model(tmp_path / "odd.pt", tmp_path / "o.onnx")
+
+
+def test_export_never_writes_over_its_inputs_or_into_a_non_onnx_file(tmp_path: Path) -> None:
+    ck = _checkpoint(tmp_path / "runs" / "best.pt")
+    before = ck.read_bytes()
+    cal = tmp_path / "photos"
+    cal.mkdir()
+    (tmp_path / "m.json").write_text("{}")
+    cases = [((ck, ck), {}, "is the input"),  # the checkpoint was replaced by ONNX, rc 0
+             ((ck, tmp_path / "x.txt"), {}, r"x\.txt: a model is written as ONNX; name it x\.onnx"),
+             ((ck, cal / "q.onnx"), {"int8": True, "calibration": cal}, "inside the input folder"),
+             ((ck, tmp_path / "m.json"), {"metrics": tmp_path / "m.json"}, "is the input")]
+    for args, kw, message in cases:
+        with pytest.raises(ExportError, match=message) as err:
+            export_model(*args, **kw)
+        assert "\n" not in str(err.value)
+    assert ck.read_bytes() == before and not (tmp_path / "x.txt").exists() and list(cal.iterdir()) == []
+    fp32 = tmp_path / "pf.onnx"
+    fp32.write_bytes(b"an exported model")
+    with pytest.raises(ExportError, match="is the input"):  # the fp32 model replaced by its INT8 version, rc 0
+        export_model(fp32, fp32, int8=True, calibration=cal)
+    assert fp32.read_bytes() == b"an exported model"
 
 
 def test_metrics_summary_names_person_reports() -> None:

@@ -232,3 +232,27 @@ def test_warm_restart_from_a_cosine_run(folder: Path, tmp_path: Path) -> None:
     trainer._build()
     for k, v in trainer.model.state_dict().items():
         assert torch.equal(v, first[k]), k
+
+
+@pytest.mark.parametrize("when", ["after", "before"])
+def test_a_run_killed_around_last_pt_logs_every_epoch_once_after_resume(folder: Path, tmp_path: Path,
+                                                                        monkeypatch, when: str) -> None:
+    # Killed right after last.pt of epoch 2 was written, the run lost that epoch's log.csv row; killed just before,
+    # a row without a checkpoint must not appear twice once epoch 2 runs again.
+    import segblur.training.loop as loop
+
+    real = loop.save
+
+    def dying_save(state: dict, path: Path) -> None:
+        if Path(path).name == "last.pt" and state["epoch"] == 1:
+            if when == "after":
+                real(state, path)
+            raise RunStoppedError
+        real(state, path)
+
+    monkeypatch.setattr(loop, "save", dying_save)
+    with pytest.raises(RunStoppedError):
+        Trainer(cfg(folder, tmp_path / "k", epochs=3), quiet=True).fit()
+    monkeypatch.setattr(loop, "save", real)
+    Trainer(cfg(folder, tmp_path / "k", epochs=3), resume=True, quiet=True).fit()
+    assert [r["epoch"] for r in read_log(tmp_path / "k" / "log.csv")] == ["1", "2", "3"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import cv2
@@ -229,3 +230,29 @@ def test_tune_runs_trials_in_a_shared_sqlite_study(folder: Path, tmp_path: Path)
     again = tune(base, trials=1, quiet=True)  # a second worker joins the same study
     assert again["trials"] == 3
     assert json.loads((tmp_path / "study" / "best.json").read_text())["trials"] == 3
+
+
+def test_ctrl_c_during_a_trial_is_one_line_without_optuna_traceback(folder: Path, tmp_path: Path, fake,
+                                                                   caplog: pytest.LogCaptureFixture,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    def interrupted(config: TrainConfig) -> float:
+        raise KeyboardInterrupt  # Ctrl-C, or SIGTERM through segblur.interrupts
+
+    FakeTrainer.score = staticmethod(interrupted)
+    code = main(["tune", "--data", f"folder:{folder}", "--arch", "unet", "--out", str(tmp_path / "t"),
+                 "--trials", "3"])
+    assert code == 130 and capsys.readouterr().err.strip().splitlines()[-1] == "segblur: interrupted"
+    # Optuna logged "Trial 0 failed ... KeyboardInterrupt()" with 7 frames of traceback, and "failed with value None"
+    assert not [r for r in caplog.records if r.name.startswith("optuna") and r.levelno >= logging.WARNING]
+
+
+def test_a_failed_trial_is_one_line_too(folder: Path, tmp_path: Path, fake, caplog: pytest.LogCaptureFixture) -> None:
+    def nan(config: TrainConfig) -> float:
+        raise FloatingPointError("the loss is nan")
+
+    FakeTrainer.score = staticmethod(nan)
+    with pytest.raises(RuntimeError, match="no trial has completed"):
+        tune(cfg(folder, tmp_path / "t"), trials=2)
+    failed = [r for r in caplog.records if "failed with parameters" in r.getMessage()]
+    assert len(failed) == 2 and all("the loss is nan" in r.getMessage() and not r.exc_info for r in failed)
+    assert not [r for r in caplog.records if r.exc_info]

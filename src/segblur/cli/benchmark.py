@@ -34,6 +34,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--file-frames", type=int_in(0), default=60, metavar="N",
                    help="frames of the 1920x1080 clip for --stream's video file throughput (default 60; 0 skips it)")
     p.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="no line as each measurement starts")
     add_model_options(p)
     p.set_defaults(func=run)
 
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from functools import partial
 
     from ..bench.report import BenchmarkError, format_report, run_benchmark
-    from .common import CommandError, make_pipeline, size, write_json
+    from .common import CommandError, check_outputs, make_pipeline, model_file, report, size, write_json
 
     try:
         frame_size = size(args.size)  # the type camera's --size uses; an error here is a CommandError (exit 2)
@@ -51,11 +52,12 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(e)) from None
     if args.stream and not args.stream_seconds > 0:
         raise CommandError(f"--stream-seconds must be positive, got {args.stream_seconds:g}")
+    check_outputs([args.json], [model_file(args.model), args.image, args.reference])
     try:
         report = run_benchmark(partial(make_pipeline, args), frame_size, image=args.image,
                                effects=args.effect or ["blur"], repeats=args.repeats, reference=args.reference,
                                threads=args.threads, stream_seconds=args.stream_seconds if args.stream else None,
-                               file_frames=args.file_frames)
+                               file_frames=args.file_frames, notify=(lambda line: None) if args.quiet else report)
     except BenchmarkError as e:
         raise CommandError(str(e)) from None
     print(format_report(report))

@@ -69,11 +69,12 @@ def run(args: argparse.Namespace) -> int:
     """Open the source, the pipeline and the outputs, stream until done, report; returns the exit status."""
     import sys
 
+    from ..interrupts import interrupted_message, interrupted_status
     from ..media import camera
     from ..media.images import ImageError, read_image
     from ..progress import Progress
     from ..runtime.effects import parse_color
-    from .common import CommandError, make_pipeline, report, stream_settings
+    from .common import CommandError, check_outputs, make_pipeline, model_file, report, stream_settings
 
     effect = args.effect or ("image" if args.background else "blur")
     if effect == "image" and not args.background:
@@ -94,29 +95,32 @@ def run(args: argparse.Namespace) -> int:
                          background=backgrounds[0] if backgrounds else None,
                          color=color if effect == "color" else None, invert=args.invert, governor=governor,
                          **stream_settings(args, stream=True))
+    check_outputs([args.record], [args.source, model_file(args.model), *(args.background or ())])
     settings = camera.CameraSettings(args.source, args.size, args.fps, preview=args.preview, virtual=args.virtual,
                                      virtual_device=args.virtual_device, record=args.record)
     try:
         session = camera.open_camera(settings, notify=report)
     except (camera.SourceError, camera.SinkError) as e:
         raise CommandError(str(e)) from None
-    if not args.quiet:
-        report(session.describe())
-    progress = Progress(args.frames, "frames", enabled=not args.quiet and session.window is None)
+    with session:  # closed (a recording finalised) however the run ends, even before it starts streaming
+        if not args.quiet:
+            report(session.describe())
+        progress = Progress(session.expected_frames(args.frames), "frames",
+                            enabled=not args.quiet and session.window is None)
 
-    def on_frame(st: camera.StreamStats) -> None:
-        if progress.enabled:  # live per-stage and end-to-end latency, only where a progress line shows it
-            progress.extra = st.stage_line()
-        progress.update()
+        def on_frame(st: camera.StreamStats) -> None:
+            if progress.enabled:  # live per-stage and end-to-end latency, only where a progress line shows it
+                progress.extra = st.stage_line()
+            progress.update()
 
-    try:
-        stats = session.run(pipe, frames=args.frames, controls=camera.Controls(backgrounds=backgrounds, color=color),
-                            on_frame=on_frame)
-    except camera.StreamError as e:
+        try:
+            stats = session.run(pipe, frames=args.frames,
+                                controls=camera.Controls(backgrounds=backgrounds, color=color), on_frame=on_frame)
+        except camera.StreamError as e:
+            progress.close()
+            report(str(e))
+            return 1
         progress.close()
-        report(str(e))
-        return 1
-    progress.close()
     recorder = session.recorder
     if not args.quiet:
         s = stats.summary()
@@ -129,12 +133,12 @@ def run(args: argparse.Namespace) -> int:
                    f"p95 {s['latency_p95_ms']:.1f} ms; median ms per stage: {stages}")
         if pipe.governor is not None:
             report(f"governor: {pipe.governor.describe()}")
-        if recorder is not None:
+        if recorder is not None and recorder.frames:
             report(f"recorded {recorder.frames} frames to {recorder.path}")
     if stats.ended == "lost":
         report(stats.message + (f"; recording saved to {recorder.path}" if recorder is not None else ""))
         return 1
     if stats.ended == "interrupted":
-        print("segblur: interrupted", file=sys.stderr)
-        return 130
+        print(f"segblur: {interrupted_message()}", file=sys.stderr)
+        return interrupted_status()
     return 0

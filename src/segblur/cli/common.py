@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,13 +43,18 @@ def finite(text: str) -> float:
 
 
 def size(text: str) -> tuple[int, int]:
-    """Argparse type for a frame size: ``"1280x720"`` -> (1280, 720), each side at least 16."""
+    """Argparse type for a frame size: ``"1280x720"`` -> (1280, 720), each side at least 16, within the pixel
+    limit (:func:`segblur.media.limits.max_pixels`)."""
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"size {text!r} must look like 1280x720") from None
     if w < 16 or h < 16:
         raise argparse.ArgumentTypeError(f"size {text!r} is too small")
+    from ..media.limits import too_many_pixels  # standard library only: cheap
+
+    if (problem := too_many_pixels(w, h)):
+        raise argparse.ArgumentTypeError(f"size {problem}")
     return w, h
 
 
@@ -142,7 +147,8 @@ def add_effect_options(p: argparse.ArgumentParser, multi_background: bool = Fals
                        help="replacement background picture; repeat to switch between several with the b key")
     else:
         g.add_argument("--background", metavar="IMAGE", default=None, help="replacement background picture")
-    g.add_argument("--color", default=None, help="colour for --effect color: #RRGGBB, R,G,B or a name")
+    g.add_argument("--color", default=None, help="colour for --effect color: #RRGGBB, R,G,B or a CSS colour name "
+                   "(red, navy...; green and blue are chroma-key shades)")
     g.add_argument("--invert", action="store_true", help="apply the effect to the kept classes instead")
     return g
 
@@ -153,6 +159,40 @@ class CommandError(Exception):
     def __init__(self, message: str, status: int = 2) -> None:
         super().__init__(message)
         self.status = status
+
+
+def check_outputs(outputs: Iterable[str | Path | None], inputs: Iterable[str | Path | None]) -> None:
+    """CommandError (exit 2) when an output given is, or lies inside, one of the inputs given (model, checkpoint,
+    data or calibration folder, pictures): :func:`segblur.io.check_output` on each output, before anything is
+    written. None entries (options not given) are skipped."""
+    from ..io import OverwriteError, check_output
+
+    inputs = [i for i in inputs if i is not None]
+    try:
+        for out in outputs:
+            if out is not None:
+                check_output(out, inputs)
+    except OverwriteError as e:
+        raise CommandError(str(e)) from None
+
+
+def model_file(model: str | Path | None) -> Path | None:
+    """The file a --model value names (a built-in name resolved), or None when there is none to protect."""
+    if model is None:
+        return None
+    from ..runtime.model import ModelError, resolve_model_path
+
+    try:
+        return resolve_model_path(model)
+    except (ModelError, OSError):
+        return None
+
+
+def dataset_folder(spec: str | None) -> Path | None:
+    """The folder of a ``KIND:PATH`` dataset spec (what --data reads), or None."""
+    if not spec or ":" not in spec:
+        return None
+    return Path(spec.partition(":")[2]).expanduser()
 
 
 def make_pipeline(args: argparse.Namespace, segmenter: Segmenter | None = None, **kw) -> Pipeline:

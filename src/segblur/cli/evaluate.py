@@ -7,10 +7,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..names import CHECKPOINT_SUFFIXES
 from .common import add_mask_options, add_stream_options, finite, int_in
 
 ORDER = 45
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
 
 
 def add_parsers(sub) -> None:
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     from ..data import DatasetError, open_dataset
     from ..eval.evaluation import EvaluationError, evaluate_predictions, evaluate_segmenter
     from ..eval.metrics import format_table
-    from .common import CommandError, report, write_json
+    from .common import CommandError, check_outputs, dataset_folder, model_file, report, write_json
 
     if args.sequence is not None:
         return _sequence(args)
@@ -94,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("give --data with --model or --predictions, or --sequence")
     if args.predictions_out is not None and args.predictions is not None:
         raise CommandError("--predictions-out is only used with --model")
+    check_outputs([args.json, args.predictions_out], [model_file(args.model), dataset_folder(args.data),
+                                                      args.predictions])
     if args.tolerance_px is not None and args.tolerance_px < 0:
         raise CommandError("--tolerance-px must not be negative")
     options = {"on_error": report, "show_progress": not args.quiet, "tolerance_px": args.tolerance_px}

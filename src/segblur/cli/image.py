@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from .common import add_effect_options, add_mask_options, add_model_options, add_stream_options, int_in
 
@@ -29,18 +28,32 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """The effect on every input, written to OUT; 1 when some inputs failed."""
-    from ..media.images import Job, plan_jobs, read_image, write_image
-    from .common import CommandError, chosen_effect, make_pipeline, run_jobs, stream_settings
+    from ..media.images import ImageError, Job, plan_jobs, read_picture, write_image
+    from .common import (
+        CommandError,
+        check_outputs,
+        chosen_effect,
+        make_pipeline,
+        model_file,
+        report,
+        run_jobs,
+        stream_settings,
+    )
 
     effect = chosen_effect(args)
-    out = Path(args.output)
-    if out.is_file() and len(args.inputs) > 1:
-        raise CommandError(f"{out}: is a file; several inputs need an output folder")
+    check_outputs([args.output], [model_file(args.model), args.background])
+    try:
+        jobs, errors = plan_jobs(args.inputs, args.output, protect=[args.background] if args.background else ())
+    except ImageError as e:
+        raise CommandError(str(e)) from None
     pipe = make_pipeline(args, effect=effect, strength=args.strength, background=args.background, color=args.color,
                          invert=args.invert, **stream_settings(args, stream=False))
-    jobs, errors = plan_jobs(args.inputs, args.output, protect=[args.background] if args.background else ())
 
     def work(job: Job) -> None:
-        write_image(job.dst, pipe.process(read_image(job.src), still=True), quality=args.quality)
+        picture = read_picture(job.src)
+        out, lost = picture.restore(pipe.process(picture.rgb, still=True), job.dst.suffix)
+        write_image(job.dst, out, quality=args.quality)
+        if lost:
+            report(f"note: {job.dst}: {' and '.join(lost)} of {job.src} not kept")
 
     return run_jobs(jobs, errors, work, quiet=args.quiet, output=args.output)

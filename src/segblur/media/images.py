@@ -6,9 +6,11 @@ loop can report it and carry on with the other inputs.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import re
 import stat
+import sys
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +19,14 @@ import cv2
 import numpy as np
 
 from ..io import write_atomic
+from .headers import beyond_rgb8, dimensions, sniff_format, truncated
+from .limits import ENV as LIMIT_ENV
+from .limits import max_file_bytes, max_pixels, too_many_pixels
 
 READ_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 WRITE_SUFFIXES = READ_SUFFIXES
-_MAGIC = [(b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"BM", "BMP"),
-          (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF")]
+ALPHA_SUFFIXES = (".png", ".webp", ".tif", ".tiff")  # formats that keep an alpha channel
+DEEP_SUFFIXES = (".png", ".tif", ".tiff")  # formats that keep 16 bits per channel
 # OpenCV's default decoding limits (CV_IO_MAX_IMAGE_WIDTH/HEIGHT/PIXELS).
 _MAX_SIDE = 1 << 20
 _MAX_PIXELS = 1 << 30
@@ -31,105 +36,8 @@ class ImageError(Exception):
     """An input or output image problem; the message is one line naming the file."""
 
 
-def sniff_format(data: bytes) -> str | None:
-    """The image format from the file's first bytes, or None if it is not one we read."""
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "WEBP"
-    for magic, fmt in _MAGIC:
-        if data.startswith(magic):
-            return fmt
-    return None
-
-
-def _png_truncated(data: bytes) -> bool:
-    """Walk the chunks (length, type, data, CRC) from the signature: True if the data ends before IEND.
-
-    Bytes after IEND are ignored, as decoders do.
-    """
-    n, pos = len(data), 8
-    while True:
-        if pos + 8 > n:
-            return True
-        end = pos + 12 + int.from_bytes(data[pos:pos + 4], "big")
-        if end > n:
-            return True
-        if data[pos + 4:pos + 8] == b"IEND":
-            return False
-        pos = end
-
-
-# JPEG start-of-frame markers (they carry the image size): C0-CF except DHT (C4), JPG (C8) and DAC (CC).
-_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-# In entropy-coded data a marker is 0xFF followed by anything but 0x00 (stuffing), RST0-7 or 0xFF (fill).
-_JPEG_NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
-
-
-def _walk_jpeg(data: bytes) -> tuple[bool, tuple[int, int] | None]:
-    """Walk the markers from SOI to EOI: (truncated, (width, height) from the first frame header or None).
-
-    Segments are skipped by their length (so an EXIF thumbnail's EOI inside APP1 does not count);
-    after each SOS the entropy-coded data runs to the next real marker (progressive files have
-    several scans). Anything after EOI (e.g. the video of a "motion photo") is ignored. Structure
-    this walk cannot follow is left to the decoder to judge (reported as not truncated).
-    """
-    n, pos, size = len(data), 2, None
-    while True:
-        pos = data.find(b"\xff", pos)  # like libjpeg, skip stray bytes before a marker
-        if pos < 0:
-            return True, size
-        while pos < n and data[pos] == 0xFF:  # fill bytes
-            pos += 1
-        if pos >= n:
-            return True, size
-        marker = data[pos]
-        pos += 1
-        if marker == 0xD9:  # EOI
-            return False, size
-        if marker in (0x00, 0x01) or 0xD0 <= marker <= 0xD8:  # no length: stuffing, TEM, RSTn, SOI
-            continue
-        if pos + 2 > n:
-            return True, size
-        length = int.from_bytes(data[pos:pos + 2], "big")
-        if length < 2:
-            return False, size  # bogus length: the decoder decides
-        if pos + length > n:
-            return True, size
-        if marker in _JPEG_SOF and size is None and length >= 7:
-            size = (int.from_bytes(data[pos + 5:pos + 7], "big"), int.from_bytes(data[pos + 3:pos + 5], "big"))
-        pos += length
-        if marker == 0xDA:  # SOS: entropy-coded data up to the next marker
-            m = _JPEG_NEXT_MARKER.search(data, pos)
-            if m is None:
-                return True, size
-            pos = m.start()
-
-
-def _truncated(data: bytes, fmt: str) -> bool:
-    if fmt == "JPEG":
-        return _walk_jpeg(data)[0]
-    if fmt == "PNG":
-        return _png_truncated(data)
-    return False  # other formats: the decoder decides
-
-
-def _dimensions(data: bytes, fmt: str) -> tuple[int, int] | None:
-    """(width, height) from the header where cheaply known, else None."""
-    if fmt == "PNG" and data[12:16] == b"IHDR" and len(data) >= 24:
-        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    if fmt == "JPEG":
-        return _walk_jpeg(data)[1]
-    if fmt == "BMP" and len(data) >= 26:
-        header = int.from_bytes(data[14:18], "little")
-        if header == 12:  # OS/2 BITMAPCOREHEADER
-            return int.from_bytes(data[18:20], "little"), int.from_bytes(data[20:22], "little")
-        if header >= 40:
-            return (abs(int.from_bytes(data[18:22], "little", signed=True)),
-                    abs(int.from_bytes(data[22:26], "little", signed=True)))
-    return None
-
-
 def _decode_error(p: Path, data: bytes, fmt: str, reason: str | None, too_large: bool) -> ImageError:
-    size = _dimensions(data, fmt)
+    size = dimensions(data, fmt)
     if size is not None and (max(size) > _MAX_SIDE or size[0] * size[1] > _MAX_PIXELS):
         too_large = True
     if too_large:
@@ -138,9 +46,13 @@ def _decode_error(p: Path, data: bytes, fmt: str, reason: str | None, too_large:
     return ImageError(f"{p}: corrupt {fmt} file, cannot decode{detail}")
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """Decode an image file to RGB uint8 (EXIF orientation applied); raise :class:`ImageError` if unusable."""
-    p = Path(path)
+def _read_checked(p: Path) -> tuple[bytes, str]:
+    """The bytes and format of an image file, after every check that needs no decoding.
+
+    A FIFO, device or socket is refused before it is opened (reading one would hang or never end), a file
+    larger than any image within the pixel limit before it is read, and an image whose header gives a size
+    over the limit before it is decoded.
+    """
     try:
         st = p.stat()
     except (FileNotFoundError, NotADirectoryError):
@@ -149,6 +61,12 @@ def read_image(path: str | Path) -> np.ndarray:
         raise ImageError(f"{p}: cannot read ({e.strerror or e})") from None
     if stat.S_ISDIR(st.st_mode):
         raise ImageError(f"{p}: is a folder, not an image")
+    if not stat.S_ISREG(st.st_mode):
+        raise ImageError(f"{p}: not a regular file (a pipe, device or socket)")
+    if st.st_size > max_file_bytes():
+        raise ImageError(f"{p}: file too large for an image ({st.st_size / 1e6:.0f} MB; the pixel limit "
+                         f"{max_pixels() / 1e6:.0f} MP allows {max_file_bytes() / 1e6:.0f} MB, set {LIMIT_ENV} "
+                         "to change it)")
     try:
         data = p.read_bytes()
     except OSError as e:
@@ -160,13 +78,59 @@ def read_image(path: str | Path) -> np.ndarray:
     fmt = sniff_format(data)
     if fmt is None:
         raise ImageError(f"{p}: not a supported image (JPEG, PNG, BMP, WebP or TIFF expected)")
-    if _truncated(data, fmt):
+    if truncated(data, fmt):
         raise ImageError(f"{p}: truncated {fmt} file")
+    size = dimensions(data, fmt)
+    if size is not None and (max(size) > _MAX_SIDE or size[0] * size[1] > _MAX_PIXELS):
+        raise ImageError(f"{p}: image too large ({size[0]}x{size[1]})")
+    if size is not None and (problem := too_many_pixels(*size)):
+        raise ImageError(f"{p}: image too large ({problem})")
+    return data, fmt
+
+
+class _QuietStderr:
+    """While active (in any thread), the process's stderr (fd 2) goes to /dev/null; the first to enter redirects it,
+    the last to leave restores it.
+
+    libpng prints its own warnings and errors there ("libpng error: IDAT: CRC error", "iCCP: known incorrect sRGB
+    profile") because OpenCV gives it no handler of its own; segblur reports a bad file in one line of its own.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved: int | None = None
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self._users += 1
+            if self._users == 1:
+                try:
+                    sys.stderr.flush()
+                    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+                    os.dup2(devnull, 2)
+                    os.close(devnull)
+                    self._saved = saved
+                except (OSError, ValueError):  # no fd 2 (a GUI app): nothing to silence
+                    self._saved = None
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users == 0 and self._saved is not None:
+                os.dup2(self._saved, 2)
+                os.close(self._saved)
+                self._saved = None
+
+
+_quiet_stderr = _QuietStderr()
+
+
+def _decode(p: Path, data: bytes, fmt: str, flags: int) -> np.ndarray:
+    """``cv2.imdecode`` with its failures as one-line :class:`ImageError` s naming ``p`` (and libpng silenced)."""
     try:
-        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-        if img is None or img.size == 0:
-            raise _decode_error(p, data, fmt, None, False)
-        return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+        with _quiet_stderr if fmt == "PNG" else contextlib.nullcontext():
+            img = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     except MemoryError:
         raise _decode_error(p, data, fmt, None, True) from None
     except cv2.error as e:
@@ -175,10 +139,87 @@ def read_image(path: str | Path) -> np.ndarray:
         text = " ".join(str(e).split())
         reason = text.split(") ", 1)[1] if "error: (" in text and ") " in text else text
         raise _decode_error(p, data, fmt, reason, "MAX_IMAGE" in text) from None
+    if img is None or img.size == 0:
+        raise _decode_error(p, data, fmt, None, False)
+    if (problem := too_many_pixels(img.shape[1], img.shape[0])):  # a format whose header gave no size
+        raise ImageError(f"{p}: image too large ({problem})")
+    return img
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Decode an image file to RGB uint8 (EXIF orientation applied); raise :class:`ImageError` if unusable.
+
+    Images over the pixel limit (:func:`segblur.media.limits.max_pixels`) are refused before they are decoded.
+    """
+    p = Path(path)
+    data, fmt = _read_checked(p)
+    return cv2.cvtColor(_decode(p, data, fmt, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+@dataclass
+class Picture:
+    """A decoded image file: RGB uint8 for the pipeline, and what the file holds beyond that to be put back.
+
+    ``alpha`` is the file's alpha channel (H x W, its own depth), ``deep`` its RGB at 16 bits per channel.
+    """
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None = None
+    deep: np.ndarray | None = None
+
+    def restore(self, out: np.ndarray, suffix: str) -> tuple[np.ndarray, list[str]]:
+        """``out`` (the processed RGB uint8 of the same size) with the alpha channel and the 16-bit depth put back,
+        as far as the format ``suffix`` can hold them; and a phrase for each that it cannot.
+
+        At 16 bits, every pixel the pipeline left as it was (equal to ``rgb``) gets its exact 16-bit value back;
+        changed pixels (the blurred background) are their 8-bit value scaled to 16 bits.
+        """
+        suffix = suffix.lower()
+        lost = []
+        img = out
+        if self.deep is not None:
+            if suffix in DEEP_SUFFIXES:
+                residual = self.deep.astype(np.int32) - self.rgb.astype(np.int32) * 257
+                img = out.astype(np.int32) * 257 + np.where(out == self.rgb, residual, 0)
+                img = img.clip(0, 65535).astype(np.uint16)
+            else:
+                lost.append(f"16 bits per channel (written with 8; {suffix} holds no more)")
+        if self.alpha is not None:
+            if suffix in ALPHA_SUFFIXES:
+                alpha = self.alpha
+                if img.dtype != alpha.dtype:
+                    alpha = (alpha.astype(np.uint32) * 257).astype(np.uint16) if img.dtype == np.uint16 else \
+                        ((alpha.astype(np.uint32) + 128) // 257).astype(np.uint8)
+                img = np.dstack([img, alpha])
+            else:
+                lost.append(f"the alpha channel ({suffix} has none)")
+        return img, lost
+
+
+def read_picture(path: str | Path) -> Picture:
+    """Decode an image file like :func:`read_image`, keeping its alpha channel and 16-bit depth for
+    :meth:`Picture.restore` (PNG, WebP, TIFF). Those files are decoded as stored, without EXIF rotation."""
+    p = Path(path)
+    data, fmt = _read_checked(p)
+    if not beyond_rgb8(data, fmt):
+        return Picture(cv2.cvtColor(_decode(p, data, fmt, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB))
+    img = _decode(p, data, fmt, cv2.IMREAD_UNCHANGED)
+    if img.ndim == 2:
+        img = img[..., None]
+    channels = img.shape[2]
+    colour = img[..., :3][..., ::-1] if channels >= 3 else np.repeat(img[..., :1], 3, axis=2)
+    alpha = img[..., -1] if channels in (2, 4) else None
+    if img.dtype == np.uint16:
+        rgb = ((colour.astype(np.uint32) + 128) // 257).astype(np.uint8)
+        return Picture(np.ascontiguousarray(rgb), alpha, np.ascontiguousarray(colour))
+    if img.dtype != np.uint8:
+        raise ImageError(f"{p}: unsupported pixel type {img.dtype} (8 or 16 bits per channel expected)")
+    return Picture(np.ascontiguousarray(colour), alpha)
 
 
 def encode_image(image: np.ndarray, suffix: str, quality: int = 95) -> bytes:
-    """Encode an RGB (or single-channel) uint8 image in the format that ``suffix`` names.
+    """Encode an RGB or RGBA (or single-channel) image in the format that ``suffix`` names: uint8, or uint16 for
+    PNG and TIFF.
 
     ``quality`` (0-100) applies to JPEG and WebP.
     """
@@ -191,7 +232,10 @@ def encode_image(image: np.ndarray, suffix: str, quality: int = 95) -> bytes:
             raise ImageError(f"quality must be between 0 and 100, not {quality}")
         key = cv2.IMWRITE_WEBP_QUALITY if suffix == ".webp" else cv2.IMWRITE_JPEG_QUALITY
         params = [key, int(quality)]
-    img = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
+    if image.ndim == 3:
+        img = cv2.cvtColor(image, cv2.COLOR_RGBA2BGRA if image.shape[2] == 4 else cv2.COLOR_RGB2BGR)
+    else:
+        img = image
     ok, buf = cv2.imencode(suffix, img, params)
     if not ok:
         raise ImageError(f"cannot encode image as {suffix}")
@@ -254,33 +298,35 @@ def _scan_folder(folder: Path, out_real: str, errors: list[str]) -> list[tuple[P
                 continue
             if st is not None and stat.S_ISREG(st.st_mode):  # a dangling link is skipped
                 found.append((f, st))
+            elif st is not None and not stat.S_ISDIR(st.st_mode):  # reading a FIFO would hang: say so, skip it
+                errors.append(f"{f}: not a regular file (a pipe, device or socket); skipped")
     return sorted(found, key=lambda x: x[0])
 
 
-def plan_jobs(inputs: Iterable[str | Path], out: str | Path, suffix: str | None = None,
-              single_file_ok: bool = True, *, protect: Iterable[str | Path] = ()) -> tuple[list[Job], list[str]]:
+def plan_jobs(inputs: Iterable[str | Path], out: str | Path, suffix: str | None = None, *,
+              protect: Iterable[str | Path] = ()) -> tuple[list[Job], list[str]]:
     """Expand files and folders into jobs, and say what went wrong with the rest.
 
-    One input file and an ``out`` that is not a folder: ``out`` is the output file. Otherwise
-    ``out`` is a folder: a file goes to ``out/<name>``, a folder's images (recursively, skipping
-    hidden files and folders, and ``out`` itself when it lies inside) to ``out/<path inside that
-    folder>``. ``out`` given as a string ending in a path separator is always a folder.
-    ``suffix`` replaces each output's suffix (``.png`` for masks); in a folder, an output whose
-    suffix cannot be written gets ``.png``. A source named twice (``a.jpg ./a.jpg``, a folder
-    and a file inside it) is processed once. An output that would overwrite an input or one of
-    the ``protect`` files, or collide with another output, is an error.
+    One input file and an ``out`` with a suffix that is not a folder: ``out`` is the output file.
+    Otherwise ``out`` is a folder: a file goes to ``out/<name>``, a folder's images (recursively,
+    skipping hidden files and folders, and ``out`` itself when it lies inside) to ``out/<path
+    inside that folder>``. ``out`` given as a string ending in a path separator is always a folder.
+    Several inputs (or a folder) with an ``out`` named like an image file, or an existing file,
+    raise :class:`ImageError` (that is never a folder the user meant), as does an ``out`` the
+    system refuses. ``suffix`` replaces each output's suffix in a folder (``.png`` for masks); a
+    single output file must already have it (else :class:`ImageError`). In a folder, an output
+    whose suffix cannot be written gets ``.png``. A source named twice (``a.jpg ./a.jpg``, a folder
+    and a file inside it) is processed once. An output that would overwrite an input or one of the
+    ``protect`` files, or collide with another output, is an error.
     """
     seps = tuple(s for s in (os.sep, os.altsep) if s)
     out_named_folder = isinstance(out, str) and out.endswith(seps)
     out = Path(out)
     errors: list[str] = []
-    out_ok = True
-    out_st: os.stat_result | None = None
     try:
         out_st = _stat(out)
-    except OSError as e:
-        errors.append(f"{out}: {e.strerror or e}")
-        out_ok = False
+    except OSError as e:  # a name the system refuses (too long, no permission): no output can be written there
+        raise ImageError(f"{out}: {e.strerror or e}") from None
     out_real = os.path.realpath(out)
 
     found: list[tuple[Path, Path]] = []  # (source, relative output)
@@ -320,17 +366,22 @@ def plan_jobs(inputs: Iterable[str | Path], out: str | Path, suffix: str | None 
             pst = None
         if pst is not None:
             guarded_ids.add(_file_id(pst))
-    if not out_ok:
-        return [], errors
 
-    as_file = (single_file_ok and len(inputs) == 1 and len(found) == 1 and not first_is_dir
-               and not out_named_folder and not (out_st is not None and stat.S_ISDIR(out_st.st_mode))
-               and out.suffix != "")
+    out_is_dir = out_st is not None and stat.S_ISDIR(out_st.st_mode)
+    single = len(inputs) == 1 and not first_is_dir
+    as_file = single and len(found) == 1 and not out_named_folder and not out_is_dir and out.suffix != ""
+    if not single and found and not out_named_folder and not out_is_dir and \
+            (out_st is not None or out.suffix.lower() in WRITE_SUFFIXES):
+        what = "is a file" if out_st is not None else "names a file"
+        raise ImageError(f"{out}: {what}; several inputs (or a folder) need an output folder")
+    if as_file and suffix and out.suffix.lower() != suffix:
+        raise ImageError(f"{out}: this output is written as {suffix}; name it {out.with_suffix(suffix).name} "
+                         "or give a folder")
     jobs: list[Job] = []
     used: dict[str, Path] = {}
     for src, rel in found:
         dst = out if as_file else out / rel
-        if suffix:
+        if suffix and not as_file:
             dst = dst.with_suffix(suffix)
         if dst.suffix.lower() not in WRITE_SUFFIXES:
             if as_file:  # the user named this output file

@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import names
 from ..media.images import read_image
+from .colors import CSS_COLORS
 from .compose import FLOOR, unpremultiply, weighted_area, weighted_downscale
 from .frames import as_rgb
 from .workspace import Workspace
@@ -249,24 +250,30 @@ def make_effect(name: str | Effect, strength: float | None = None, **options) ->
     return cls(strength, **kwargs)
 
 
-_NAMED = {"black": (0, 0, 0), "white": (255, 255, 255), "green": (0, 177, 64), "blue": (0, 71, 187),
-          "gray": (128, 128, 128), "grey": (128, 128, 128)}
+# Chroma-key shades for green and blue (what a green screen is); every other CSS colour name as CSS defines it.
+_NAMED = {**CSS_COLORS, "green": (0, 177, 64), "blue": (0, 71, 187)}
 
 
 def parse_color(color: Color | str) -> Color:
-    """``(r, g, b)``, ``"#RRGGBB"``, ``"r,g,b"`` or a few names -> an RGB tuple."""
+    """``(r, g, b)``, ``"#RRGGBB"``, ``"#RGB"``, ``"r,g,b"`` or a CSS colour name -> an RGB tuple.
+
+    ``green`` and ``blue`` are the chroma-key shades (0, 177, 64) and (0, 71, 187); ``lime`` and ``#0000ff`` give the
+    pure ones.
+    """
     if isinstance(color, str):
         c = color.strip().lower()
         if c in _NAMED:
             return _NAMED[c]
         try:
-            if c.startswith("#") and len(c) == 7:
-                return (int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16))
+            if c.startswith("#") and len(c) in (4, 7):
+                digits = c[1:] if len(c) == 7 else "".join(ch * 2 for ch in c[1:])
+                return (int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16))
             parts = [int(v) for v in c.split(",")]
         except ValueError:
             parts = []
         if len(parts) != 3:
-            raise ValueError(f"cannot read colour {color!r}: use #RRGGBB, R,G,B or one of {', '.join(_NAMED)}")
+            raise ValueError(f"cannot read colour {color!r}: use #RRGGBB, R,G,B or a CSS colour name "
+                             "(red, navy, hotpink...)")
         color = (parts[0], parts[1], parts[2])
     if len(color) != 3 or not all(0 <= int(v) <= 255 for v in color):
         raise ValueError(f"colour {color!r} must be three values in 0..255")

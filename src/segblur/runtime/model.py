@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from ..names import DEFAULT_MODEL, builtin_dir, builtin_models
+from ..names import CHECKPOINT_SUFFIXES, DEFAULT_MODEL, builtin_dir, builtin_models
 
 log = logging.getLogger("segblur")
 
@@ -100,6 +100,11 @@ def parse_metadata(meta: dict[str, Any], where: str = "model") -> ModelInfo:
             raise bad(f"'input.{key}' must be three finite numbers")
     if any(s == 0 for s in inp["std"]):
         raise bad("'input.std' must not be zero")
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # what the network would be fed
+        ends = (np.array([[0.0], [255.0]], np.float32) - np.array(inp["mean"], np.float32)) \
+            / np.array(inp["std"], np.float32)
+    if not np.isfinite(ends).all():
+        raise bad("'input.mean' and 'input.std' turn pixels into infinite or NaN inputs (float32)")
     if inp.get("layout") != "NCHW" or inp.get("color") not in ("RGB", "BGR"):
         raise bad("only NCHW layout with RGB or BGR colour is supported")
     if inp.get("resize", "stretch") != "stretch":
@@ -115,6 +120,29 @@ def parse_metadata(meta: dict[str, Any], where: str = "model") -> ModelInfo:
         resize="stretch", output_name=str(out.get("name", "")), output_kind=out["kind"],
         extra={k: v for k, v in meta.items() if k not in known},
     )
+
+
+class ModelOutputError(ModelError, ValueError):
+    """The model gave NaN or infinite values for an input (a ValueError, so per-file loops report it and go on)."""
+
+
+def check_finite(output: np.ndarray, what: str) -> None:
+    """Raise :class:`ModelOutputError` naming ``what`` when ``output`` holds NaN or infinity.
+
+    A broken model (or one fed absurd mean/std) otherwise gives an all-black mask and a numpy warning.
+    """
+    if not np.isfinite(output).all():
+        raise ModelOutputError(f"{what} holds NaN or infinite values; the model is broken for this input")
+
+
+def _is_checkpoint(path: Path) -> bool:
+    """True for a file that starts like a torch checkpoint (a zip archive, or a pickle)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return False
+    return head.startswith((b"PK\x03\x04", b"\x80\x02", b"\x80\x04", b"\x80\x05"))
 
 
 def resolve_model_path(model: str | Path) -> Path:
@@ -178,6 +206,9 @@ class OnnxModel:
         self.path = path
         if path.is_dir():
             raise ModelError(f"{path}: is a folder, not a model file")
+        if path.suffix.lower() in CHECKPOINT_SUFFIXES or _is_checkpoint(path):
+            raise ModelError(f"{path}: is a training checkpoint, not an ONNX model; export it first: "
+                             f"segblur export {path} -o {path.stem}.onnx")
         if path.stat().st_size == 0:
             raise ModelError(f"{path}: empty file, not an ONNX model")
         opts = ort.SessionOptions()
@@ -236,14 +267,16 @@ class OnnxModel:
             if declared and declared != actual:
                 raise ModelError(f"{self.path}: metadata names {what} {declared!r} but the graph's is {actual!r}")
         self.input_name, self.output_name = i.name, o.name
-        # Exporters often leave the output shape symbolic, so check it on a real (zero) input; this also
-        # warms the session up, so the first frame is not slower than the rest.
+        # Exporters often leave the output shape symbolic, so check it on a real input (a mid-grey frame,
+        # normalised as the metadata says); this also warms the session up, so the first frame is not slower.
+        grey = (np.float32(128) - np.array(self.info.mean, np.float32)) / np.array(self.info.std, np.float32)
         try:
-            out = self.run(np.zeros((1, 3, h, w), np.float32))
+            out = self.run(np.broadcast_to(grey.reshape(1, 3, 1, 1), (1, 3, h, w)).copy())
         except Exception as e:
             raise ModelError(f"{self.path}: model fails on a {h}x{w} input ({str(e).splitlines()[0][:120]})") from None
         if out.ndim != 4 or out.shape[1] != n or out.shape[2] < 1 or out.shape[3] < 1:
             raise ModelError(f"{self.path}: output shape {list(out.shape)} does not match {n} classes (NCHW)")
+        check_finite(out, f"{self.path}: the model's output on a grey frame")
 
     def run(self, batch):
         """Run the network on an NCHW float32 batch; returns the first output."""

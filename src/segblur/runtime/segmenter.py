@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from .frames import as_rgb
-from .model import ModelError, ModelInfo, OnnxModel
+from .model import ModelError, ModelInfo, OnnxModel, check_finite
 from .resize import downscale
 from .workspace import Workspace
 
@@ -82,11 +82,15 @@ class Segmenter:
         self.keep = self._keep_indices(keep)
 
     def probabilities_lowres(self, image: np.ndarray) -> np.ndarray:
-        """Class probabilities at the network's resolution, C x h x w float32 (image stretched to fit)."""
+        """Class probabilities at the network's resolution, C x h x w float32 (image stretched to fit).
+
+        A model output holding NaN or infinity raises :class:`~segblur.runtime.model.ModelOutputError` (a ValueError).
+        """
         ws = getattr(self._local, "ws", None)
         if ws is None:
             ws = self._local.ws = Workspace()
         out = self.model.run(make_blob(image, self.info, ws))[0]
+        check_finite(out, f"{self.model.path}: the model's output")  # 70-80 us at 2x192x192 on 2 loaded cores
         if self.info.output_kind == "logits":
             out = out - out.max(0, keepdims=True)
             np.exp(out, out=out)

@@ -9,6 +9,7 @@ only for checkpoints, so quantising an ONNX model works without the train extra.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import warnings
@@ -19,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..io import one_line, write_atomic
+from ..denormals import flush_denormals
+from ..io import OverwriteError, check_output, one_line, temp_file, write_atomic
 from ..runtime.model import METADATA_KEY, OnnxModel, parse_metadata
 
 if TYPE_CHECKING:
@@ -37,12 +39,21 @@ def export_model(source: str | Path, output: str | Path, *, name: str | None = N
                  metrics: Mapping | Sequence | str | Path | None = None, int8: bool = False,
                  calibration: str | Path | Sequence[str | Path] | None = None, opset: int = 17) -> Path:
     """A training checkpoint -> ONNX model (``int8``: then quantised, calibrated on ``calibration`` images), or an
-    exported ``.onnx`` model -> its INT8 version. Returns the written path; ExportError (one line) when it cannot.
+    exported ``.onnx`` model -> its INT8 version. Returns the written path; ExportError (one line) when it cannot,
+    among others for an ``output`` that is not ``.onnx`` or that is, or lies inside, one of the inputs.
 
     ``metrics`` is a ``segblur evaluate --json`` report (a file, or the loaded JSON) or ``{split: {metric: value}}``;
     it goes into the metadata through :func:`metrics_summary`.
     """
     source, output = Path(source), Path(output)
+    inputs = [source, metrics if isinstance(metrics, (str, Path)) else None,
+              *([calibration] if isinstance(calibration, (str, Path)) else calibration or [])]
+    try:
+        check_output(output, inputs)
+    except OverwriteError as e:
+        raise ExportError(str(e)) from None
+    if output.suffix.lower() != ".onnx":
+        raise ExportError(f"{output}: a model is written as ONNX; name it {output.stem}.onnx")
     if int8 and calibration is None:
         raise ExportError("--int8 needs --calibration DIR (a few hundred typical images)")
     summary = _metrics(metrics)
@@ -56,15 +67,11 @@ def export_model(source: str | Path, output: str | Path, *, name: str | None = N
         import torch  # noqa: F401
     except ImportError:
         raise ExportError(f"{source}: exporting a checkpoint needs torch: pip install 'segblur[train]'") from None
-    target = output.with_name(f".{output.stem}.fp32.onnx") if int8 else output
-    try:
+    with temp_file(output) if int8 else contextlib.nullcontext(output) as target:  # int8: fp32 first, then quantised
         export_checkpoint(source, target, name=name or output.stem, foreground=list(foreground or []) or None,
                           data=data, metrics=summary, opset=opset)
         if int8:
             _quantize(target, output, calibration, name=None, metrics=None)
-    finally:
-        if int8:
-            target.unlink(missing_ok=True)
     return output
 
 
@@ -111,6 +118,7 @@ def export_onnx(model: nn.Module, path: str | Path, metadata: dict[str, Any], op
                           dynamic_axes={info.input_name or "image": {0: "batch"},
                                         info.output_name or "probabilities": {0: "batch"}})
     proto = onnx.load_from_string(buf.getvalue())
+    flush_denormals(proto)  # subnormal weights cost 10x CPU on Intel (segblur.denormals)
     meta = info.to_metadata()
     meta["input"]["name"] = proto.graph.input[0].name
     meta["output"].update(name=proto.graph.output[0].name, kind="probabilities")
@@ -119,8 +127,7 @@ def export_onnx(model: nn.Module, path: str | Path, metadata: dict[str, Any], op
     entry.key, entry.value = METADATA_KEY, json.dumps(meta)
     proto.producer_name = "segblur"
     onnx.checker.check_model(proto)
-    tmp = path.with_name(f".{path.name}.check.onnx")
-    try:
+    with temp_file(path) as tmp:
         tmp.write_bytes(proto.SerializeToString())
         runtime = OnnxModel(tmp)
         with torch.no_grad():
@@ -128,8 +135,6 @@ def export_onnx(model: nn.Module, path: str | Path, metadata: dict[str, Any], op
         got = runtime.run(x.numpy())
         if not np.allclose(ref, got, atol=1e-4):
             raise RuntimeError(f"ONNX Runtime output differs from torch by {np.abs(ref - got).max():.2e}")
-    finally:
-        tmp.unlink(missing_ok=True)
     write_atomic(path, proto.SerializeToString())
     return path
 

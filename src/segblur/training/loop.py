@@ -111,7 +111,8 @@ class Trainer:
         if cfg.pretrained:
             from .models.pretrained import load_pretrained
 
-            skipped = load_pretrained(model, cfg.pretrained)
+            # ImageNet backbones fold the network's input normalisation into their stem where they can.
+            skipped = load_pretrained(model, cfg.pretrained, input_norm=(self.train_ds.mean, self.train_ds.std))
             if self.dist.main and not self.quiet:
                 print(f"segblur: initialised from {cfg.pretrained}" +
                       (f" ({len(skipped)} tensors not loaded: {', '.join(skipped[:4])}...)" if skipped else ""),
@@ -280,7 +281,7 @@ class Trainer:
         if main:
             self.out.mkdir(parents=True, exist_ok=True)
             tracker = Tracker(self.out, self.run_config(), tensorboard=cfg.tensorboard, wandb=cfg.wandb,
-                              wandb_project=cfg.wandb_project, resume=self.resume)
+                              wandb_project=cfg.wandb_project, resume=start if self.resume else None)
             if not self.quiet:
                 n_params = sum(p.numel() for p in self.model.parameters()) / 1e6
                 draws = f" ({self.sampler.draws} per epoch)" if self.sampler.draws != len(self.train_ds) else ""
@@ -312,11 +313,13 @@ class Trainer:
                 history.append({"epoch": epoch + 1, "train_loss": loss, "lr": lr,
                                 cfg.monitor: score, "pixel_accuracy": metrics["pixel_accuracy"]})
                 if main:
+                    # The log row first, best.pt next, last.pt (what --resume reads) last: killed anywhere in
+                    # between, the resumed run repeats this epoch and its row and best.pt come out right.
+                    tracker.log(epoch + 1, row)
                     state = self._state(epoch, best, bad_epochs, metrics, history)
-                    save(state, last)
                     if improved:
                         save(state, self.out / "best.pt")
-                    tracker.log(epoch + 1, row)
+                    save(state, last)
                     if examples:
                         picture = self._examples_picture(examples)
                         tracker.image("val/image_truth_prediction", epoch + 1, picture)

@@ -8,6 +8,7 @@ package is a one-line error before training starts, not a crash after the first 
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..data import voc_colormap
+from ..io import write_atomic
 
 log = logging.getLogger("segblur")
 
@@ -53,19 +55,19 @@ def comparison_grid(rows: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], i
 class Tracker:
     """Logs scalars and comparison pictures of one run to ``run_dir/log.csv``, TensorBoard and W&B.
 
-    ``resume`` appends to an existing CSV (an exactly resumed run continues its log) instead of replacing it.
+    ``resume`` (the number of epochs the resumed checkpoint holds) continues an existing CSV instead of replacing
+    it, keeping exactly the rows of those epochs: a row logged by a run killed before its checkpoint was written
+    is dropped (that epoch runs again and logs again), so the log holds every finished epoch once.
     """
 
     def __init__(self, run_dir: str | Path, config: Mapping[str, Any], *, tensorboard: bool = True,
-                 wandb: bool = False, wandb_project: str = "segblur", resume: bool = False) -> None:
+                 wandb: bool = False, wandb_project: str = "segblur", resume: int | None = None) -> None:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.csv_path = self.run_dir / "log.csv"
         self._fields: list[str] | None = None
-        if resume and self.csv_path.exists():
-            with open(self.csv_path, newline="") as f:
-                header = next(csv.reader(f), None)
-            self._fields = header or None
+        if resume is not None and self.csv_path.exists():
+            self._fields = self._keep_rows(resume)
         elif self.csv_path.exists():
             self.csv_path.unlink()
         self.tb = None
@@ -85,6 +87,19 @@ class Tracker:
             self.wandb_run = wandb_mod.init(project=wandb_project, name=self.run_dir.name, dir=str(self.run_dir),
                                             config=dict(config), resume="allow",
                                             mode=os.environ.get("WANDB_MODE", "online"))
+
+    def _keep_rows(self, epochs: int) -> list[str] | None:
+        """Rewrite the CSV (atomically) with the rows of epochs 1..``epochs`` only; returns its header."""
+        with open(self.csv_path, newline="") as f:
+            rows = list(csv.reader(f))
+        if not rows:
+            return None
+        kept = [r for r in rows[1:] if r and r[0].isdigit() and int(r[0]) <= epochs]
+        if len(kept) != len(rows) - 1:
+            text = io.StringIO()
+            csv.writer(text).writerows([rows[0], *kept])
+            write_atomic(self.csv_path, text.getvalue().encode())
+        return rows[0]
 
     def log(self, step: int, values: Mapping[str, float]) -> None:
         """One row of scalars (e.g. an epoch's losses, metrics and learning rate)."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import re
 import time
@@ -36,6 +37,43 @@ BATCH_SIZES = (4, 8, 16)
 
 class TrialError(RuntimeError):
     """One trial could not produce a score; the study records it as failed and goes on."""
+
+
+class OneLineTrialFailures(logging.Filter):
+    """Optuna logs each failed trial with its traceback; segblur says what went wrong in one line, and a trial ended
+    by Ctrl-C (or SIGTERM, which segblur turns into one) not at all: the run itself ends with one line saying so.
+
+    Installed on Optuna's loggers (:meth:`install`) while a study runs, so it applies to every handler.
+    """
+
+    _TRIAL = re.compile(r"Trial (\d+) failed")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.interrupted: set[str] = set()
+        self.loggers: list[logging.Logger] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        trial = self._TRIAL.match(record.getMessage())
+        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
+            if trial:
+                self.interrupted.add(trial.group(1))
+            return False
+        if trial and trial.group(1) in self.interrupted:  # "Trial N failed with value None." that follows
+            return False
+        record.exc_info, record.exc_text = None, None
+        return True
+
+    def install(self) -> OneLineTrialFailures:
+        self.loggers = [lg for name, lg in logging.Logger.manager.loggerDict.items()
+                        if isinstance(lg, logging.Logger) and (name == "optuna" or name.startswith("optuna."))]
+        for lg in self.loggers:
+            lg.addFilter(self)
+        return self
+
+    def remove(self) -> None:
+        for lg in self.loggers:
+            lg.removeFilter(self)
 
 
 def batch_choices(train_samples: int) -> list[int]:
@@ -121,7 +159,11 @@ def tune(base: TrainConfig, trials: int, storage: str | None = None, study_name:
             raise TrialError(f"trial {trial.number}: no finite validation score")
         return float(summary["best"])
 
-    study.optimize(objective, n_trials=trials, catch=(FloatingPointError, TrialError))
+    quiet_failures = OneLineTrialFailures().install()
+    try:
+        study.optimize(objective, n_trials=trials, catch=(FloatingPointError, TrialError))
+    finally:
+        quiet_failures.remove()
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not done:
         raise RuntimeError(f"study {name}: no trial has completed")

@@ -107,6 +107,45 @@ def test_an_output_failing_mid_stream_is_one_line_and_everything_is_closed(model
     assert source.closed and broken.closed and other.closed
 
 
+def test_the_progress_line_counts_to_what_the_file_holds(tmp_path: Path, model_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    clip = write_clip(tmp_path / "short.mp4", 12)
+    code, err = run(capsys, "camera", "--source", clip, "--no-preview", "--frames", "300", "--model", model_path)
+    assert code == 0, err
+    assert "/300" not in err  # it said "1/300 frames ... ETA" for a 12-frame file
+    assert re.search(r"\d+/12 frames", err), err
+    live = open_camera(CameraSettings(clip, preview=False))
+    with live:
+        assert (live.expected_frames(), live.expected_frames(5), live.expected_frames(300)) == (12, 5, 12)
+    assert CameraSession(SyntheticSource(np.zeros((H, W, 3), np.uint8))).expected_frames() is None
+
+
+def test_an_interruption_before_streaming_leaves_no_recording_temp_file(tmp_path: Path, clip: Path) -> None:
+    out = tmp_path / "rec.mp4"
+    with pytest.raises(KeyboardInterrupt), open_camera(CameraSettings(clip, preview=False, record=out)):
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".segblur-")]  # the recording's temp file
+        raise KeyboardInterrupt  # Ctrl-C or SIGTERM while the model loads
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+
+
+def test_recording_over_the_model_or_a_background_is_refused(tmp_path: Path, clip: Path, model_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    model = tmp_path / "m.mkv"
+    model.write_bytes(model_path.read_bytes())
+    code, err = run(capsys, "camera", "--source", clip, "--no-preview", "--record", model, "--model", model)
+    assert code == 2 and "is the input" in err and model.read_bytes() == model_path.read_bytes()
+
+
+def test_a_frame_size_over_the_pixel_limit_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from segblur.cli.main import main
+
+    with pytest.raises(SystemExit) as ei:
+        main(["camera", "--size", "100000x100000", "--no-preview"])
+    assert ei.value.code == 2
+    err = capsys.readouterr().err
+    assert "100000x100000 is 10000 MP, over the limit" in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize("option", [["--governor"], ["--max-cpu", "40"], ["--target-fps", "25"]])
 def test_the_governor_is_reported_at_the_end(clip: Path, model_path: Path, capsys: pytest.CaptureFixture[str],
                                              option: list[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +92,60 @@ def test_plan_outputs(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(VideoError, match="several inputs need an output folder"):
         plan_outputs(["a.mp4", "b.mp4"], tmp_path / "file")
+    with pytest.raises(VideoError, match="names a file; several inputs"):  # it used to become a folder "x.MP4"
+        plan_outputs(["a.mp4", "b.mp4"], tmp_path / "x.MP4")
+    (tmp_path / "dir.mp4").mkdir()  # an existing folder is a folder, whatever its name
+    assert plan_outputs(["a.mp4", "b.mp4"], tmp_path / "dir.mp4")[1] == (Path("b.mp4"), tmp_path / "dir.mp4" / "b.mp4")
+
+
+def test_avi_from_mp4_is_stamped_at_the_frame_rate(tmp_path: Path, model_path: Path) -> None:
+    # An mp4's 1/12800 time base used to go into the AVI: players read a 25 fps clip as 600 fps.
+    src = make_video(tmp_path / "talk.mp4", frames=10, fps=Fraction(25), time_base=Fraction(1, 12800),
+                     pts=[i * 512 for i in range(10)], audio=False)
+    assert main(["video", str(src), "-o", str(tmp_path / "talk.avi"), "--model", str(model_path), "-q"]) == 0
+    with av.open(str(tmp_path / "talk.avi")) as c:
+        vs = c.streams.video[0]
+        assert vs.time_base == Fraction(1, 25) and vs.average_rate == 25 and vs.frames == 10
+        assert abs(c.duration / 1e6 - 0.4) < 0.05
+
+
+def test_what_the_output_cannot_carry_gets_a_note(tmp_path: Path, model_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "multi.mp4"
+    with av.open(str(src), "w") as out:
+        main_vs = out.add_stream("libx264", rate=12)
+        main_vs.width, main_vs.height, main_vs.pix_fmt = 64, 48, "yuv420p10le"
+        second = out.add_stream("libx264", rate=12)
+        second.width, second.height, second.pix_fmt = 32, 32, "yuv420p"
+        cover = out.add_stream("png")
+        cover.width, cover.height, cover.pix_fmt = 32, 32, "rgb24"
+        cover.disposition = av.stream.Disposition.attached_pic
+        for i in range(4):
+            for s in (main_vs, second):
+                f = av.VideoFrame.from_ndarray(np.full((s.height, s.width, 3), 40 * i, np.uint8), format="rgb24")
+                f.pts = i
+                out.mux(s.encode(f))
+        out.mux(cover.encode(av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")))
+        for s in (main_vs, second, cover):
+            out.mux(s.encode(None))
+    dst = tmp_path / "o.mp4"
+    assert main(["video", str(src), "-o", str(dst), "--model", str(model_path), "-q"]) == 0
+    notes = [ln for ln in capsys.readouterr().err.splitlines() if "note:" in ln]
+    assert len(notes) == 3 and all(str(src) in n for n in notes)
+    assert "#1" in notes[0] and "second video stream" in notes[0]
+    assert "#2" in notes[1] and "cover art" in notes[1]
+    assert "10-bit" in notes[2]
+    with av.open(str(dst)) as c:
+        assert [s.type for s in c.streams] == ["video"] and c.streams.video[0].frames == 4
+
+
+def test_output_equal_to_the_model_or_background_is_refused(tmp_path: Path, model_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    src = make_video(tmp_path / "a.mp4", frames=2, audio=False)
+    model = tmp_path / "m.mp4"  # whatever its name, a file given as the model is an input
+    model.write_bytes(model_path.read_bytes())
+    assert main(["video", str(src), "-o", str(model), "--model", str(model)]) == 2
+    assert "is the input" in capsys.readouterr().err and model.read_bytes() == model_path.read_bytes()
 
 
 class Line:

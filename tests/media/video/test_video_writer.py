@@ -89,3 +89,17 @@ def _can_write(folder: Path) -> bool:
         return False
     (folder / ".w").unlink()
     return True
+
+
+def test_an_interruption_while_the_writer_opens_leaves_no_temp_file(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # SIGTERM arrives as a KeyboardInterrupt; during __init__ there was no `with` block yet to abort the temp file.
+    src = make_video(tmp_path / "in.mp4", frames=2)
+
+    def interrupted(*args: object, **kw: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("segblur.media.video.writer.Passthrough", interrupted)
+    with av.open(str(src)) as c, pytest.raises(KeyboardInterrupt):
+        VideoWriter(tmp_path / "out" / "o.mp4", 64, 48, 12, audio_from=c)
+    assert leftovers(tmp_path / "out") == []

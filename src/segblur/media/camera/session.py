@@ -48,11 +48,27 @@ class CameraSettings:
 
 
 class CameraSession:
-    """An open source and its outputs (preview window, virtual camera, recorder), ready to :meth:`run`."""
+    """An open source and its outputs (preview window, virtual camera, recorder), ready to :meth:`run`.
+
+    Use as a context manager, so that an interruption before :meth:`run` still closes everything.
+    """
 
     def __init__(self, source: FrameSource, window: preview.PreviewWindow | None = None,
                  virtual: VirtualCamera | None = None, recorder: RecordSink | None = None) -> None:
         self.source, self.window, self.virtual, self.recorder = source, window, virtual, recorder
+        self._closed = False
+
+    def __enter__(self) -> CameraSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def expected_frames(self, frames: int | None = None) -> int | None:
+        """How many frames a run will show: ``frames``, or fewer when the source is a file that holds fewer
+        (a progress line must not count to 300 for a 100-frame clip); None when unknown (a live camera)."""
+        held = getattr(self.source, "frames", None)
+        return min(frames, held) if frames is not None and held else (frames or held or None)
 
     @property
     def sinks(self) -> list[FrameSink]:
@@ -74,6 +90,7 @@ class CameraSession:
         An output or processor failing mid-stream is a :class:`StreamError` (one line); the
         recording is finalised all the same.
         """
+        self._closed = True  # run_stream closes the source and every output on its way out
         try:
             return run_stream(self.source, processor, self.sinks, frames=frames, controls=controls,
                               on_frame=on_frame)
@@ -83,7 +100,12 @@ class CameraSession:
             raise StreamError(f"{self.source.name}: stream stopped ({one_line(e)})") from None
 
     def close(self) -> None:
-        """Close the outputs and the source without streaming."""
+        """Close the outputs and the source without streaming (nothing, once :meth:`run` or this has closed them).
+
+        A recording with no frame is not kept (its temp file is removed)."""
+        if self._closed:
+            return
+        self._closed = True
         for sink in self.sinks:
             sink.close()
         self.source.close()
@@ -117,7 +139,7 @@ def open_camera(settings: CameraSettings, notify: Callable[[str], None] | None =
             session.virtual = VirtualCamera(source.width, source.height, source.fps, device=settings.virtual_device)
         if record is not None:
             session.recorder = RecordSink(record, source.width, source.height, source.fps)
-    except SinkError:
+    except BaseException:  # SinkError, or Ctrl-C/SIGTERM while opening: close what is open (no temp file left)
         session.close()
         raise
     return session

@@ -51,12 +51,12 @@ class RecordSink:
         self.path = Path(path)
         self.width, self.height = width, height
         tb = 1 / as_fraction(fps) if self.path.suffix.lower() == ".avi" else RECORD_TIME_BASE
-        try:
+        self.frames = 0
+        self._first: float | None = None
+        try:  # the last step, so that an interruption cannot fall between the writer's temp file and its owner
             self._writer = VideoWriter(self.path, width, height, fps, time_base=tb, **options)
         except VideoError as e:
             raise SinkError(str(e)) from None
-        self.frames = 0
-        self._first: float | None = None
 
     def send(self, rgb: np.ndarray, index: int, captured: float | None = None) -> None:
         """Encode one frame stamped at ``captured`` (a ``perf_counter()`` time; default: now)."""

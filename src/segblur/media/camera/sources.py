@@ -104,7 +104,7 @@ class AvSource:
     Frames are turned upright by the display rotation (as ``segblur video`` does) and, with
     ``size`` (width, height), resized to it, as a camera asked for a size would give them. The
     end of the media is the end of the stream; a decoding or network error mid-stream is
-    :class:`SourceLostError`.
+    :class:`SourceLostError`. :attr:`frames` is how many frames the media holds, where known.
     """
 
     def __init__(self, spec: str | Path, fps: float | None = None, realtime: bool = True,
@@ -142,6 +142,11 @@ class AvSource:
         self.rotation = frame_rotation(self._first)
         w, h = self._first.width, self._first.height
         self.width, self.height = size or ((h, w) if self.rotation % 180 else (w, h))
+        # How many frames the media holds (header, else duration x rate; None for a live stream or unknown).
+        seconds = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else \
+            (self._container.duration / 1e6 if self._container.duration else None)
+        self.frames: int | None = None if live else (stream.frames or (round(seconds * stream_rate(stream))
+                                                                         if seconds else None))
 
     def read(self) -> np.ndarray | None:
         """The next frame (RGB), upright and at ``width`` x ``height``, after waiting for its time when paced.

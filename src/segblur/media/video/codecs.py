@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 from .errors import VideoError, load_av
@@ -73,8 +74,15 @@ def codec_options(codec: str, crf: float | None, preset: str | None = None) -> t
     return {}, int(min(31, max(1, round(crf / 6))))
 
 
-def check_codec(name: str) -> None:
-    """Raise :class:`VideoError` unless ``name`` is a video encoder this FFmpeg build has."""
+X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+                "placebo")
+
+
+def check_codec(name: str, crf: float | None = None, preset: str | None = None, pix_fmt: str = "yuv420p") -> None:
+    """Raise :class:`VideoError` (one line) unless ``name`` is a video encoder here that opens with ``crf``,
+    ``preset`` and ``pix_fmt``: checked on a small trial encoder before any input is read, so a bad setting is
+    one line up front instead of a failure at the first frame (and x264's own complaint on the terminal).
+    """
     av = load_av()
     try:
         codec = av.Codec(name, "w")
@@ -82,3 +90,28 @@ def check_codec(name: str) -> None:
         codec = None
     if codec is None or codec.type != "video":
         raise VideoError(f"no video encoder {name!r} in this FFmpeg build (try libx264, libvpx-vp9 or mpeg4)")
+    if preset is not None:
+        if name not in ("libx264", "libx265"):
+            raise VideoError(f"--preset is for libx264 and libx265, not {name}")
+        if preset not in X26X_PRESETS:  # x264 itself would print its own line about it on the terminal
+            raise VideoError(f"unknown preset {preset!r} for {name} (choose from {', '.join(X26X_PRESETS)})")
+    formats = [f.name for f in codec.video_formats or ()]
+    if formats and pix_fmt not in formats:
+        raise VideoError(f"{name} cannot encode {pix_fmt} video (it takes {', '.join(formats)}); "
+                         "try libx264, libvpx-vp9 or mpeg4")
+    opts, qscale = codec_options(name, crf, preset)
+    trial = av.CodecContext.create(codec, "w")
+    trial.width, trial.height, trial.pix_fmt = 64, 64, pix_fmt
+    trial.time_base, trial.framerate = Fraction(1, 25), 25
+    if qscale is not None:
+        trial.qscale = True
+        trial.global_quality = qscale * 118  # FF_QP2LAMBDA
+    trial.options = opts
+    try:
+        trial.open()
+    except (av.error.FFmpegError, ValueError, OverflowError) as e:
+        if isinstance(e, OverflowError) or "out of range" in str(e):
+            value = crf if crf is not None else DEFAULT_CRF.get(name, 23)
+            raise VideoError(f"--crf {value:g} is out of range for {name}") from None
+        raise VideoError(f"{name} cannot encode with these settings ({getattr(e, 'strerror', None) or e}); "
+                         "try libx264, libvpx-vp9 or mpeg4") from None

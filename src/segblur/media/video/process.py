@@ -58,7 +58,7 @@ class VideoStats:
     # and, when threaded, how long the pipeline waited for the other two.
     stage_ms: dict[str, float] = field(default_factory=dict)
     converted_streams: int = 0  # of the kept streams: re-encoded or converted for the output container
-    notes: list[str] = field(default_factory=list)  # one line per converted or dropped stream
+    notes: list[str] = field(default_factory=list)  # one line per converted or dropped stream, or lost bit depth
     workers: int = 1  # frames the model worked on at once (frames in flight), see process_video
 
     @property
@@ -224,7 +224,8 @@ def process_video(src: str | Path, dst: str | Path, processor: FrameProcessor, *
     """Run every frame of ``src`` through ``processor.process`` and write ``dst`` (same size, rate and timing).
 
     Audio and subtitle streams are copied unchanged; one the output container cannot hold is
-    re-encoded or converted (or left out) with a line to ``notify`` before the first frame.
+    re-encoded or converted (or left out) with a line to ``notify`` before the first frame, as are
+    other video streams, cover art and a bit depth beyond 8 bits (which the output does not keep).
     Frames are re-encoded with the YUV matrix and range they were decoded with, and tagged like
     the input, so that untouched pixels keep their colour. ``codec`` defaults to
     :func:`~segblur.media.video.codecs.default_codec`, ``crf`` to the codec's usual default;
@@ -262,6 +263,9 @@ def process_video(src: str | Path, dst: str | Path, processor: FrameProcessor, *
     start = time.perf_counter()
     in_flight = (default_workers() if workers is None else workers) if threads else 1
     with VideoReader(src, info) as reader, _in_flight(processor, in_flight) as lookahead:
+        for note in reader.left_out:
+            if notify is not None:
+                notify(note)
         processor.reset()
         rotation = 0 if folder else reader.rotation  # image files are written upright
         process, tally = _Processing(processor, rotation, lookahead), _Tally(progress)
@@ -289,7 +293,7 @@ def process_video(src: str | Path, dst: str | Path, processor: FrameProcessor, *
         return VideoStats(src, dst, n, reader.width, reader.height, Fraction(reader.fps),
                           tally.end - (tally.first or 0.0), writer.copied_streams, time.perf_counter() - start,
                           writer.size if not folder and writer.size != (reader.width, reader.height) else None,
-                          stage_ms, writer.converted_streams, list(writer.notes), process.ahead or 1)
+                          stage_ms, writer.converted_streams, reader.left_out + writer.notes, process.ahead or 1)
 
 
 def default_workers() -> int:

@@ -18,10 +18,13 @@ from typing import Any
 import numpy as np
 
 from ...io import one_line
+from ..limits import too_many_pixels
 from ..protocols import Frame
 from .color import UNTAGGED, ColorInfo
 from .errors import VideoError, load_av
 from .passthrough import COPIED
+
+ATTACHED_PIC = 0x400  # AV_DISPOSITION_ATTACHED_PIC
 
 
 def frame_rotation(frame: Any) -> int:
@@ -76,15 +79,46 @@ def open_input(path: Path) -> Any:
         raise VideoError(f"{path}: cannot read ({one_line(e)})") from None
 
 
+def _is_cover(stream: Any) -> bool:
+    """True for an attached picture (cover art): a video stream of one still image."""
+    return bool(int(getattr(stream, "disposition", 0) or 0) & ATTACHED_PIC)
+
+
 def video_stream(container: Any, path: Path) -> Any:
-    """The first video stream of an open ``container``; :class:`VideoError` if there is none or it has no size."""
-    if not container.streams.video:
+    """The first video stream of an open ``container`` that is not cover art; :class:`VideoError` if there is none,
+    it has no size, or its frames are over the pixel limit (:func:`segblur.media.limits.max_pixels`)."""
+    streams = [s for s in container.streams.video if not _is_cover(s)]
+    if not streams:
         kinds = sorted({s.type for s in container.streams}) or ["none"]
-        raise VideoError(f"{path}: no video stream (streams: {', '.join(kinds)})")
-    vs = container.streams.video[0]
+        cover = " (only cover art)" if container.streams.video else ""
+        raise VideoError(f"{path}: no video stream{cover} (streams: {', '.join(kinds)})")
+    vs = streams[0]
     if not vs.codec_context.width or not vs.codec_context.height:
         raise VideoError(f"{path}: video stream has no frame size (corrupt file?)")
+    if (problem := too_many_pixels(vs.codec_context.width, vs.codec_context.height)):
+        raise VideoError(f"{path}: frames too large ({problem})")
     return vs
+
+
+def left_out(container: Any, stream: Any, path: Path) -> list[str]:
+    """A note for each thing of ``path`` that the output cannot carry: other video streams and cover art (only
+    ``stream`` is processed, and copying them would keep unblurred pictures), and bit depth or alpha of ``stream``
+    beyond 8-bit RGB (the pipeline works in 8 bits)."""
+    notes = []
+    for s in container.streams.video:
+        if s.index == stream.index:
+            continue
+        what = "cover art (an attached picture)" if _is_cover(s) else "a second video stream"
+        notes.append(f"note: {path}: video stream #{s.index} ({s.codec_context.name}) is {what}; only stream "
+                     f"#{stream.index} is processed, so it is left out")
+    fmt = getattr(stream.codec_context, "format", None)
+    components = getattr(fmt, "components", ()) or ()
+    bits = max((c.bits for c in components), default=8)
+    if bits > 8:
+        notes.append(f"note: {path}: {bits}-bit video ({fmt.name}) is written as 8-bit (the pipeline works in 8 bits)")
+    if any(getattr(c, "is_alpha", False) for c in components):
+        notes.append(f"note: {path}: the video's alpha channel ({fmt.name}) is not kept")
+    return notes
 
 
 def _frame_tags(frames: Iterator[Any], av: Any) -> tuple[int, ColorInfo]:
@@ -105,8 +139,8 @@ def _first_frame(path: Path) -> tuple[int, ColorInfo]:
     av = load_av()
     try:
         with av.open(str(path), "r") as c:
-            return _frame_tags(c.decode(video=0), av)
-    except (av.error.FFmpegError, OSError):
+            return _frame_tags(c.decode(video_stream(c, path)), av)
+    except (av.error.FFmpegError, OSError, VideoError):
         return 0, UNTAGGED
 
 
@@ -146,7 +180,8 @@ class VideoReader:
     """An open video file: its first video stream decoded to upright RGB :class:`Frame` s, the other packets passed on.
 
     ``info`` (:func:`probe_video`'s result for ``path``) saves decoding the first frame again for
-    its rotation and colours. Use as a context manager (the file is closed at the end).
+    its rotation and colours. :attr:`left_out` says, a line each, what the output will not carry
+    (:func:`left_out`). Use as a context manager (the file is closed at the end).
     :attr:`seconds` is the time spent demuxing and decoding.
     """
 
@@ -160,6 +195,7 @@ class VideoReader:
             self.time_base: Fraction = self.stream.time_base or 1 / Fraction(self.fps)
             self.width, self.height = self.stream.codec_context.width, self.stream.codec_context.height
             self.rotation, self.color = (info.rotation, info.color) if info is not None else _first_frame(self.path)
+            self.left_out = left_out(self.container, self.stream, self.path)
         except BaseException:
             self.container.close()
             raise

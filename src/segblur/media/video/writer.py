@@ -33,8 +33,9 @@ class VideoWriter:
 
     ``codec`` defaults to libx264 (libvpx-vp9 for .webm). ``fps`` may be fractional (a
     :class:`~fractions.Fraction`, e.g. 30000/1001). Frames are stamped
-    ``0, 1, 2, ...`` in units of ``time_base`` (default ``1/fps``) unless :meth:`write` is given a
-    ``pts``. An odd width or height is padded by one edge pixel for 4:2:0/4:2:2 pixel formats.
+    ``0, 1, 2, ...`` in units of ``time_base`` (default ``1/fps``; always ``1/fps`` for AVI, which
+    stores frame slots, not timestamps) unless :meth:`write` is given a ``pts``. An odd width or
+    height is padded by one edge pixel for 4:2:0/4:2:2 pixel formats.
     Frames are RGB (H x W x 3), or RGBA (H x W x 4) for a pixel format with alpha (``yuva444p10le``,
     ``yuva420p``, ...), or grey (H x W) for a ``gray`` pixel format (a matte).
     ``color`` is the YUV matrix and range the RGB frames are converted with and the colour tags
@@ -65,7 +66,9 @@ class VideoWriter:
         self._matrix = self.color.matrix()  # RGB -> YUV, the same for every frame
         self._ws = Workspace()  # the padded frame and the YUV planes, reused frame after frame
         codec = codec or default_codec(self.path)
-        self.time_base = Fraction(time_base) if time_base else 1 / fps
+        # AVI stores no timestamps, only frame slots of the stream's time base: 1/fps, whatever the caller asked for
+        # (with the input's 1/12800 players read a 25 fps clip as 600 fps).
+        self.time_base = 1 / fps if fmt == "avi" or not time_base else Fraction(time_base)
         self._step = max(1, round(1 / (fps * self.time_base)))  # pts units from one frame slot to the next
         subsampled = pix_fmt.startswith(("yuv420", "yuv422", "nv12", "nv21", "yuvj420", "yuvj422", "yuva420",
                                          "yuva422"))
@@ -88,18 +91,20 @@ class VideoWriter:
             os.close(fd)
         except OSError as e:
             raise VideoError(f"{self.path}: cannot write ({one_line(e)})") from None
-        try:
-            self._container = av.open(str(self._tmp), "w", format=fmt)
-            self._stream = self._add_video(codec, pix_fmt, crf, fmt, rotation, options)
-        except (av.error.FFmpegError, ValueError, TypeError, OSError) as e:
+        try:  # from here on every way out but success removes the temp file (Ctrl-C and SIGTERM too)
+            try:
+                self._container = av.open(str(self._tmp), "w", format=fmt)
+                self._stream = self._add_video(codec, pix_fmt, crf, fmt, rotation, options)
+            except (av.error.FFmpegError, ValueError, TypeError, OSError) as e:
+                raise VideoError(f"{self.path}: cannot encode with {codec} ({one_line(e)})") from None
+            try:
+                if audio_from is not None:
+                    self._passthrough = Passthrough(self._container, fmt, audio_from, self.path, self._note)
+            except (av.error.FFmpegError, OSError) as e:
+                raise VideoError(f"{self.path}: cannot write ({one_line(e)})") from None
+        except BaseException:
             self.abort()
-            raise VideoError(f"{self.path}: cannot encode with {codec} ({one_line(e)})") from None
-        try:
-            if audio_from is not None:
-                self._passthrough = Passthrough(self._container, fmt, audio_from, self.path, self._note)
-        except (av.error.FFmpegError, OSError) as e:
-            self.abort()
-            raise VideoError(f"{self.path}: cannot write ({one_line(e)})") from None
+            raise
 
     def _add_video(self, codec: str, pix_fmt: str, crf: float | None, fmt: str, rotation: int,
                    options: dict[str, str] | None) -> Any:

@@ -39,4 +39,4 @@ def create_model(name: str, num_classes: int, **kwargs) -> nn.Module:
 
 
 # Each architecture module registers itself on import.
-from . import deconvnet, deeplabv3, fastseg, unet  # noqa: E402,F401
+from . import deconvnet, deeplabv3, efficientnet_lite, fastseg, unet  # noqa: E402,F401

