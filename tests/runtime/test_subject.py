@@ -101,3 +101,13 @@ def test_crop_is_never_smaller_than_the_model_input_and_stays_in_the_frame() -> 
 def test_config_is_validated(kw: dict) -> None:
     with pytest.raises(ValueError):
         SubjectConfig(**kw)
+
+
+def test_a_crops_map_fades_out_at_its_border_to_meet_the_zero_around_it() -> None:
+    tr = SubjectTracker(SubjectConfig(follow=True), MODEL)
+    haze = np.full((48, 64), 0.2, np.float32)  # the faint probability a model gives a background
+    assert tr.observe(haze, None, FRAME) is haze  # the whole frame: as it is
+    out = tr.observe(haze, (100, 100, 400, 400), FRAME)
+    assert out[0].max() < 0.08 and out[:, 0].max() < 0.08  # a third of the haze or less in the edge cells
+    np.testing.assert_allclose(out[10:-10, 10:-10], 0.2)  # inside: untouched
+    assert haze.min() == np.float32(0.2)  # the input is not written to
