@@ -2,12 +2,13 @@
 #   make demo   create .venv, install segblur, blur the bundled sample image into out/
 #   make test   create/update .venv with the dev and train extras, run ruff and the whole test suite
 #   make web    the page of `segblur serve`: onnxruntime-web from npm (pinned by package-lock.json) into the package
+#   make opencv-gui  the GUI build of OpenCV in .cache/opencv-gui, for the preview window's test (with Xvfb)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: demo test lint bench reference clean web
+.PHONY: demo test lint bench reference clean web opencv-gui
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +31,19 @@ $(WEB_VENDOR): package.json package-lock.json src/segblur/web/assets.py
 		npm ci --no-audit --no-fund --loglevel=error && $(PYTHON) src/segblur/web/assets.py node_modules/onnxruntime-web; \
 	else echo "make: npm not found: skipping the web page's onnxruntime-web files (install Node.js and npm for segblur serve)"; fi
 
+# The preview window's test (tests/media/camera/test_camera_window.py, under Xvfb) runs `segblur camera` with the GUI
+# build of OpenCV. opencv-python and the runtime's opencv-python-headless both install the package cv2 and cannot share
+# .venv, so the GUI build of the same version goes into a folder of its own, which the test puts first on PYTHONPATH.
+OPENCV_GUI := .cache/opencv-gui
+opencv-gui: $(VENV)/.dev
+	@v=$$($(PY) -c "from importlib import metadata as m; print(m.version('opencv-python-headless'))" 2>/dev/null); \
+	if ! command -v Xvfb >/dev/null 2>&1; then \
+		echo "make: Xvfb not found: the preview window test will be skipped (apt-get install xvfb xdotool)"; \
+	elif [ -n "$$v" ] && [ "$$(cat $(OPENCV_GUI)/VERSION 2>/dev/null)" != "$$v" ]; then \
+		rm -rf $(OPENCV_GUI) && $(PIP) --no-deps --target $(OPENCV_GUI) "opencv-python==$$v" \
+			&& echo "$$v" > $(OPENCV_GUI)/VERSION; \
+	fi
+
 SAMPLE = $$($(PY) -c "import segblur.assets as a; print(a.sample_path())")
 
 demo: $(VENV)/.runtime web
@@ -40,7 +54,7 @@ demo: $(VENV)/.runtime web
 	$(VENV)/bin/segblur mask $(SAMPLE) -o out/
 	@echo "demo: results are in $(CURDIR)/out/ (astronaut-*.jpg/png, astronaut.png is the mask)"
 
-test: $(VENV)/.dev web
+test: $(VENV)/.dev web opencv-gui
 	$(VENV)/bin/ruff check src tests benchmarks
 	@command -v chromium >/dev/null 2>&1 || echo "make: chromium not found: the browser tests (tests/web) will be skipped (apt-get install chromium)"
 	$(PY) -m pytest -q -rs

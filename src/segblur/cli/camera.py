@@ -30,7 +30,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "camera", help="live background blur of a camera: preview window, virtual camera, recording",
         description="Blur the background of a live camera (or of a video file or stream, played in real time) and "
         "show it in a window, send it to a virtual camera for video calls (--virtual) and/or record it (--record). "
-        "Preview keys: e/E effect, +/- strength, b background picture, m mask view, t smoothing, q or Esc quit. "
+        "Preview keys: e/E next/previous effect, +/- strength, b next background picture, m mask view, "
+        "t smoothing on/off, q or Esc quit. Closing the window quits too; its overlay shows fps, latency and the keys. "
+        "The window needs OpenCV's GUI build (opencv-python in place of the runtime's opencv-python-headless: "
+        "segblur says how to swap them when it cannot open one). "
         "Frames the model cannot keep up with are dropped, so the delay stays at one or two frames. "
         "Exit status: 0 done, 1 the source was lost mid-stream or an output failed, 2 the source or an output "
         "cannot be opened, 130 Ctrl-C (recordings are finalised in every case).")

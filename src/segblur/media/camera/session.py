@@ -122,8 +122,8 @@ def open_camera(settings: CameraSettings, notify: Callable[[str], None] | None =
     show = settings.preview
     if show and (problem := preview.gui_problem()):
         if not (settings.virtual or settings.record):
-            raise SinkError(f"{problem}; install opencv-python for it (it replaces opencv-python-headless), "
-                            "or run with --no-preview, --virtual or --record")
+            fix = f"swap in the GUI build ({preview.GUI_INSTALL}), or run" if problem == preview.NO_GUI else "run"
+            raise SinkError(f"{problem}; {fix} with --no-preview, --virtual or --record")
         if notify is not None:
             notify(f"{problem}; running without it")
         show = False
