@@ -34,7 +34,7 @@ class Segmented:
     """One frame after the segment stage: ``prob`` (h x w, the model's resolution) covers ``box`` of ``rgb``.
 
     ``guide``/``guide_low`` are the grey crop and its thumbnail at ``prob``'s size when already computed (for
-    refinement to reuse), else None. ``seconds`` is the time the stage took, not counting ``guide_seconds`` for them.
+    refinement to reuse), else None; ``guide_seconds`` is the time computing them took (counted as refinement's).
     """
 
     rgb: np.ndarray
@@ -42,7 +42,6 @@ class Segmented:
     prob: np.ndarray
     guide: np.ndarray | None = None
     guide_low: np.ndarray | None = None
-    seconds: float = 0.0
     guide_seconds: float = 0.0
 
     @property
@@ -105,11 +104,10 @@ class StreamSegmenter:
     def segment(self, rgb: np.ndarray, catch_up: int = 0) -> Segmented:
         """The next frame of a live stream, smoothed with the frames before it (causal); ``catch_up`` more smoothing
         steps with this frame's map stand for frames the model skipped (a governor's)."""
-        t0 = time.perf_counter()
         box = self.tracker.crop(rgb.shape) if self.tracker is not None else None
         prob, src = self._model(rgb, box)
         if self.twoway is None:
-            return Segmented(rgb, box, prob, seconds=time.perf_counter() - t0)
+            return Segmented(rgb, box, prob)
         tg = time.perf_counter()
         guide, guide_low = self._guides(src, prob)
         t_guide = time.perf_counter() - tg
@@ -127,7 +125,7 @@ class StreamSegmenter:
             smoothed = smoother.smooth(prob, guide_low, rgb.shape, None)
         for _ in range(catch_up):
             smoothed = smoother.smooth(prob, guide_low, rgb.shape, box)
-        return Segmented(rgb, box, smoothed, guide, guide_low, time.perf_counter() - t0 - t_guide, t_guide)
+        return Segmented(rgb, box, smoothed, guide, guide_low, t_guide)
 
     def push(self, rgb: np.ndarray) -> Segmented | None:
         """The next frame of a file; the frame ``lookahead`` pushes back, smoothed both ways (None while filling).
@@ -137,7 +135,6 @@ class StreamSegmenter:
         """
         if self.twoway is None or self.twoway.config.lookahead == 0:
             return self.segment(rgb)
-        t0 = time.perf_counter()
         box = self.tracker.crop(rgb.shape) if self.tracker is not None else None
         prob, src = self._model(rgb, box)
         guide_low = self._guides(src, prob)[1]
@@ -149,25 +146,24 @@ class StreamSegmenter:
             prob, src = self._model(rgb, None)
             self.twoway.redo(prob, self._guides(src, prob)[1], rgb.shape, None)
         self._held.append((rgb, box))
-        return None if out is None else self._answer(out, time.perf_counter() - t0)
+        return None if out is None else self._answer(out)
 
     def drain(self) -> Iterator[Segmented]:
         """The frames still held at the end of a file, oldest first."""
         if self.twoway is None:
             return
         for out in self.twoway.drain():
-            yield self._answer(out, 0.0)
+            yield self._answer(out)
 
-    def _answer(self, prob: np.ndarray, seconds: float) -> Segmented:
+    def _answer(self, prob: np.ndarray) -> Segmented:
         frame, box = self._held.popleft()
-        return Segmented(frame, box, prob, seconds=seconds)
+        return Segmented(frame, box, prob)
 
     def still(self, rgb: np.ndarray) -> Segmented:
         """One photo on its own (the stream's state is untouched): a first look at all of it finds the subject,
         a second at the crop around it when following."""
-        t0 = time.perf_counter()
         if self.subject is None:
-            return Segmented(rgb, None, self.segmenter.predict_lowres(rgb), seconds=time.perf_counter() - t0)
+            return Segmented(rgb, None, self.segmenter.predict_lowres(rgb))
         h, w = self.segmenter.info.input_size
         tracker = SubjectTracker(self.subject, (w, h))
         prob = tracker.observe(self.segmenter.predict_lowres(rgb), None, rgb.shape)
@@ -175,5 +171,5 @@ class StreamSegmenter:
         if box is not None:
             crop_prob = tracker.observe(self.segmenter.predict_lowres(rgb, box=box), box, rgb.shape)
             if crop_prob.max(initial=0.0) >= 0.5:  # else the first look stands
-                return Segmented(rgb, box, crop_prob, seconds=time.perf_counter() - t0)
-        return Segmented(rgb, None, prob, seconds=time.perf_counter() - t0)
+                return Segmented(rgb, box, crop_prob)
+        return Segmented(rgb, None, prob)
