@@ -33,6 +33,7 @@ import numpy as np
 from segblur import Pipeline
 from segblur.assets import sample_path
 from segblur.media import video
+from segblur.runtime.subject import SubjectConfig
 
 
 def scene(width: int, height: int, frames: int) -> list[np.ndarray]:
@@ -172,7 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         clip = make_clip(args.clip or Path(tmp) / "clip.mp4", args.frames, width, height, args.fps)
         info = video.probe_video(clip)
-        pipe = Pipeline(args.model, effect=args.effect, threads=args.threads, temporal=True)
+        # segblur video's defaults: two-way smoothing (temporal=True: lookahead 8) and the subject followed
+        pipe = Pipeline(args.model, effect=args.effect, threads=args.threads, temporal=True,
+                        subject=SubjectConfig(follow=True))
         options = {"preset": args.preset} if args.preset else None
         runs, cpu, groups = [], [], []
         for _ in range(args.repeat):

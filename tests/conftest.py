@@ -301,3 +301,25 @@ class FakeInterpreter:
 
     def get_tensor(self, index: int) -> np.ndarray:
         return self.results[index]
+
+
+def moving_square_mask(i: int, h: int = 48, w: int = 64, size: int = 16, step: int = 3) -> np.ndarray:
+    """Frame ``i``'s mask of a square moving right ``step`` px a frame (bool h x w)."""
+    m = np.zeros((h, w), bool)
+    m[14:14 + size, 4 + step * i:4 + step * i + size] = True
+    return m
+
+
+def make_sequence_folder(root: Path, n: int = 8) -> Path:
+    """A frame folder for sequence evaluation: images/f-000.jpg... (a red square moving right on green: the tiny
+    model's person) and masks/f-000.png... (0/255)."""
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for i in range(n):
+        m = moving_square_mask(i)
+        img = np.empty(m.shape + (3,), np.uint8)
+        img[:] = GREEN
+        img[m] = RED
+        cv2.imwrite(str(root / "images" / f"f-{i:03d}.jpg"), img[..., ::-1])
+        cv2.imwrite(str(root / "masks" / f"f-{i:03d}.png"), m.astype(np.uint8) * 255)
+    return root

@@ -17,6 +17,11 @@ DEFAULT_EFFECT = "blur"
 DEFAULT_MODEL = "person-fast"
 CHECKPOINT_SUFFIXES: tuple[str, ...] = (".pt", ".pth", ".ckpt")  # training checkpoints (torch), not ONNX models
 
+# Who is kept (``--subject``): every person, or the main one (runtime.subject).
+SUBJECTS: tuple[str, ...] = ("all", "main")
+# Frames the smoothing of a file may look ahead (``--lookahead``; runtime.temporal); the camera never does.
+DEFAULT_LOOKAHEAD = 8
+
 # Registered training architectures (``segblur train --arch``), sorted.
 ARCHITECTURES: tuple[str, ...] = ("deconvnet", "deeplabv3_mobilenet_v3_large", "deeplabv3_resnet50",
                                   "efficientnet_lite_seg", "fastseg", "unet")

@@ -8,7 +8,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import check_columns_scores, make_columns_dataset, run_cli, save_tiny_checkpoint
+from conftest import (
+    check_columns_scores,
+    make_columns_dataset,
+    make_sequence_folder,
+    one_error_line,
+    run_cli,
+    save_tiny_checkpoint,
+)
 
 from segblur.cli.main import main
 
@@ -73,6 +80,27 @@ def test_cli_evaluates_a_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert f"model: {ckpt}" in out and "person" in out
     code, _, err = run_cli(capsys, "evaluate", "--model", tmp_path / "missing.pt", "--data", f"folder:{root}")
     assert code == 2 and str(tmp_path / "missing.pt") in err
+
+
+def test_cli_evaluates_a_sequence_in_order(tmp_path: Path, model_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    seq = make_sequence_folder(tmp_path / "seq")
+    js = tmp_path / "seq.json"
+    code, out, err = run_cli(capsys, "evaluate", "--sequence", seq, "--model", model_path, "--region", "subject",
+                             "--lookahead", "2", "--json", js, "-q")
+    assert code == 0, err
+    assert "8 frames, scored on a box around the subject" in out and "temporal error" in out and "flicker" in out
+    report = json.loads(js.read_text())
+    assert report["frames"] == 8 and report["iou"] > 0.8 and report["settings"]["temporal"] == "lookahead 2"
+    assert len(report["per_frame_iou"]) == 8
+    code, out, _ = run_cli(capsys, "evaluate", "--sequence", seq, "--model", model_path, "--no-temporal",
+                           "--subject", "main", "--no-follow", "-q")
+    assert code == 0 and "'temporal': 'off'" in out and "'follow': False" in out
+    for argv in (["--sequence", seq, "--data", f"folder:{seq}"], ["--masks", seq, "--model", model_path],
+                 ["--model", model_path], ["--sequence", tmp_path / "none"],
+                 ["--sequence", seq, "--model", tmp_path / "x.pt"]):
+        code, _, err = run_cli(capsys, "evaluate", *argv)
+        assert code == 2 and one_error_line(err).startswith("segblur: error:"), argv
 
 
 def test_cli_evaluate_never_writes_over_its_inputs(tmp_path: Path, model_path: Path,

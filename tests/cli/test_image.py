@@ -257,3 +257,35 @@ def test_cli_color_takes_css_names(photo: Path, tmp_path: Path, model_path: Path
     assert main(["image", str(photo), "-o", str(tmp_path / "o.png"), "--model", str(model_path), "--effect", "color",
                  "--color", "red", "-q"]) == 0
     assert tuple(read_image(tmp_path / "o.png")[0, -1]) == (255, 0, 0)  # the green side became red
+
+
+def test_image_subject_main_gives_the_people_at_the_edge_the_effect(tmp_path: Path, model_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    img = np.zeros((120, 160, 3), np.uint8)
+    img[:] = GREEN
+    img[30:110, 65:95] = RED  # the main person, in the middle
+    img[4:24, 4:20] = RED  # someone small in the corner
+    src = save_image(tmp_path / "two.png", img)
+    outs = {}
+    for name, extra in (("all", []), ("main", ["--subject", "main"]), ("follow", ["--subject", "main", "--follow"])):
+        code, _, err = run_cli(capsys, "image", src, "-o", tmp_path / f"{name}.png", "--model", model_path,
+                               "--effect", "color", "--color", "#0000ff", "-q", *extra)
+        assert code == 0, err
+        outs[name] = read_image(tmp_path / f"{name}.png")
+    assert tuple(outs["all"][14, 12]) == RED and tuple(outs["all"][70, 80]) == RED
+    for name in ("main", "follow"):
+        assert tuple(outs[name][70, 80]) == RED, name  # kept
+        assert tuple(outs[name][14, 12]) == BLUE, name  # not the main person: the effect
+
+
+@pytest.mark.parametrize(("command", "options"), [
+    ("image", ["--subject", "--follow"]), ("mask", ["--subject", "--follow", "--lookahead", "--no-temporal"]),
+    ("video", ["--subject", "--follow", "--lookahead", "--no-temporal", "--alpha"]),
+    ("camera", ["--subject", "--follow", "--no-temporal"]),
+    ("evaluate", ["--sequence", "--masks", "--region", "--subject", "--lookahead"])])
+def test_the_subject_and_smoothing_options_are_in_help(command: str, options: list[str],
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = capsys.readouterr().out
+    assert all(o in out for o in options), [o for o in options if o not in out]

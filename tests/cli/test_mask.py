@@ -98,3 +98,48 @@ def test_mask_reports_bad_inputs(tmp_path: Path, model_path: Path, capsys: pytes
 def test_cli_mask_soft_refuses_threshold(photo: Path, tmp_path: Path, model_path: Path) -> None:
     assert main(["mask", str(photo), "-o", str(tmp_path / "m"), "--soft", "--threshold", "0.2",
                  "--model", str(model_path)]) == 2
+
+
+def clip(path: Path, frames: int = 6) -> Path:
+    """A small video of a red (person) square moving right on green."""
+    pytest.importorskip("av")
+    from segblur.media.video import VideoWriter
+
+    with VideoWriter(path, 64, 48, 10) as w:
+        for i in range(frames):
+            img = split_image(48, 64, left=GREEN, right=GREEN)
+            img[14:30, 4 + 3 * i:20 + 3 * i] = RED
+            w.write(img)
+    return path
+
+
+def test_mask_of_a_video_is_one_png_per_frame_or_a_matte_video(tmp_path: Path, model_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    src = clip(tmp_path / "in.mp4")
+    code, _, err = run_cli(capsys, "mask", src, "-o", tmp_path / "frames", "--model", model_path, "-q")
+    assert code == 0, err
+    assert files_in(tmp_path / "frames") == [f"{i:06d}.png" for i in range(1, 7)]
+    first = cv2.imread(str(tmp_path / "frames" / "000001.png"), cv2.IMREAD_UNCHANGED)
+    assert first.shape == (48, 64) and set(np.unique(first)) <= {0, 255} and first[20, 10] == 255
+    code, _, err = run_cli(capsys, "mask", src, "-o", tmp_path / "matte.mkv", "--soft", "--lookahead", "2",
+                           "--model", model_path)
+    assert code == 0, err
+    assert "matte.mkv: 6 frames" in err
+    import av
+
+    with av.open(str(tmp_path / "matte.mkv")) as c:
+        frames = [f.to_ndarray(format="gray") for f in c.decode(video=0)]
+        assert c.streams.video[0].codec_context.name == "ffv1" and not c.streams.audio
+    assert len(frames) == 6 and len(np.unique(frames[0])) > 2  # soft: probabilities, not 0/255
+    two = tmp_path / "two"
+    code, _, err = run_cli(capsys, "mask", src, clip(tmp_path / "b.mkv", 3), "-o", two, "--model", model_path, "-q")
+    assert code == 0, err
+    assert files_in(two) == [f"b/{i:06d}.png" for i in range(1, 4)] + [f"in/{i:06d}.png" for i in range(1, 7)]
+
+
+def test_mask_refuses_images_with_videos_and_mattes_in_lossy_containers(tmp_path: Path, model_path: Path, photo: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    src = clip(tmp_path / "in.mp4", 2)
+    for argv in ([src, photo, "-o", tmp_path / "o"], [src, "-o", tmp_path / "m.mp4"]):
+        code, _, err = run_cli(capsys, "mask", *argv, "--model", model_path)
+        assert code == 2 and one_error_line(err).startswith("segblur: error:"), argv

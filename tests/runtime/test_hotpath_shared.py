@@ -118,7 +118,7 @@ def moving_frames(n: int, h: int = 72, w: int = 96) -> list[np.ndarray]:
 
 
 def test_buffered_smoother_matches_the_allocating_one_and_results_survive_the_next_frame() -> None:
-    cfg = TemporalConfig()
+    cfg = TemporalConfig(flow=False)  # the reference has no optical flow (test_temporal.py tests the flow)
     sm, ref = TemporalSmoother(cfg), reference_smoother(cfg)
     rng = np.random.default_rng(5)
     held = []

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..media.images import ImageError
 from ..runtime.pipeline import Pipeline
+from ..runtime.subject import SubjectConfig
 from .run import format_table, machine, make_frame, time_pipeline, time_reference
 from .stream import FAST_FPS, format_stream_table, measure_file_throughput, measure_flicker, measure_stream
 
@@ -35,20 +36,22 @@ def measure_streams(make_pipeline: Callable[..., Pipeline], frame: np.ndarray, e
     ``file_frames`` is 0) 1920x1080 file throughput of a frame made from ``image``. With ``reference`` (a
     MediaPipe selfie .tflite, run with ``threads``) the reference pipeline streams at 30 fps through the same loop.
 
-    ``make_pipeline(effect=, background=, temporal=[, governor=])`` builds the pipeline (the image effect uses the
-    mirrored frame as its picture). ``notify`` gets a line as each measurement starts. Returns ``{"model",
+    ``make_pipeline(effect=, background=, temporal=, subject=[, governor=])`` builds the pipeline (the image effect
+    uses the mirrored frame as its picture). ``notify`` gets a line as each measurement starts. Returns ``{"model",
     "effect", "stream", "flicker", "file"}`` for :func:`~.stream.format_stream_table`.
     """
     if not seconds > 0:
         raise ValueError(f"stream seconds must be positive, got {seconds:g}")
+    # The camera's defaults: temporal smoothing (causal, with optical flow) and the subject followed.
     background = frame[:, ::-1] if effect == "image" else None
-    pipe = make_pipeline(effect=effect, background=background, temporal=True)
+    pipe = make_pipeline(effect=effect, background=background, temporal=True, subject=SubjectConfig(follow=True))
     runs = []
     for name, fps in (("camera 30 fps", 30.0), ("as fast as it goes", FAST_FPS)):
         notify(f"stream: {name} for {seconds:g} s")
         runs.append({"name": name, **measure_stream(pipe, frame, fps, seconds, noise=SENSOR_NOISE)})
     notify(f"stream: camera 30 fps with the governor for {seconds:g} s")
-    governed = make_pipeline(effect=effect, background=background, temporal=True, governor=True)
+    governed = make_pipeline(effect=effect, background=background, temporal=True, subject=SubjectConfig(follow=True),
+                             governor=True)
     runs.append({"name": "camera 30 fps, governor", **measure_stream(governed, frame, 30.0, seconds,
                                                                    noise=SENSOR_NOISE),
                  "governor": governed.governor.describe()})

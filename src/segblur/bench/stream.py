@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..eval.sequence import alpha_changes
 from ..media.camera import Controls, NullSink, SyntheticSource, noisy_frames, run_stream
 from ..media.video import VideoError, VideoWriter, process_video
 
@@ -50,16 +52,14 @@ def measure_stream(pipeline: Any, frame: np.ndarray, fps: float = 30.0, seconds:
 
 
 def _mask_changes(pipeline: Any, frames: list[np.ndarray], count: int, settle: int) -> dict[str, float]:
-    prev: np.ndarray | None = None
-    changes, flips = [], []
-    for i in range(count):
-        pipeline.process(frames[i % len(frames)])
-        alpha = pipeline.last_alpha.copy()
-        if prev is not None and i >= settle:
-            changes.append(float(np.abs(alpha - prev).mean()) * 255)
-            flips.append(float(((alpha >= 0.5) != (prev >= 0.5)).mean()) * 100)
-        prev = alpha
-    return {"mean_abs_change": float(np.mean(changes)), "flipped_pct": float(np.mean(flips))}
+    """:func:`~segblur.eval.sequence.alpha_changes` of ``count`` frames through ``pipeline.process`` (the camera's
+    path)."""
+    def alphas() -> Iterator[np.ndarray]:
+        for i in range(count):
+            pipeline.process(frames[i % len(frames)])
+            yield pipeline.last_alpha
+
+    return alpha_changes(alphas(), settle)
 
 
 def measure_flicker(pipeline: Any, frame: np.ndarray, frames: int = 60, sigma: float = 2.5, settle: int = 5,

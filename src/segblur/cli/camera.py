@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_effect_options, add_mask_options, add_model_options, finite, int_in, size
+from .common import add_effect_options, add_mask_options, add_model_options, add_stream_options, finite, int_in, size
 
 ORDER = 30
 
@@ -53,9 +53,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="also save the shown frames as a video (.mp4, .mkv, .mov, .webm, .avi)")
     g.add_argument("--frames", type=int_in(1), default=None, metavar="N", help="stop after N frames shown")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress line and no final report")
-    g = add_effect_options(p, multi_background=True)
-    g.add_argument("--no-temporal", dest="temporal", action="store_false",
-                   help="no smoothing of the mask across frames (it is on by default against flicker)")
+    add_effect_options(p, multi_background=True)
+    add_stream_options(p, stream=True, files=False)
     g = p.add_argument_group("compute", "spend less CPU: skip the model on frames that barely moved, reuse the last "
                              "mask and background on still ones, and hold a budget (also picks the INT8 model and "
                              "one thread when they cost less here); the final report says what it did")
@@ -78,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     from ..media.images import ImageError, read_image
     from ..progress import Progress
     from ..runtime.effects import parse_color
-    from .common import CommandError, check_outputs, make_pipeline, model_file, report
+    from .common import CommandError, check_outputs, make_pipeline, model_file, report, stream_settings
 
     effect = args.effect or ("image" if args.background else "blur")
     if effect == "image" and not args.background:
@@ -97,8 +96,8 @@ def run(args: argparse.Namespace) -> int:
                                   choose_model=args.model == "default", choose_threads=args.threads is None)
     pipe = make_pipeline(args, effect=effect, strength=args.strength,
                          background=backgrounds[0] if backgrounds else None,
-                         color=color if effect == "color" else None, invert=args.invert, temporal=args.temporal,
-                         governor=governor)
+                         color=color if effect == "color" else None, invert=args.invert, governor=governor,
+                         **stream_settings(args, stream=True))
     check_outputs([args.record], [args.source, model_file(args.model), *(args.background or ())])
     settings = camera.CameraSettings(args.source, args.size, args.fps, preview=args.preview, virtual=args.virtual,
                                      virtual_device=args.virtual_device, record=args.record)

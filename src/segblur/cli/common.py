@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..names import DEFAULT_EFFECT, DEFAULT_MODEL, EFFECTS
+from ..names import DEFAULT_EFFECT, DEFAULT_LOOKAHEAD, DEFAULT_MODEL, EFFECTS, SUBJECTS
 
 if TYPE_CHECKING:
     from ..media.images import Job
@@ -95,6 +95,42 @@ def add_mask_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--feather", type=finite, default=0.0, help="extra Gaussian feather of the edge, in pixels")
     g.add_argument("--no-guided", dest="guided", action="store_false",
                    help="plain bilinear mask upsampling instead of the edge-aware guided filter")
+
+
+def add_stream_options(p: argparse.ArgumentParser, *, stream: bool, files: bool) -> argparse._ArgumentGroup:
+    """The "subject and smoothing" group: --subject, --follow/--no-follow and, for streams, --no-temporal and
+    (for files, which may look ahead) --lookahead. ``stream``: --follow is on by default (photos: a second pass,
+    off); read them back with :func:`stream_settings`."""
+    g = p.add_argument_group("subject and smoothing")
+    g.add_argument("--subject", choices=SUBJECTS, default="all",
+                   help="keep all people, or only the main one: the person nearest the centre and largest (the "
+                   "others get the effect, e.g. people walking behind a video call; default all)")
+    g.add_argument("--follow", action=argparse.BooleanOptionalAction, default=None,
+                   help="run the model on a crop around the subject, so a small or full-body person gets more of "
+                   "the model's pixels (streams: where they were in the last frame; a photo is looked at twice); "
+                   f"default: {'on' if stream else 'on for videos, off for photos'}")
+    if stream or files:
+        g.add_argument("--no-temporal", dest="temporal", action="store_false",
+                       help="treat every frame on its own (default: smooth the mask across frames against flicker, "
+                       "following the motion between frames)")
+    if files:
+        g.add_argument("--lookahead", type=int_in(0, 120), default=DEFAULT_LOOKAHEAD, metavar="N",
+                       help="frames the smoothing of a file may look ahead: a two-way filter without lag "
+                       f"(0: one-way, as the camera; default {DEFAULT_LOOKAHEAD})")
+    return g
+
+
+def stream_settings(args: argparse.Namespace, *, stream: bool) -> dict:
+    """``temporal`` and ``subject`` for :class:`~segblur.runtime.pipeline.Pipeline` from :func:`add_stream_options`'
+    options; ``stream`` says whether the frames form a stream (video, camera) or are photos (never smoothed)."""
+    from ..runtime.subject import SubjectConfig
+    from ..runtime.temporal import TemporalConfig
+
+    follow = args.follow if args.follow is not None else stream
+    temporal: bool | TemporalConfig = False
+    if stream and getattr(args, "temporal", True):
+        temporal = TemporalConfig(lookahead=getattr(args, "lookahead", 0))
+    return {"temporal": temporal, "subject": SubjectConfig(args.subject, follow=follow)}
 
 
 def add_effect_options(p: argparse.ArgumentParser, multi_background: bool = False) -> argparse._ArgumentGroup:

@@ -1,5 +1,6 @@
 """``segblur evaluate``: score a model (ONNX file, built-in name or training checkpoint) or a folder of
-predicted masks on a dataset split."""
+predicted masks on a dataset split; or, with --sequence, a model on a video with per-frame true masks, frames in
+order through the pipeline of ``segblur video`` (accuracy and stability)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import argparse
 from pathlib import Path
 
 from ..names import CHECKPOINT_SUFFIXES
-from .common import finite, int_in
+from .common import add_mask_options, add_stream_options, finite, int_in
 
 ORDER = 45
 
@@ -19,11 +20,16 @@ def add_parsers(sub) -> None:
         description="Score MODEL (a built-in name, an .onnx file or a training checkpoint .pt) or a folder of "
         "predicted masks <id>.png (class ids; 0/255 for two-class sets) on a dataset split. Prints per-class "
         "IoU, accuracy and boundary F1 and the mean scores. Images that fail are reported and counted; "
-        "the exit status is then 1.")
-    what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--model", help="built-in model name, .onnx file or training checkpoint (.pt)")
+        "the exit status is then 1. With --sequence instead of --data: run a video's frames in order through the "
+        "pipeline of `segblur video` (same smoothing, same subject options) and score every frame against its "
+        "true mask: person IoU and boundary F1 per frame, the temporal error (how much the change of the mask "
+        "from frame to frame differs from the true mask's change, 1/255) and the flicker of the first frame "
+        "held still with noise.")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--model", help="built-in model name, .onnx file or training checkpoint (.pt); with --sequence "
+                      "a built-in name or .onnx file (default: the default model)")
     what.add_argument("--predictions", type=Path, metavar="DIR", help="folder of predicted masks <id>.png")
-    p.add_argument("--data", required=True, metavar="KIND:PATH", help="dataset: voc:PATH, lfw:PATH or folder:PATH")
+    p.add_argument("--data", metavar="KIND:PATH", help="dataset: voc:PATH, lfw:PATH or folder:PATH")
     p.add_argument("--split", default=None, metavar="NAME", help="split to score (default: the dataset's test split)")
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the full report as JSON")
     p.add_argument("--predictions-out", type=Path, default=None, metavar="DIR",
@@ -34,6 +40,16 @@ def add_parsers(sub) -> None:
     p.add_argument("--provider", action="append", dest="providers", metavar="NAME",
                    help="ONNX Runtime execution provider (default: best available)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    g = p.add_argument_group("sequence", "a video with a true mask for every frame (instead of --data)")
+    g.add_argument("--sequence", type=Path, metavar="PATH",
+                   help="a folder with images/ and masks/ (the same names, frames in name order), or a video file "
+                   "with --masks")
+    g.add_argument("--masks", type=Path, metavar="DIR", help="the video's true masks, one per frame in name order")
+    g.add_argument("--region", choices=("frame", "subject"), default="frame",
+                   help="score whole frames, or a box around the true mask grown by 10%% (for masks that label one "
+                   "person among several; default frame)")
+    add_mask_options(p)
+    add_stream_options(p, stream=True, files=True)
     p.set_defaults(func=run)
 
 
@@ -70,6 +86,12 @@ def run(args: argparse.Namespace) -> int:
     from ..eval.metrics import format_table
     from .common import CommandError, check_outputs, dataset_folder, model_file, report, write_json
 
+    if args.sequence is not None:
+        return _sequence(args)
+    if args.masks is not None:
+        raise CommandError("--masks is only used with --sequence")
+    if args.data is None or (args.model is None and args.predictions is None):
+        raise CommandError("give --data with --model or --predictions, or --sequence")
     if args.predictions_out is not None and args.predictions is not None:
         raise CommandError("--predictions-out is only used with --model")
     check_outputs([args.json, args.predictions_out], [model_file(args.model), dataset_folder(args.data),
@@ -92,3 +114,31 @@ def run(args: argparse.Namespace) -> int:
     if args.json is not None:
         write_json(args.json, result)
     return 1 if result["failed"] else 0
+
+
+def _sequence(args: argparse.Namespace) -> int:
+    """--sequence: the pipeline of ``segblur video`` on the frames in order, scored against their true masks."""
+    from ..eval.sequence import SequenceError, evaluate_sequence, format_sequence, open_sequence
+    from .common import CommandError, make_pipeline, stream_settings, write_json
+
+    if args.data is not None or args.predictions is not None or args.predictions_out is not None:
+        raise CommandError("--sequence scores a model: no --data, --predictions or --predictions-out")
+    if args.model is not None and Path(args.model).suffix.lower() in CHECKPOINT_SUFFIXES:
+        raise CommandError(f"{args.model}: --sequence runs the pipeline: export the checkpoint to .onnx first")
+    settings = stream_settings(args, stream=True)
+    options = argparse.Namespace(**{**vars(args), "model": args.model or "default", "keep": None})
+    pipe = make_pipeline(options, effect="color", **settings)
+    try:
+        report = evaluate_sequence(pipe, open_sequence(args.sequence, args.masks), args.region,
+                                   tolerance_px=args.tolerance_px, show_progress=not args.quiet)
+    except SequenceError as e:
+        raise CommandError(str(e)) from None
+    temporal = settings["temporal"]
+    report = {"model": pipe.segmenter.info.name,
+              "settings": {"temporal": "off" if not temporal else f"lookahead {temporal.lookahead}",
+                           "subject": args.subject, "follow": settings["subject"].follow},
+              **report}
+    print(format_sequence(report))
+    if args.json is not None:
+        write_json(args.json, report)
+    return 0

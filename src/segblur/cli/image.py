@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_effect_options, add_mask_options, add_model_options, int_in
+from .common import add_effect_options, add_mask_options, add_model_options, add_stream_options, int_in
 
 ORDER = 10
 
@@ -22,13 +22,23 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     add_model_options(p)
     add_mask_options(p)
+    add_stream_options(p, stream=False, files=False)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """The effect on every input, written to OUT; 1 when some inputs failed."""
     from ..media.images import ImageError, Job, plan_jobs, read_picture, write_image
-    from .common import CommandError, check_outputs, chosen_effect, make_pipeline, model_file, report, run_jobs
+    from .common import (
+        CommandError,
+        check_outputs,
+        chosen_effect,
+        make_pipeline,
+        model_file,
+        report,
+        run_jobs,
+        stream_settings,
+    )
 
     effect = chosen_effect(args)
     check_outputs([args.output], [model_file(args.model), args.background])
@@ -37,11 +47,11 @@ def run(args: argparse.Namespace) -> int:
     except ImageError as e:
         raise CommandError(str(e)) from None
     pipe = make_pipeline(args, effect=effect, strength=args.strength, background=args.background, color=args.color,
-                         invert=args.invert)
+                         invert=args.invert, **stream_settings(args, stream=False))
 
     def work(job: Job) -> None:
         picture = read_picture(job.src)
-        out, lost = picture.restore(pipe.process(picture.rgb), job.dst.suffix)
+        out, lost = picture.restore(pipe.process(picture.rgb, still=True), job.dst.suffix)
         write_image(job.dst, out, quality=args.quality)
         if lost:
             report(f"note: {job.dst}: {' and '.join(lost)} of {job.src} not kept")

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .common import add_effect_options, add_mask_options, add_model_options, finite, int_in
+from .common import add_effect_options, add_mask_options, add_model_options, add_stream_options, finite, int_in
 
 if TYPE_CHECKING:
     from ..media.video import VideoStats
@@ -22,7 +22,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                        "unchanged (re-encoded or converted, with a note, where the output container cannot hold "
                        "them). "
                        "OUTPUT is a file for one input, otherwise a folder (OUTPUT/<input name>). Outputs are "
-                       "written to a temp file and renamed, so a failure or Ctrl-C leaves nothing half-written.")
+                       "written to a temp file and renamed, so a failure or Ctrl-C leaves nothing half-written. "
+                       "--alpha writes the person on a transparent background instead, for video editors.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="video files (mp4, mov, mkv, webm, avi, ...)")
     p.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="output file, or folder for several")
     add_effect_options(p)
@@ -34,12 +35,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--preset", default=None,
                    help="libx264/libx265 speed preset, ultrafast..veryslow (default: veryfast; for libx264 with "
                    "subme=1, which encodes 1080p about 40%% faster for 7%% more bits)")
-    g.add_argument("--no-temporal", dest="temporal", action="store_false",
-                   help="treat every frame on its own (default: smooth the mask across frames against flicker)")
+    g.add_argument("--alpha", action="store_true",
+                   help="write the person on a transparent background (the frame with the mask as its alpha "
+                   "channel; no effect): .mov as ProRes 4444, .webm as VP9 with alpha, .mkv as FFV1; audio kept")
     g.add_argument("--workers", type=int_in(1, 64), default=None, metavar="N",
                    help="frames the model works on at once, each with --threads ONNX Runtime threads (default: the "
                    "cores, at most 4, with 1 thread each); the result is the same, only faster")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress or summary lines")
+    add_stream_options(p, stream=True, files=True)
     add_model_options(p)
     add_mask_options(p)
     p.set_defaults(func=run)
@@ -47,20 +50,34 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Process each input; one line per failure, a summary per success; 1 if any input failed."""
-    from ..media import video
-    from ..progress import Progress
-    from .common import CommandError, check_outputs, chosen_effect, make_pipeline, model_file, report
+    from .common import CommandError, check_outputs, chosen_effect, make_pipeline, model_file, stream_settings
 
+    if args.alpha and (args.effect or args.background or args.color or args.strength is not None):
+        raise CommandError("--alpha writes the person on a transparent background: no --effect, --strength, "
+                           "--background or --color")
     effect = chosen_effect(args)
     check_outputs([args.output], [model_file(args.model), args.background])
     if args.threads is None:  # several frames in flight, one core each: less CPU than threads within one run
         args.threads = 1
     pipe = make_pipeline(args, effect=effect, strength=args.strength, background=args.background, color=args.color,
-                         invert=args.invert, temporal=args.temporal)
+                         invert=args.invert, **stream_settings(args, stream=True))
+    if args.alpha:
+        pipe.view = "rgba"
+    return report_videos(pipe, args, kind="rgba" if args.alpha else "rgb", codec=args.codec, crf=args.crf,
+                         preset=args.preset, workers=args.workers)
+
+
+def report_videos(processor: object, args: argparse.Namespace, **settings: object) -> int:
+    """Run ``media.video.process_videos`` on ``args.inputs`` -> ``args.output`` with a progress line; one line per
+    failure, a summary per success unless ``args.quiet``; 1 if any input failed (``segblur video`` and ``mask``)."""
+    from ..media import video
+    from ..progress import Progress
+    from .common import CommandError, report
+
     try:
-        results = video.process_videos(args.inputs, args.output, pipe, codec=args.codec, crf=args.crf,
-                                       preset=args.preset, workers=args.workers, notify=report,
-                                       progress=lambda total: Progress(total, "frames", enabled=not args.quiet))
+        results = video.process_videos(args.inputs, args.output, processor, notify=report,
+                                       progress=lambda total: Progress(total, "frames", enabled=not args.quiet),
+                                       **settings)
     except video.VideoError as e:
         raise CommandError(str(e)) from None
     failed = 0

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import numpy as np
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     from ..runtime.effects import Color, Effect
@@ -42,7 +43,8 @@ class Frame:
 
 @runtime_checkable
 class FrameProcessor(Protocol):
-    """Turns one RGB uint8 frame into a new RGB uint8 frame of the same size (what a stream is fed through).
+    """Turns one RGB uint8 frame into a new RGB uint8 frame of the same size (what a stream is fed through; for
+    export, an RGBA frame or a single-channel matte).
 
     ``reset`` starts a new stream; after ``process``, ``last_timings`` holds its milliseconds per
     stage and ``last_alpha`` the mask it applied (or None).
@@ -54,6 +56,19 @@ class FrameProcessor(Protocol):
     def process(self, image: np.ndarray) -> np.ndarray: ...
 
     def reset(self) -> None: ...
+
+
+@runtime_checkable
+class BufferedProcessor(FrameProcessor, Protocol):
+    """A processor that may look ahead in a file: ``push`` a frame, get back the one ``n`` pushes earlier (None
+    while it fills), and ``drain`` the ones still held at the end (a pipeline's two-way smoothing).
+
+    ``last_timings``/``last_alpha`` then describe the frame just returned.
+    """
+
+    def push(self, image: np.ndarray) -> np.ndarray | None: ...
+
+    def drain(self) -> Iterator[np.ndarray]: ...
 
 
 @runtime_checkable

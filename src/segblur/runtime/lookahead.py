@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .motion import Box
 from .segmenter import Segmenter
 
 
@@ -31,22 +32,29 @@ class Lookahead:
         self.segmenter = segmenter
         self.workers = workers
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="segblur-model")
-        self._pending: collections.deque[tuple[np.ndarray, Future]] = collections.deque()
+        self._pending: collections.deque[tuple[np.ndarray, Box | None, Future]] = collections.deque()
         self.hits = 0  # predictions answered from work done ahead
 
-    def submit(self, image: np.ndarray) -> None:
-        """Start segmenting ``image`` (kept as is: pass the array that will later be processed)."""
-        self._pending.append((image, self._pool.submit(self.segmenter.predict_lowres, image)))
+    def submit(self, image: np.ndarray, box: Box | None = None) -> None:
+        """Start segmenting ``image`` (kept as is: pass the array that will later be processed), or its part
+        ``box`` (the crop the pipeline expects to look at, :meth:`Pipeline.next_box`)."""
+        self._pending.append((image, box, self._pool.submit(self.segmenter.predict_lowres, image, None, box)))
 
-    def predict_lowres(self, image: np.ndarray, keep: Sequence[str] | None = None) -> np.ndarray:
-        """The foreground probability of ``image``: worked out ahead if it was submitted, else now."""
-        while self._pending:
-            ahead, future = self._pending.popleft()
-            if ahead is image and keep is None:
-                self.hits += 1
-                return future.result()
-            future.cancel()  # a frame that was skipped (dropped, or processed without its prediction)
-        return self.segmenter.predict_lowres(image, keep)
+    def predict_lowres(self, image: np.ndarray, keep: Sequence[str] | None = None,
+                       box: Box | None = None) -> np.ndarray:
+        """The foreground probability of ``image`` (or its part ``box``): worked out ahead if it was submitted
+        so, else now. Frames submitted before the one answered were skipped: their work is dropped. A request
+        that was not submitted (another crop, a look at the whole frame) leaves the work ahead in place."""
+        if keep is None:
+            for k, (ahead, ahead_box, future) in enumerate(self._pending):
+                if ahead is image and ahead_box == box:
+                    for _ in range(k + 1):
+                        _, _, skipped = self._pending.popleft()
+                        if skipped is not future:
+                            skipped.cancel()  # a frame that was skipped (dropped, or processed without it)
+                    self.hits += 1
+                    return future.result()
+        return self.segmenter.predict_lowres(image, keep, box)
 
     def __getattr__(self, name: str) -> Any:  # info, keep, classes, model, ...: the wrapped segmenter's
         if name == "segmenter":  # not set yet (or gone): no recursion
@@ -55,7 +63,7 @@ class Lookahead:
 
     def close(self) -> None:
         """Stop the workers (work still queued is dropped)."""
-        for _, future in self._pending:
+        for _, _, future in self._pending:
             future.cancel()
         self._pending.clear()
         self._pool.shutdown(wait=True)

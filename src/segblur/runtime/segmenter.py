@@ -97,8 +97,12 @@ class Segmenter:
             out /= out.sum(0, keepdims=True)
         return out.astype(np.float32, copy=False)
 
-    def predict_lowres(self, image: np.ndarray, keep: Sequence[str] | None = None) -> np.ndarray:
-        """Foreground probability at the network's resolution (h x w float32 in [0, 1])."""
+    def predict_lowres(self, image: np.ndarray, keep: Sequence[str] | None = None,
+                       box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """Foreground probability at the network's resolution (h x w float32 in [0, 1]); of the part ``box`` =
+        (x0, y0, x1, y1) of the image when given (a crop around the subject)."""
+        if box is not None:
+            image = np.asarray(image)[box[1]:box[3], box[0]:box[2]]
         probs = self.probabilities_lowres(image)
         idx = self._keep_indices(keep) if keep is not None else self.keep
         fg = probs[idx[0]] if len(idx) == 1 else probs[idx].sum(0)

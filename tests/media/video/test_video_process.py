@@ -76,7 +76,7 @@ def _fail_in(stage: str, when: int, exc: BaseException,
 
         monkeypatch.setattr(reader, "demux", failing_packets)
     else:
-        cls, name = (Pipeline, "process") if stage == "pipeline" else (VideoWriter, "write")
+        cls, name = (Pipeline, "push") if stage == "pipeline" else (VideoWriter, "write")  # files are pushed
         real = getattr(cls, name)
 
         def failing(self, *a, **kw):
@@ -153,13 +153,13 @@ def test_keyboard_interrupt_leaves_nothing(tmp_path: Path, model_path: Path, mon
     src = make_video(tmp_path / "in.mp4", frames=10)
     calls = []
 
-    def process(self: Pipeline, image: np.ndarray) -> np.ndarray:
+    def push(self: Pipeline, image: np.ndarray) -> np.ndarray:
         calls.append(1)
         if len(calls) == 5:
             raise KeyboardInterrupt
         return image
 
-    monkeypatch.setattr(Pipeline, "process", process)
+    monkeypatch.setattr(Pipeline, "push", push)  # a file's frames are pushed (two-way smoothing)
     dst = tmp_path / "o.mp4"
     assert main(["video", str(src), "-o", str(dst), "--model", str(model_path), "-q"]) == 130
     assert not dst.exists() and not leftovers(tmp_path)

@@ -52,7 +52,7 @@ def test_rotated_video_keeps_its_rotation(tmp_path: Path, pipe: Pipeline) -> Non
         for p in s.encode(None):
             c.mux(p)
     seen = []
-    pipe.process = lambda rgb: (seen.append(rgb.shape), rgb.copy())[1]
+    pipe.push = lambda rgb: (seen.append(rgb.shape), rgb.copy())[1]  # a file's frames are pushed
     process_video(src, tmp_path / "rot-out.mp4", pipe)
     assert seen[0] == (64, 48, 3)  # the pipeline sees the picture upright
     with av.open(str(tmp_path / "rot-out.mp4")) as c:

@@ -15,7 +15,7 @@ import cv2
 
 from ...io import one_line
 from ..protocols import FrameProcessor, ProgressLine
-from .codecs import CONTAINERS, check_codec, default_codec
+from .codecs import CONTAINERS, check_codec, default_codec, kind_format
 from .errors import VideoError, require_av
 from .process import VideoStats, process_video
 from .reader import probe_video
@@ -31,13 +31,17 @@ class VideoResult:
     error: str = ""
 
 
-def plan_outputs(inputs: Sequence[str | Path], output: str | Path) -> list[tuple[Path, Path]]:
+def plan_outputs(inputs: Sequence[str | Path], output: str | Path, kind: str = "rgb") -> list[tuple[Path, Path]]:
     """(input, output) pairs: ``output`` is the file for one input unless it is a folder, else ``output/<name>``.
 
     Several inputs and an ``output`` that is a file, or is named like a video file, are a :class:`VideoError`
-    (a folder named ``x.mp4`` is never what was meant).
+    (a folder named ``x.mp4`` is never what was meant). A ``matte`` goes to a video file when ``output`` has a
+    video suffix, else to folders of PNG frames: ``output`` itself for one input, ``output/<input stem>`` for
+    several.
     """
     out = Path(output)
+    if kind == "matte" and out.suffix.lower() not in CONTAINERS:
+        return [(Path(inputs[0]), out)] if len(inputs) == 1 else [(Path(i), out / Path(i).stem) for i in inputs]
     if len(inputs) == 1 and not out.is_dir():
         return [(Path(inputs[0]), out)]
     if out.is_file() or (not out.is_dir() and out.suffix.lower() in CONTAINERS):
@@ -49,22 +53,31 @@ def plan_outputs(inputs: Sequence[str | Path], output: str | Path) -> list[tuple
 def process_videos(inputs: Sequence[str | Path], output: str | Path, processor: FrameProcessor, *,
                    codec: str | None = None, crf: float | None = None, preset: str | None = None,
                    workers: int | None = None, notify: Callable[[str], None] | None = None,
-                   progress: Callable[[int | None], ProgressLine] | None = None) -> Iterator[VideoResult]:
+                   progress: Callable[[int | None], ProgressLine] | None = None,
+                   kind: str = "rgb") -> Iterator[VideoResult]:
     """Run :func:`~segblur.media.video.process.process_video` on each input; yields each one's :class:`VideoResult`.
 
-    Raises :class:`VideoError` before any input when the outputs cannot be planned, PyAV is
-    missing, or an encoder (``codec``, else each output's default) is not here or does not open with
-    ``crf`` and ``preset``. ``preset`` is the x264/x265 speed preset; ``workers`` the frames the
-    model works on at once (:func:`~segblur.media.video.process.process_video`);
-    ``progress(frames)`` makes the progress line of one video (its frame count, None if unknown).
-    A failed input's progress line is cleared before its result is yielded, and closed after.
+    Raises :class:`VideoError` before any input when the outputs cannot be planned (or cannot hold frames of
+    ``kind``, see :func:`~segblur.media.video.process.process_video`), PyAV is missing, or an encoder (``codec``,
+    else each output's default) is not here or does not open with ``crf`` and ``preset``. ``preset`` is the
+    x264/x265 speed preset; ``workers`` the frames the model works on at once
+    (:func:`~segblur.media.video.process.process_video`); ``progress(frames)`` makes the progress line of one
+    video (its frame count, None if unknown). A failed input's progress line is cleared before its result is
+    yielded, and closed after.
     """
-    jobs = plan_outputs(inputs, output)
+    jobs = plan_outputs(inputs, output, kind)
     require_av()  # once, before any input: without PyAV no video can be processed
-    for name in dict.fromkeys(codec or default_codec(dst) for _, dst in jobs):  # each encoder once, before any input
-        check_codec(name, crf, preset)
+    encoders = {}  # each encoder (and pixel format) once, before any input
+    for _, dst in jobs:
+        if kind == "matte" and dst.suffix.lower() not in CONTAINERS:
+            continue  # PNG frames
+        table_codec, pix_fmt = kind_format(dst, kind)
+        encoders[(codec or table_codec or default_codec(dst), pix_fmt)] = None
+    for name, pix_fmt in encoders:
+        check_codec(name, crf, preset, pix_fmt)
     options = {"preset": preset} if preset else None
-    return _each(jobs, processor, progress, codec=codec, crf=crf, options=options, workers=workers, notify=notify)
+    return _each(jobs, processor, progress, codec=codec, crf=crf, options=options, workers=workers, notify=notify,
+                 kind=kind)
 
 
 def _each(jobs: list[tuple[Path, Path]], processor: FrameProcessor,

@@ -10,6 +10,16 @@ from .errors import VideoError, load_av
 # Output suffix -> FFmpeg muxer (the temp file has no suffix, so the format is named explicitly).
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
 DEFAULT_CRF = {"libx264": 23, "libx265": 28, "libvpx-vp9": 32, "libvpx": 10, "libaom-av1": 32, "libsvtav1": 35}
+# Suffixes taken as video files where images are also accepted (``segblur mask``).
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts", ".wmv",
+                  ".flv", ".3gp", ".ogv", ".mxf")
+# What a processed frame holds: RGB (the default), RGB with an alpha channel (a transparent background), or a
+# single-channel matte. The last two need the encoder and pixel format below for their container.
+KINDS = ("rgb", "rgba", "matte")
+ALPHA_FORMATS = {"mov": ("prores_ks", "yuva444p10le"),  # ProRes 4444: what video editors take
+                 "webm": ("libvpx-vp9", "yuva420p"),  # VP9 with alpha: what browsers play
+                 "matroska": ("ffv1", "yuva444p")}  # FFV1: lossless, for archives and FFmpeg tools
+MATTE_FORMATS = {"matroska": ("ffv1", "gray"), "mov": ("png", "gray")}  # lossless 8-bit grey
 
 
 def default_codec(path: str | Path) -> str:
@@ -17,11 +27,31 @@ def default_codec(path: str | Path) -> str:
     return "libvpx-vp9" if Path(path).suffix.lower() == ".webm" else "libx264"
 
 
+def kind_format(path: str | Path, kind: str) -> tuple[str | None, str]:
+    """(encoder, pixel format) for frames of ``kind`` in a file named ``path``: (None, yuv420p) for ``rgb``
+    (the default encoder of :func:`default_codec`); :class:`VideoError` when the container cannot hold the kind."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if kind == "rgb":
+        return None, "yuv420p"
+    table = ALPHA_FORMATS if kind == "rgba" else MATTE_FORMATS
+    fmt = CONTAINERS.get(Path(path).suffix.lower())
+    if fmt not in table:
+        suffixes = ", ".join(sorted(s for s, f in CONTAINERS.items() if f in table))
+        what = "a transparent background" if kind == "rgba" else "a lossless matte"
+        raise VideoError(f"{path}: cannot hold {what}; use {suffixes}")
+    return table[fmt]
+
+
 def codec_options(codec: str, crf: float | None, preset: str | None = None) -> tuple[dict[str, str], int | None]:
     """Encoder options for a constant-quality ``crf`` and, for codecs without CRF, a qscale (1..31) to use.
 
     ``preset`` is the user's x264/x265 preset; without one segblur uses its own speed setting.
     """
+    if codec in ("ffv1", "png"):
+        return {}, None  # lossless: no quality setting
+    if codec in ("prores_ks", "prores_aw"):
+        return {"profile": "4"}, None  # 4444 (the only ProRes profile with alpha); quality is the profile's
     crf = DEFAULT_CRF.get(codec, 23) if crf is None else crf
     q = f"{crf:g}"
     if codec == "libx264" and preset is None:

@@ -2,18 +2,22 @@
 
 Three collaborators, each timing itself: a :class:`~segblur.media.video.reader.VideoReader`
 decodes, the processor (a :class:`~segblur.runtime.pipeline.Pipeline`) processes, a
-:class:`~segblur.media.video.writer.VideoWriter` encodes. By default decoding and encoding run
+:class:`~segblur.media.video.writer.VideoWriter` encodes (or a
+:class:`~segblur.media.video.sequence.FrameFolder` writes numbered PNGs). By default decoding and encoding run
 in two worker threads beside the processor, which runs in the calling thread, joined by small
-bounded queues of :mod:`segblur.media.stages`.
+bounded queues of :mod:`segblur.media.stages`. A processor that can look ahead
+(:class:`~segblur.media.protocols.BufferedProcessor`: ``push``/``drain``) answers each frame a few frames later;
+the frames wait for it in order, while the audio goes on. With frames in flight
+(:mod:`segblur.runtime.lookahead`) the model starts on decoded frames before the processor reaches them.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import dataclasses
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -22,11 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from ..protocols import Frame, FrameProcessor, ProgressLine
+from ..protocols import BufferedProcessor, Frame, FrameProcessor, ProgressLine
 from ..stages import END, Stages
-from .codecs import CONTAINERS
+from .codecs import CONTAINERS, kind_format
 from .errors import VideoError
 from .reader import VideoInfo, VideoReader
+from .sequence import FrameFolder
 from .writer import VideoWriter, same_file
 
 QUEUE = 3  # frames waiting between two stages: enough to absorb jitter, little memory (6 MB per 1080p frame)
@@ -65,13 +70,17 @@ class VideoStats:
 class _Processing:
     """The processing stage: the processor on each frame, turned back to the stored orientation, timed.
 
-    With a ``lookahead`` (:class:`~segblur.runtime.lookahead.Lookahead`) the model starts on frames as they
-    arrive (:meth:`prefetch`), ``lookahead.workers`` of them at once, while this stage finishes earlier ones.
+    Called with the decoded items, it yields the processed ones in the same order. A buffered processor is fed
+    with ``push`` and answers frames later: the packets to copy go on at once (with no frame), and each frame's
+    record waits for its answer; ``drain`` answers the last ones when the video ends. With a ``lookahead``
+    (:class:`~segblur.runtime.lookahead.Lookahead`) the model starts on frames as they arrive (:meth:`prefetch`),
+    ``lookahead.workers`` of them at once, on the part the processor expects to look at (``next_box``).
     """
 
     def __init__(self, processor: FrameProcessor, rotation: int, lookahead: Any = None) -> None:
         self.processor, self.rotation, self.lookahead = processor, rotation, lookahead
         self.ahead = lookahead.workers if lookahead is not None else 0
+        self.buffered = isinstance(processor, BufferedProcessor)
         self.seconds = 0.0
         self.parts: dict[str, float] = {}  # the processor's own stages, summed from its last_timings (ms)
 
@@ -81,21 +90,41 @@ class _Processing:
         if self.lookahead is None or frame is None:
             return item
         frame = dataclasses.replace(frame, rgb=np.ascontiguousarray(frame.rgb))  # the very array process() gets
-        self.lookahead.submit(frame.rgb)
+        next_box = getattr(self.processor, "next_box", None)
+        self.lookahead.submit(frame.rgb, next_box(frame.rgb.shape) if next_box is not None else None)
         return copied, frame
 
-    def __call__(self, item: Item) -> Item:
-        copied, frame = item
-        if frame is None:
-            return item
-        t0 = time.perf_counter()
-        out = self.processor.process(frame.rgb)
-        self.seconds += time.perf_counter() - t0
+    def _done(self, frame: Frame, out: np.ndarray) -> Frame:
         for k, v in self.processor.last_timings.items():
             self.parts[k] = self.parts.get(k, 0.0) + v
         if self.rotation:
             out = np.rot90(out, -(self.rotation // 90))
-        return copied, dataclasses.replace(frame, rgb=out)
+        return dataclasses.replace(frame, rgb=out)
+
+    def __call__(self, items: Iterable[Item]) -> Iterator[Item]:
+        waiting: deque[Frame] = deque()  # frames pushed and not answered yet (buffered processor)
+        for copied, frame in items:
+            if frame is None:  # the end: the frames still held, then the last packets
+                if self.buffered:
+                    t0 = time.perf_counter()
+                    for out in self.processor.drain():
+                        self.seconds += time.perf_counter() - t0
+                        yield [], self._done(waiting.popleft(), out)
+                        t0 = time.perf_counter()
+                    self.seconds += time.perf_counter() - t0
+                yield copied, None
+                continue
+            t0 = time.perf_counter()
+            if self.buffered:
+                waiting.append(frame)
+                out = self.processor.push(frame.rgb)
+            else:
+                out = self.processor.process(frame.rgb)
+            self.seconds += time.perf_counter() - t0
+            if out is None:
+                yield copied, None
+            else:
+                yield copied, self._done(waiting.popleft() if self.buffered else frame, out)
 
 
 class _Encoding:
@@ -134,45 +163,50 @@ class _Tally:
             self.progress.update()
 
 
-def run_serial(items: Iterable[Item], process: Callable[[Item], Item], encode: Callable[[Item], None],
-               done: Callable[[Item], None]) -> float:
+def run_serial(items: Iterable[Item], process: Callable[[Iterable[Item]], Iterator[Item]],
+               encode: Callable[[Item], None], done: Callable[[Item], None]) -> float:
     """Decode, process and encode one item after the other in this thread; returns 0 (no time spent waiting)."""
-    for item in items:
-        item = process(item)
+    for item in process(items):
         done(item)
         encode(item)
     return 0.0
 
 
-def run_threaded(items: Iterable[Item], process: Callable[[Item], Item], encode: Callable[[Item], None],
-                 done: Callable[[Item], None]) -> float:
+def run_threaded(items: Iterable[Item], process: Callable[[Iterable[Item]], Iterator[Item]],
+                 encode: Callable[[Item], None], done: Callable[[Item], None]) -> float:
     """Decode thread -> ``process`` in this thread -> encode thread; returns the seconds this thread waited.
 
-    ``done`` sees each item once it is queued for encoding. Every exit (end of stream, an error
-    in any stage, Ctrl-C) stops both threads and waits for them, so the caller may close the files.
-    A ``process`` with ``prefetch`` and ``ahead`` (:class:`_Processing` with a lookahead) is handed each
-    item as soon as it is decoded, up to ``ahead`` items before it processes them (frames in flight).
+    ``process`` maps the decoded items to the processed ones (in order); ``done`` sees each item once it is
+    queued for encoding. Every exit (end of stream, an error in any stage, Ctrl-C) stops both threads and waits
+    for them, so the caller may close the files. A ``process`` with ``prefetch`` and ``ahead`` (:class:`_Processing`
+    with a lookahead) is handed each item as soon as it is decoded, up to ``ahead`` items before it processes
+    them (frames in flight).
     """
     waiting = 0.0
     prefetch, ahead = getattr(process, "prefetch", None), getattr(process, "ahead", 0)
-    queued: collections.deque[Item] = collections.deque()
     with Stages() as stages:
         decoded, processed = stages.channel(QUEUE), stages.channel(QUEUE)
         stages.start("segblur-video-decode", decoded.feed, items)
         stages.start("segblur-video-encode", processed.consume, encode)
-        ended = False
-        while True:
-            while not ended and len(queued) <= ahead:
-                t0 = time.perf_counter()
-                item = decoded.get()
-                waiting += time.perf_counter() - t0
-                if item is END:
-                    ended = True
-                else:
-                    queued.append(prefetch(item) if prefetch is not None else item)
-            if not queued:
-                break
-            item = process(queued.popleft())
+
+        def arriving() -> Iterator[Item]:
+            nonlocal waiting
+            queued: deque[Item] = deque()
+            ended = False
+            while True:
+                while not ended and len(queued) <= ahead:
+                    t0 = time.perf_counter()
+                    item = decoded.get()
+                    waiting += time.perf_counter() - t0
+                    if item is END:
+                        ended = True
+                    else:
+                        queued.append(prefetch(item) if prefetch is not None else item)
+                if not queued:
+                    return
+                yield queued.popleft()
+
+        for item in process(arriving()):
             t0 = time.perf_counter()
             processed.put(item)
             waiting += time.perf_counter() - t0
@@ -185,7 +219,8 @@ def run_threaded(items: Iterable[Item], process: Callable[[Item], Item], encode:
 def process_video(src: str | Path, dst: str | Path, processor: FrameProcessor, *, codec: str | None = None,
                   crf: float | None = None, pix_fmt: str = "yuv420p", options: dict[str, str] | None = None,
                   progress: ProgressLine | None = None, threads: bool = True, workers: int | None = None,
-                  notify: Callable[[str], None] | None = None, info: VideoInfo | None = None) -> VideoStats:
+                  notify: Callable[[str], None] | None = None, info: VideoInfo | None = None,
+                  kind: str = "rgb") -> VideoStats:
     """Run every frame of ``src`` through ``processor.process`` and write ``dst`` (same size, rate and timing).
 
     Audio and subtitle streams are copied unchanged; one the output container cannot hold is
@@ -197,7 +232,13 @@ def process_video(src: str | Path, dst: str | Path, processor: FrameProcessor, *
     ``options`` are extra encoder options (e.g. ``{"preset": "slow"}``). ``progress`` (e.g. a
     :class:`~segblur.progress.Progress`) gets ``update()`` per frame. The processor's temporal
     state is reset first. Raises :class:`VideoError` for a bad input or output; ``dst`` is never
-    left half-written.
+    left half-written. A :class:`~segblur.media.protocols.BufferedProcessor` is fed with ``push``/``drain``
+    (a pipeline's two-way smoothing) instead of ``process``.
+
+    ``kind`` says what the processor returns (:data:`~segblur.media.video.codecs.KINDS`): ``"rgb"`` frames,
+    ``"rgba"`` frames with alpha (written as ProRes 4444 in .mov, VP9 with alpha in .webm, FFV1 in .mkv; audio
+    kept) or a ``"matte"`` (H x W: lossless FFV1 in .mkv or PNG in .mov, no audio; or, when ``dst`` has no video
+    suffix, a folder of numbered PNGs, ``000001.png``..., upright as players show the video).
 
     With ``threads`` (the default) decoding and encoding run in two daemon threads beside the
     processor, which runs in the calling thread; frames pass through small bounded queues in order.
@@ -215,6 +256,10 @@ def process_video(src: str | Path, dst: str | Path, processor: FrameProcessor, *
     src, dst = Path(src), Path(dst)
     if same_file(src, dst):
         raise VideoError(f"{dst}: is the input file; choose another output")
+    folder = kind == "matte" and dst.suffix.lower() not in CONTAINERS
+    if not folder and kind != "rgb":
+        table_codec, pix_fmt = kind_format(dst, kind)
+        codec = codec or table_codec
     start = time.perf_counter()
     in_flight = (default_workers() if workers is None else workers) if threads else 1
     with VideoReader(src, info) as reader, _in_flight(processor, in_flight) as lookahead:
@@ -222,10 +267,17 @@ def process_video(src: str | Path, dst: str | Path, processor: FrameProcessor, *
             if notify is not None:
                 notify(note)
         processor.reset()
-        process, tally = _Processing(processor, reader.rotation, lookahead), _Tally(progress)
-        with VideoWriter(dst, reader.width, reader.height, reader.fps, codec=codec, crf=crf, pix_fmt=pix_fmt,
-                         audio_from=reader.container, time_base=reader.time_base, rotation=reader.rotation,
-                         options=options, color=reader.color, notify=notify) as writer:
+        rotation = 0 if folder else reader.rotation  # image files are written upright
+        process, tally = _Processing(processor, rotation, lookahead), _Tally(progress)
+        if folder:
+            w, h = (reader.height, reader.width) if reader.rotation % 180 else (reader.width, reader.height)
+            writer: VideoWriter | FrameFolder = FrameFolder(dst, w, h)
+        else:
+            writer = VideoWriter(dst, reader.width, reader.height, reader.fps, codec=codec, crf=crf, pix_fmt=pix_fmt,
+                                 audio_from=reader.container if kind != "matte" else None,
+                                 time_base=reader.time_base, rotation=reader.rotation, options=options,
+                                 color=reader.color, notify=notify)
+        with writer:
             encode = _Encoding(writer, numbered=CONTAINERS.get(dst.suffix.lower()) == "avi")
             run = run_threaded if threads else run_serial
             waiting = run(reader.items(), process, encode, tally)
@@ -240,8 +292,8 @@ def process_video(src: str | Path, dst: str | Path, processor: FrameProcessor, *
             stage_ms["pipeline waiting"] = waiting * 1e3 / n
         return VideoStats(src, dst, n, reader.width, reader.height, Fraction(reader.fps),
                           tally.end - (tally.first or 0.0), writer.copied_streams, time.perf_counter() - start,
-                          writer.size if writer.size != (reader.width, reader.height) else None, stage_ms,
-                          writer.converted_streams, reader.left_out + writer.notes, process.ahead or 1)
+                          writer.size if not folder and writer.size != (reader.width, reader.height) else None,
+                          stage_ms, writer.converted_streams, reader.left_out + writer.notes, process.ahead or 1)
 
 
 def default_workers() -> int:

@@ -36,6 +36,8 @@ class VideoWriter:
     ``0, 1, 2, ...`` in units of ``time_base`` (default ``1/fps``; always ``1/fps`` for AVI, which
     stores frame slots, not timestamps) unless :meth:`write` is given a ``pts``. An odd width or
     height is padded by one edge pixel for 4:2:0/4:2:2 pixel formats.
+    Frames are RGB (H x W x 3), or RGBA (H x W x 4) for a pixel format with alpha (``yuva444p10le``,
+    ``yuva420p``, ...), or grey (H x W) for a ``gray`` pixel format (a matte).
     ``color`` is the YUV matrix and range the RGB frames are converted with and the colour tags
     written (default: BT.709, limited range). ``audio_from`` (an open PyAV input container) adds a
     copy of each of its audio and subtitle streams; feed their packets to :meth:`copy_packet`. A
@@ -68,9 +70,14 @@ class VideoWriter:
         # (with the input's 1/12800 players read a 25 fps clip as 600 fps).
         self.time_base = 1 / fps if fmt == "avi" or not time_base else Fraction(time_base)
         self._step = max(1, round(1 / (fps * self.time_base)))  # pts units from one frame slot to the next
-        subsampled = pix_fmt.startswith(("yuv420", "yuv422", "nv12", "nv21", "yuvj420", "yuvj422"))
-        self._pad = (width % 2 if subsampled else 0, height % 2 if pix_fmt.startswith(("yuv420", "nv", "yuvj420"))
-                     else 0)
+        subsampled = pix_fmt.startswith(("yuv420", "yuv422", "nv12", "nv21", "yuvj420", "yuvj422", "yuva420",
+                                         "yuva422"))
+        self._pad = (width % 2 if subsampled else 0,
+                     height % 2 if pix_fmt.startswith(("yuv420", "nv", "yuvj420", "yuva420")) else 0)
+        # What write() takes: grey for a grey stream, RGBA for one with alpha, else RGB.
+        self._input = "gray" if pix_fmt.startswith("gray") else \
+            "rgba" if pix_fmt.startswith(("yuva", "rgba", "bgra", "argb", "abgr", "gbrap", "ya")) else "rgb24"
+        self.channels = {"gray": 1, "rgba": 4, "rgb24": 3}[self._input]
         self.frames = 0
         self.notes: list[str] = []
         self._notify = notify
@@ -162,10 +169,11 @@ class VideoWriter:
             raise VideoError(f"{self.path}: cannot write ({one_line(e)})") from None
 
     def _video_frame(self, a: np.ndarray) -> Any:
-        """``a`` (H x W x 3 RGB) as a PyAV frame in the stream's pixel format and colours."""
+        """``a`` (RGB, RGBA or grey, see the class) as a PyAV frame in the stream's pixel format and colours."""
         av = load_av()
         if any(self._pad):  # odd size: the last column/row repeated, into a reused buffer
-            padded = self._ws.get("pad", (self.height + self._pad[1], self.width + self._pad[0], 3), np.uint8)
+            padded = self._ws.get("pad", (self.height + self._pad[1], self.width + self._pad[0]) + a.shape[2:],
+                                  np.uint8)
             a = cv2.copyMakeBorder(np.ascontiguousarray(a), 0, self._pad[1], 0, self._pad[0], cv2.BORDER_REPLICATE,
                                    dst=padded)
         if self._i420:
@@ -174,7 +182,7 @@ class VideoWriter:
             frame = av.VideoFrame.from_ndarray(rgb_to_i420(a, self.color, matrix=self._matrix, ws=self._ws),
                                                format="yuv420p")
         else:
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(a), format="rgb24")
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(a), format=self._input)
             if self._yuv:
                 frame = frame.reformat(format=self._stream.pix_fmt,
                                        dst_colorspace=SWS_CS.get(self.color.colorspace, 5),
@@ -184,13 +192,15 @@ class VideoWriter:
         return frame
 
     def write(self, rgb: np.ndarray, pts: int | None = None) -> None:
-        """Encode one H x W x 3 uint8 RGB frame; ``pts`` in ``time_base`` units (default: the next frame slot)."""
+        """Encode one uint8 frame (H x W x 3 RGB, or as :attr:`channels` says); ``pts`` in ``time_base`` units
+        (default: the next frame slot)."""
         av = load_av()
         if self._container is None:
             raise VideoError(f"{self.path}: writer is closed")
         a = np.asarray(rgb)
-        if a.shape != (self.height, self.width, 3) or a.dtype != np.uint8:
-            raise ValueError(f"expected a {self.height}x{self.width}x3 uint8 frame, got {a.shape} {a.dtype}")
+        shape = (self.height, self.width) + ((self.channels,) if self.channels > 1 else ())
+        if a.shape != shape or a.dtype != np.uint8:
+            raise ValueError(f"expected a {'x'.join(map(str, shape))} uint8 frame, got {a.shape} {a.dtype}")
         frame = self._video_frame(a)
         if pts is None:
             pts = 0 if self._last_pts is None else self._last_pts + self._step

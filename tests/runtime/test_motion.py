@@ -1,0 +1,72 @@
+"""Motion between thumbnails: box changes, optical flow where it explains the picture, identity where it does not."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from segblur.runtime.motion import OUTSIDE, Motion, box_affine, full_box
+
+
+def texture(h: int = 64, w: int = 80, seed: int = 0) -> np.ndarray:
+    """Smooth random texture in 0..1 (float32): something optical flow can lock on to."""
+    small = np.random.default_rng(seed).random((h // 8, w // 8)).astype(np.float32)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC).clip(0, 1)
+
+
+def test_box_affine_is_the_identity_for_one_box_and_maps_pixel_centres() -> None:
+    assert box_affine((10, 20, 110, 220), (10, 20, 110, 220), (50, 100)) == (1.0, 0.0, 1.0, 0.0)
+    # A 100 px wide box on a 50 px grid (2 px per cell), seen from a box shifted 20 px right of it: 10 cells back.
+    ax, bx, ay, by = box_affine((20, 0, 120, 100), (0, 0, 100, 100), (50, 50))
+    assert (ax, ay) == (1.0, 1.0) and bx == pytest.approx(10.0) and by == pytest.approx(0.0)
+    # The whole frame seen from a crop of its left half: each cell covers half a cell of the crop's grid... twice.
+    ax, bx, _, _ = box_affine((0, 0, 100, 100), (0, 0, 50, 100), (10, 10))
+    assert ax == pytest.approx(2.0) and bx == pytest.approx(0.5)  # cell 0's centre (5 px) is at 0.5 + 0.5 cells
+
+
+def test_a_shifted_texture_is_followed() -> None:
+    prev = texture()
+    cur = np.roll(prev, 3, axis=1)  # the picture moved 3 px right
+    warp = Motion().estimate(cur, full_box((64, 80)), prev, full_box((64, 80)))
+    inner = (slice(8, -8), slice(12, -12))
+    assert np.median(warp.map_x[inner] - np.arange(80)[None, 12:-12]) == pytest.approx(-3, abs=0.5)
+    np.testing.assert_allclose(warp.apply(prev)[inner], cur[inner], atol=0.05)
+    assert warp.mean < 0.03
+
+
+def test_flow_is_not_followed_where_standing_still_explains_the_picture() -> None:
+    rng = np.random.default_rng(1)
+    base = np.tile(np.linspace(0.3, 0.7, 48, dtype=np.float32), (40, 1))  # a flat ramp: flow is noise here
+    a = (base + rng.normal(0, 0.01, base.shape)).astype(np.float32)
+    b = (base + rng.normal(0, 0.01, base.shape)).astype(np.float32)
+    warp = Motion().estimate(b, full_box((40, 48)), a, full_box((40, 48)))
+    gy, gx = np.mgrid[:40, :48]
+    still = (warp.map_x == gx) & (warp.map_y == gy)
+    assert still.mean() > 0.98  # a flow of noise is followed almost nowhere...
+    assert np.abs(warp.map_x - gx).max() < 0.25  # ...and never across the ramp
+
+
+def test_without_flow_and_for_tiny_maps_only_the_box_is_followed() -> None:
+    prev = texture(10, 10)
+    for motion, cur in ((Motion(flow=False), texture(64, 80, 1)), (Motion(), np.roll(prev, 1, 1))):
+        h, w = cur.shape
+        p = prev if cur.shape == prev.shape else texture(h, w, 2)
+        warp = motion.estimate(cur, full_box((h, w)), p, full_box((h, w)))
+        gy, gx = np.mgrid[:h, :w]
+        np.testing.assert_array_equal(warp.map_x, gx)
+        np.testing.assert_array_equal(warp.map_y, gy)
+
+
+def test_a_moved_crop_is_followed_and_unknown_parts_are_marked() -> None:
+    frame = texture(100, 100)
+    shape = (100, 100)
+    # The same still frame seen through a 50x50 crop, then through the crop moved 20 px right (grids of 25x25).
+    prev_box, box = (10, 20, 60, 70), (30, 20, 80, 70)
+    thumb = lambda b: cv2.resize(frame[b[1]:b[3], b[0]:b[2]], (25, 25), interpolation=cv2.INTER_AREA)  # noqa: E731
+    warp = Motion(flow=False).estimate(thumb(box), box, thumb(prev_box), prev_box)
+    state = np.arange(25 * 25, dtype=np.float32).reshape(25, 25)  # any map over the previous crop
+    out = warp.apply(state)
+    np.testing.assert_allclose(out[:, :14], state[:, 10:24], atol=1e-4)  # 20 px = 10 cells to the left
+    assert (out[:, 16:] < 0).all() and OUTSIDE < 0  # right of the old crop: nothing known
+    assert warp.mean < 0.02 and full_box(shape) == (0, 0, 100, 100)
