@@ -120,7 +120,8 @@ class Camera:
         err = self.stderr.read_text()
         assert code == 0, err
         assert "Traceback" not in err
-        assert re.search(r"^segblur: \d+ frames shown of \d+ captured \(\d+ dropped\), [\d.]+ fps; CPU \d+ % of one core", err, re.M), err
+        shown = r"^segblur: \d+ frames shown of \d+ captured \(\d+ dropped\), [\d.]+ fps; CPU \d+ % of one core"
+        assert re.search(shown, err, re.M), err
         assert re.search(r"^segblur: latency capture to output: median [\d.]+ ms", err, re.M), err
         return err
 
