@@ -1,12 +1,15 @@
 """Person IoU of segblur models and the MediaPipe reference on the same held-out images.
 
     python benchmarks/quality.py [--model person-fast] [--reference .cache/reference/selfie_segmentation.tflite]
-                                 [--data ../shared/data] [--json results.json]
+                                 [--data ../shared/data] [--labels runs/labels] [--json results.json]
 
-Sets: flickr-portraits-shen2016 ``test`` (near-duplicates removed) and human-segmentation-vikram
-``test`` (every 7th id); see segblur.evaluation for the exact split rules. A prediction is
-probability >= 0.5 at the mask's resolution. For segblur two rows: the mask the Pipeline uses
-(guided-filter refinement, the default) and plain bilinear upsampling of the network output.
+Sets: flickr-portraits-shen2016 ``test`` (near-duplicates removed), human-segmentation-vikram ``test``
+(``splits/test.txt`` without the duplicate 0270), davis-dance-twirl's 90 frames one by one as photos, scored
+inside the box around the dancer (her mask's bounding box grown by 10 %: the audience behind her is unlabelled),
+and people-hd ``test`` against TEACHER labels (``segblur label``, in ``--labels``/people-hd/masks; 255 ignored),
+which says how close a model comes to the teachers, not to the truth. See segblur.data.person for the split
+rules. A prediction is probability >= 0.5 at the mask's resolution. For segblur two rows: the mask the Pipeline
+uses (guided-filter refinement, the default) and plain bilinear upsampling of the network output.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import time
 from pathlib import Path
 
 from segblur import Pipeline
+from segblur.data.person import DAVIS, PEOPLE_HD
 from segblur.eval.evaluation import SHEN, VIKRAM, evaluate_person, person_items
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", action="append", default=None, help="segblur model(s) (default: default)")
     ap.add_argument("--reference", type=Path, default=None, help="MediaPipe selfie_segmentation.tflite")
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--labels", type=Path, default=ROOT / "runs" / "labels",
+                    help="teacher labels: <labels>/people-hd/masks (people-hd is left out without them)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     if not (args.data / SHEN).is_dir():
@@ -45,16 +51,26 @@ def main(argv: list[str] | None = None) -> int:
 
         ref = MediaPipeSelfie(args.reference)
         predictors["MediaPipe selfie (LiteRT)"] = lambda img: ref.predict(img) >= 0.5
+    sets = [("flickr-portraits-shen2016 test", person_items(args.data, SHEN, "test"), {}),
+            ("human-segmentation-vikram test", person_items(args.data, VIKRAM, "test"), {})]
+    if (args.data / DAVIS).is_dir():
+        sets.append(("davis-dance-twirl, dancer region", person_items(args.data, DAVIS, "all"), {"region": True}))
+    teacher = args.labels / PEOPLE_HD / "masks"
+    if teacher.is_dir():
+        items = [(i, img, teacher / f"{i}.png") for i, img, _ in person_items(args.data, PEOPLE_HD, "test")]
+        sets.append(("people-hd test, teacher labels", items, {"teacher": True}))
+    else:
+        print(f"quality: {teacher}: no teacher labels, people-hd left out", file=sys.stderr)
     results: dict[str, dict[str, dict]] = {}
     print("| model | set | images | person IoU | mean image IoU | pixel acc. |")
     print("|---|---|---:|---:|---:|---:|")
     for name, fn in predictors.items():
         results[name] = {}
-        for ds, split in ((SHEN, "test"), (VIKRAM, "test")):
+        for label, items, how in sets:
             t = time.perf_counter()
-            s = evaluate_person(fn, person_items(args.data, ds, split))
-            results[name][f"{ds}:{split}"] = s.as_dict() | {"seconds": round(time.perf_counter() - t, 1)}
-            print(f"| {name} | {ds} {split} | {s.images} | {s.iou:.4f} | {s.mean_image_iou:.4f} "
+            s = evaluate_person(fn, items, **how)
+            results[name][label] = s.as_dict() | {"seconds": round(time.perf_counter() - t, 1)}
+            print(f"| {name} | {label} | {s.images} | {s.iou:.4f} | {s.mean_image_iou:.4f} "
                   f"| {s.pixel_accuracy:.4f} |", flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -87,6 +87,48 @@ def test_evaluate_person_scores(tmp_path: Path) -> None:
     assert nothing.iou == 0.0
 
 
+def test_evaluate_person_teacher_masks_skip_ignored_pixels(tmp_path: Path) -> None:
+    """Teacher labels are 0/1/255: 255 is left out of every count, 1 is person (not read as black and white)."""
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    cv2.imwrite(str(tmp_path / "images" / "a.png"), np.zeros((4, 10, 3), np.uint8))
+    truth = np.zeros((4, 10), np.uint8)
+    truth[:, :4] = 1
+    truth[:, 4:6] = 255  # uncertain: whatever the model says there does not count
+    cv2.imwrite(str(tmp_path / "masks" / "a.png"), truth)
+    items = [("a", tmp_path / "images" / "a.png", tmp_path / "masks" / "a.png")]
+
+    def person_left(img: np.ndarray) -> np.ndarray:
+        m = np.zeros(img.shape[:2], bool)
+        m[:, :6] = True
+        return m
+
+    s = evaluate_person(person_left, items, teacher=True)
+    assert s.iou == pytest.approx(1.0) and s.pixel_accuracy == pytest.approx(1.0)
+    # Read as 0/255 ground truth the 1s would be background and the 255s person: IoU 2/6.
+    assert evaluate_person(person_left, items).iou == pytest.approx(2 / 6)
+
+
+def test_evaluate_person_region_scores_around_the_subject(tmp_path: Path) -> None:
+    """With region only the box around the labelled person counts: a second, unlabelled person far away does not."""
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    cv2.imwrite(str(tmp_path / "images" / "a.png"), np.zeros((40, 100, 3), np.uint8))
+    truth = np.zeros((40, 100), np.uint8)
+    truth[10:30, 10:30] = 255
+    cv2.imwrite(str(tmp_path / "masks" / "a.png"), truth)
+    items = [("a", tmp_path / "images" / "a.png", tmp_path / "masks" / "a.png")]
+
+    def two_people(img: np.ndarray) -> np.ndarray:
+        m = np.zeros(img.shape[:2], bool)
+        m[10:30, 10:30] = True
+        m[10:30, 70:90] = True  # someone behind, unlabelled
+        return m
+
+    assert evaluate_person(two_people, items).iou == pytest.approx(0.5)
+    assert evaluate_person(two_people, items, region=True).iou == pytest.approx(1.0)
+
+
 def test_evaluate_person_rejects_wrong_size_predictions(tmp_path: Path) -> None:
     items = person_items(make_shen(tmp_path), SHEN, "test")
     with pytest.raises(ValueError):

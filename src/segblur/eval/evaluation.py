@@ -47,20 +47,31 @@ class PersonScore:
 
 
 def evaluate_person(predict: Callable[[np.ndarray], np.ndarray],
-                    items: Iterable[tuple[str, Path, Path]]) -> PersonScore:
-    """Score ``predict(rgb) -> bool HxW person mask`` (at the image's size) against 0/255 ground truth."""
+                    items: Iterable[tuple[str, Path, Path]], *, teacher: bool = False,
+                    region: bool = False) -> PersonScore:
+    """Score ``predict(rgb) -> bool HxW person mask`` (at the image's size) against the masks of ``items``.
+
+    Masks are 0/255 ground truth, or with ``teacher`` teacher labels (0 background, 1 person, 255 ignored).
+    ``region`` counts only the box around the labelled person (:func:`~segblur.eval.regions.subject_region`),
+    for sets such as davis-dance-twirl whose masks label one dancer and not the people behind her.
+    """
     from .metrics import binary_iou
+    from .regions import subject_region
 
     cm = ConfusionMatrix(2)
     per_image = []
     for _, img_path, mask_path in items:
         img = read_image(img_path)
-        gt = read_image(mask_path)[..., 0] > 127
+        raw = read_image(mask_path)[..., 0]
+        gt = raw.copy() if teacher else (raw > 127).astype(np.uint8)
+        if region and (gt == 1).any():  # a frame without the subject is scored whole
+            gt[~subject_region(gt == 1)] = 255
         pred = np.asarray(predict(img), bool)
         if pred.shape != gt.shape:
             raise ValueError(f"{img_path}: prediction {pred.shape} differs from mask {gt.shape}")
         cm.update(gt, pred)
-        per_image.append(binary_iou(gt, pred))
+        keep = gt != 255
+        per_image.append(binary_iou(gt[keep] == 1, pred[keep]))
     m = cm.compute(["background", "person"])
     return PersonScore(images=len(per_image), iou=m["per_class_iou"]["person"] or 0.0,
                        mean_image_iou=float(np.mean(per_image)) if per_image else float("nan"),
