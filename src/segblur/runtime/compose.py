@@ -16,6 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .band import band_of
 from .resize import downscale, halve
 from .workspace import Workspace, scratch
 
@@ -78,33 +79,48 @@ def unpremultiply(prem: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
+def buffer(ws: Workspace | None, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """A uint8 array to write parts of: the workspace's, or a new one."""
+    return ws.get(name, shape, np.uint8) if ws is not None else np.empty(shape, np.uint8)
+
+
 class Blend:
     """``alpha * frame + (1 - alpha) * background`` made ready for one matte and background.
 
     The background's share ``(1 - alpha) * background`` (upsampled first when smaller) is computed once; each
     frame then costs one multiply and one add: the governor's reused frames blend a new frame with the last
     matte and background this way. Both products are rounded once (``cv2.multiply`` with a 1/255 scale), so a
-    blend is within one grey level of the exact one, and alpha 255 gives the frame exactly. With a workspace
-    the prepared planes live in its buffers (valid until the next Blend made with it).
+    blend is within one grey level of the exact one, and alpha 255 gives the frame exactly. The products run only
+    in the matte's mixed runs (:mod:`.band`); where it is 255 the frame is copied, where 0 the background (the same
+    bytes as blending everywhere). With a workspace the prepared planes live in its buffers (valid until the next
+    Blend made with it).
     """
 
     def __init__(self, background: np.ndarray, alpha: np.ndarray, shape: tuple[int, ...],
                  ws: Workspace | None = None) -> None:
         H, W = shape[:2]
-        self.alpha3 = cv2.cvtColor(alpha8(alpha, ws, "compose.alpha8"), cv2.COLOR_GRAY2RGB,
-                                   dst=scratch(ws, "compose.a3", (H, W, 3), np.uint8))
-        inverse = cv2.bitwise_not(self.alpha3, dst=scratch(ws, "compose.inv3", (H, W, 3), np.uint8))
+        a = alpha8(alpha, ws, "compose.alpha8")
+        self.band = band_of(a)
+        self.back = buffer(ws, "compose.back", (H, W, 3))
         if background.shape[:2] != (H, W):
-            background = cv2.resize(background, (W, H), dst=scratch(ws, "compose.bg", (H, W, 3), np.uint8),
-                                    interpolation=cv2.INTER_LINEAR)
-        self.back = cv2.multiply(background, inverse, dst=scratch(ws, "compose.back", (H, W, 3), np.uint8),
-                                 scale=1 / 255)
+            cv2.resize(background, (W, H), dst=self.back, interpolation=cv2.INTER_LINEAR)
+        else:
+            np.copyto(self.back, background)
+        self.alpha3 = buffer(ws, "compose.a3", (H, W, 3))
+        inverse = buffer(ws, "compose.inv3", (H, W, 3))
+        for r in self.band.mixed:
+            a3 = cv2.cvtColor(a[r], cv2.COLOR_GRAY2RGB, dst=self.alpha3[r])
+            cv2.multiply(self.back[r], cv2.bitwise_not(a3, dst=inverse[r]), dst=self.back[r], scale=1 / 255)
 
     def apply(self, frame: np.ndarray, ws: Workspace | None = None) -> np.ndarray:
         """The blend for ``frame`` (uint8 RGB of the prepared size): always a new array (callers may keep frames)."""
-        front = cv2.multiply(frame, self.alpha3, dst=scratch(ws, "compose.front", frame.shape, np.uint8),
-                             scale=1 / 255)
-        return cv2.add(front, self.back)
+        out = self.back.copy()
+        front = buffer(ws, "compose.front", frame.shape)
+        for r in self.band.solid:
+            out[r] = frame[r]
+        for r in self.band.mixed:
+            cv2.add(out[r], cv2.multiply(frame[r], self.alpha3[r], dst=front[r], scale=1 / 255), dst=out[r])
+        return out
 
 
 def composite(frame: np.ndarray, background: np.ndarray, alpha: np.ndarray,
