@@ -50,10 +50,14 @@ def weighted_area(frame: np.ndarray, alpha: np.ndarray, size: tuple[int, int], w
     w4 = cv2.merge([weight] * 4, dst=scratch(ws, "wa.w4", (h, w_, 4), np.uint8))
     # numpy's u8 x u8 -> u16 multiply (0.30 ms for 640x360x4) is 5x faster than OpenCV's (1.45 ms)
     prem = np.multiply(rgbw, w4, out=scratch(ws, "wa.prem", (h, w_, 4), np.uint16), dtype=np.uint16)
-    shrink = (lambda x, name: cv2.resize(x, size, interpolation=cv2.INTER_AREA)) if exact else \
-        (lambda x, name: downscale(x, size, ws, name))
-    small = shrink(prem, "wa.prem_s").astype(np.float32)
-    plain = shrink(frame, "wa.frame_s")
+    if exact:
+        small = cv2.resize(prem, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+        plain = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+    else:
+        small = downscale(prem, size, ws, "wa.prem_s").astype(np.float32)
+        # The floor's colour only shows where the weight is ~0, i.e. under an alpha of ~255: point samples do
+        # (0.03 ms where a box-filtered copy of the frame took 0.4 ms at 720p).
+        plain = cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR)
     colour = np.multiply(small[..., :3], np.float32(1 / 255))  # colour (0..255) x weight (0..1)
     colour += np.multiply(plain, np.float32(FLOOR), dtype=np.float32)
     weights = np.multiply(small[..., 3], np.float32(1 / 65025))
