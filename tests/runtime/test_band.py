@@ -55,3 +55,14 @@ def test_blend_of_a_banded_matte_is_the_full_frame_blend() -> None:
 
 def test_period_is_where_a_bilinear_resize_repeats() -> None:
     assert period(1280, 192) == (20, 3) and period(1080, 192) == (45, 8) and period(97, 192) == (97, 192)
+
+
+def test_a_blend_made_once_blends_in_place_and_only_once() -> None:
+    frame, bg, a = photo(60, 80), photo(10, 14, seed=6), alpha8(soft_alpha(60, 80))
+    kept = Blend(bg, a, frame.shape)
+    once = Blend(bg, a, frame.shape, once=True)
+    out = once.apply(frame)
+    np.testing.assert_array_equal(out, kept.apply(frame))
+    np.testing.assert_array_equal(kept.apply(frame), out)  # a kept one applies again
+    with pytest.raises(RuntimeError, match="once"):
+        once.apply(frame)
