@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from test_fused import photo, soft_alpha
 
-from segblur.runtime.band import BG, FG, MIXED, band_of, period, runs
+from segblur.runtime.band import BG, FG, MIXED, band_of, runs
 from segblur.runtime.compose import Blend, alpha8
 from segblur.runtime.workspace import Workspace
 
@@ -51,10 +51,6 @@ def test_blend_of_a_banded_matte_is_the_full_frame_blend() -> None:
     a3 = a[..., None].astype(np.float32)
     full = np.round(frame * a3 / 255) + np.round(up * (255 - a3) / 255)
     np.testing.assert_array_equal(out, full)  # each product rounded once, as before the band
-
-
-def test_period_is_where_a_bilinear_resize_repeats() -> None:
-    assert period(1280, 192) == (20, 3) and period(1080, 192) == (45, 8) and period(97, 192) == (97, 192)
 
 
 def test_a_blend_made_once_blends_in_place_and_only_once() -> None:

@@ -8,7 +8,8 @@ the result defined deep inside the foreground, where the alpha hides it anyway.
 
 Full-resolution passes run on 8-bit data (the alpha as 0..255, see :func:`alpha8`): each pass
 reads and writes a quarter of the bytes of a float32 one, and OpenCV's integer kernels are the
-fastest it has. Float32 is kept for the small, low-resolution images the filters work on.
+fastest it has. Float32 is kept for the small, low-resolution images the filters work on. The blend
+multiplies only where the matte is neither 0 nor 255 (:mod:`.band`) and copies elsewhere.
 """
 
 from __future__ import annotations
