@@ -96,9 +96,9 @@ class Blend:
     frame then costs one multiply and one add: the governor's reused frames blend a new frame with the last
     matte and background this way. Both products are rounded once (``cv2.multiply`` with a 1/255 scale), so a
     blend is within one grey level of the exact one, and alpha 255 gives the frame exactly. The products run only
-    in the matte's mixed runs (:mod:`.band`); where it is 255 the frame is copied, where 0 the background (the same
-    bytes as blending everywhere). With a workspace the prepared planes live in its buffers (valid until the next
-    Blend made with it); ``once``: the blend is applied to one frame only (:func:`composite`).
+    in the matte's mixed runs (:mod:`.band`); where it is 255 the frame is copied, where 0 the background (bit for
+    bit what blending everywhere gives). With a workspace the prepared planes live in its buffers (valid until the
+    next Blend made with it); ``once``: the blend is applied to one frame only (:func:`composite`).
     """
 
     def __init__(self, background: np.ndarray, alpha: np.ndarray, shape: tuple[int, ...],
