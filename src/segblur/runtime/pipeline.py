@@ -295,9 +295,11 @@ class Pipeline:
         else:
             background = self.effect.render(rgb, alpha, self._ws)
             t3 = time.perf_counter()
-            blend = Blend(background, alpha, rgb.shape, self._ws)
+            keep = self.governor is not None  # only the governor's reused frames blend the same background again
+            blend = Blend(background, alpha, rgb.shape, self._ws, once=not keep)
             out = blend.apply(rgb, self._ws)
-            self._held = (alpha, None if background is rgb else blend)  # the frame itself is no background to keep
+            # the frame itself is no background to keep
+            self._held = (alpha, None if background is rgb else blend) if keep else None
         t4 = time.perf_counter()
         self.last_alpha8 = alpha
         t_guide = seg.guide_seconds

@@ -118,16 +118,14 @@ def guided_coefficients(prob_low: np.ndarray, guide_low: np.ndarray, radius: int
                         ) -> tuple[np.ndarray, np.ndarray]:
     """The guided filter's smoothed linear coefficients ``a, b`` (h x w float32): ``prob ~ a * guide + b`` locally.
 
-    The four window means are one 4-channel box filter, and the two coefficient means one 2-channel
-    one (six single-plane filters before, the same sums).
+    Six single-plane box filters: 0.5 ms of CPU at 192x192 with one OpenCV thread where one 4-channel and one
+    2-channel filter, with the merges and splits around them, took 0.9 (the same with two threads; same sums).
     """
     g, p = guide_low, prob_low
-    means = cv2.split(_box(cv2.merge([g, p, g * g, g * p]), radius))
-    mean_i, mean_p, mean_ii, mean_ip = means
+    mean_i, mean_p, mean_ii, mean_ip = (_box(x, radius) for x in (g, p, g * g, g * p))
     a = (mean_ip - mean_i * mean_p) / (mean_ii - mean_i * mean_i + eps)
     b = mean_p - a * mean_i
-    a, b = cv2.split(_box(cv2.merge([a, b]), radius))
-    return a, b
+    return _box(a, radius), _box(b, radius)
 
 
 def refine(prob_low: np.ndarray, image: np.ndarray, cfg: RefineConfig | None = None,
