@@ -14,7 +14,7 @@ EFFECTS: tuple[str, ...] = ("blur", "box", "bokeh", "pixelate", "grayscale", "co
 EFFECT_CYCLE: tuple[str, ...] = tuple(e for e in EFFECTS if e != "image")
 DEFAULT_EFFECT = "blur"
 
-DEFAULT_MODEL = "person-fast"
+DEFAULT_MODEL = "person-lite"
 CHECKPOINT_SUFFIXES: tuple[str, ...] = (".pt", ".pth", ".ckpt")  # training checkpoints (torch), not ONNX models
 
 # Who is kept (``--subject``): every person, or the main one (runtime.subject).

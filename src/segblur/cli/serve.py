@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..names import DEFAULT_MODEL
 from .common import int_in
 
 ORDER = 35
@@ -25,7 +26,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    "where browsers refuse the camera over plain http)")
     p.add_argument("--model", default="default",
                    help="model selected when the page opens: a built-in name or an .onnx file, which is then "
-                   "served beside the built-in ones (default: person-fast)")
+                   f"served beside the built-in ones (default: {DEFAULT_MODEL})")
     p.add_argument("--open", action="store_true", help="open the page in the default web browser")
     p.set_defaults(func=run)
 
