@@ -51,14 +51,15 @@ def main(argv: list[str] | None = None) -> int:
 
         ref = MediaPipeSelfie(args.reference)
         predictors["MediaPipe selfie (LiteRT)"] = lambda img: ref.predict(img) >= 0.5
-    sets = [("flickr-portraits-shen2016 test", person_items(args.data, SHEN, "test"), {}),
-            ("human-segmentation-vikram test", person_items(args.data, VIKRAM, "test"), {})]
+    # (JSON key as in the models' metadata, items, how to score)
+    sets = [(f"{SHEN}:test", person_items(args.data, SHEN, "test"), {}),
+            (f"{VIKRAM}:test", person_items(args.data, VIKRAM, "test"), {})]
     if (args.data / DAVIS).is_dir():
-        sets.append(("davis-dance-twirl, dancer region", person_items(args.data, DAVIS, "all"), {"region": True}))
+        sets.append((f"{DAVIS}:all (dancer region)", person_items(args.data, DAVIS, "all"), {"region": True}))
     teacher = args.labels / PEOPLE_HD / "masks"
     if teacher.is_dir():
         items = [(i, img, teacher / f"{i}.png") for i, img, _ in person_items(args.data, PEOPLE_HD, "test")]
-        sets.append(("people-hd test, teacher labels", items, {"teacher": True}))
+        sets.append((f"{PEOPLE_HD}:test (teacher labels)", items, {"teacher": True}))
     else:
         print(f"quality: {teacher}: no teacher labels, people-hd left out", file=sys.stderr)
     results: dict[str, dict[str, dict]] = {}
