@@ -9,7 +9,8 @@ const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 
 
 // WebAssembly settings, once, before the first model: threads need a cross-origin isolated page (COOP/COEP).
 // By default half the cores (at most 4), as onnxruntime-web itself picks: the other half composites. Measured on 2
-// cores at 720p (benchmarks/web_speed.py): 1 thread drew 2.1-3.8 fps, 2 threads 1.6-1.7 fps with person-fast-int8.
+// cores at 720p (benchmarks/web_speed.py, loaded machine): 1 thread drew 2.1-3.8 fps, 2 threads 1.6-1.7 fps with
+// person-fast-int8; quiet, both drew the same (5.4 fps person-lite, 6.4-6.5 person-fast).
 export function configureWasm(requestedThreads) {
   const isolated = self.crossOriginIsolated === true;
   const cores = navigator.hardwareConcurrency || 1;
