@@ -1,7 +1,9 @@
 """segblur video's defaults on a real clip with ground truth (davis-dance-twirl, skipped where it is absent).
 
-Floors a little under what the shipped model measured (BENCHMARKS.md: IoU 0.686, temporal error 25.8 with the
-defaults; 0.563 and 39.2 frame by frame), so a regression of the smoothing or the subject focus fails loudly.
+Floors a little under what each shipped person model measured (BENCHMARKS.md), so a regression of the smoothing or
+the subject focus fails loudly: person-fast IoU 0.690, temporal error 25.4 with the defaults (0.563 and 39.2 frame by
+frame); the default person-lite 0.618 and 26.3 (0.590 and 34.9 frame by frame; in the crop around the dancer it
+also finds the unlabelled spectators behind her, so following her gains less).
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ DAVIS = SHARED_DATA / "davis-dance-twirl"
 pytestmark = [pytest.mark.integration, pytest.mark.skipif(not DAVIS.is_dir(), reason=f"{DAVIS} not available")]
 
 
-def test_video_defaults_beat_frame_by_frame_on_accuracy_and_stability() -> None:
+@pytest.mark.parametrize(("model", "min_iou", "iou_gain"), [("person-fast", 0.66, 0.05), ("default", 0.60, 0.02)])
+def test_video_defaults_beat_frame_by_frame_on_accuracy_and_stability(model: str, min_iou: float,
+                                                                      iou_gain: float) -> None:
     source = open_sequence(DAVIS)
-    seg = Segmenter("default")
+    seg = Segmenter(model)
     defaults = evaluate_sequence(Pipeline(seg, temporal=TemporalConfig(), subject=SubjectConfig(follow=True)),
                                  source, "subject", flicker=False)
     plain = evaluate_sequence(Pipeline(seg), source, "subject", flicker=False)
     assert defaults["frames"] == plain["frames"] == 90
-    assert defaults["iou"] >= 0.66 and defaults["temporal_error"] <= 27.5, defaults
-    assert defaults["iou"] > plain["iou"] + 0.05 and defaults["temporal_error"] < plain["temporal_error"] - 5
+    assert defaults["iou"] >= min_iou and defaults["temporal_error"] <= 27.5, defaults
+    assert defaults["iou"] > plain["iou"] + iou_gain and defaults["temporal_error"] < plain["temporal_error"] - 5

@@ -16,6 +16,7 @@ from pagekit import camera_clip, chromium, playwright, server  # noqa: F401 (fix
 from segblur.assets import sample_path
 from segblur.cli.main import main
 from segblur.media.images import read_image, write_image
+from segblur.names import DEFAULT_MODEL
 from segblur.web import browser
 
 
@@ -64,7 +65,7 @@ def test_camera_frames_have_the_background_blurred_and_the_person_sharp(chromium
     assert stats["fps"] > 0 and stats["inferenceMs"] > 0 and stats["frameMs"] >= stats["inferenceMs"]
     assert stats["backend"] == "wasm" and stats["isolated"] and stats["threads"] >= 1 and stats["simd"]
     text = page.text_content("#stats")
-    assert "fps" in text and "inference" in text and "person-fast" in text
+    assert "fps" in text and "inference" in text and DEFAULT_MODEL in text
     assert page.evaluate("document.getElementById('out').classList.contains('mirror')")  # a camera is mirrored
     # Everything came from segblur serve itself: the page works offline.
     assert page.segblur_requests and all(u.startswith((server.url, "data:", "blob:")) for u in page.segblur_requests)
@@ -138,11 +139,12 @@ def test_bad_drops_get_a_message_and_nothing_sticks(chromium, server, tmp_path) 
 
 def test_a_model_that_fails_to_load_says_so_and_another_can_be_chosen(chromium, server) -> None:  # noqa: F811
     context = chromium.new_context()
-    context.route("**/models/person-fast.onnx", lambda route: route.fulfill(status=200, body=b"garbage, not ONNX"))
+    context.route(f"**/models/{DEFAULT_MODEL}.onnx",
+                  lambda route: route.fulfill(status=200, body=b"garbage, not ONNX"))
     page = context.new_page()
     page.goto(server.url + "?camera=0")
     message = browser.wait_message(page, timeout_s=120)
-    assert message["kind"] == "model" and "person-fast" in message["text"] and "could not be loaded" in message["text"]
+    assert message["kind"] == "model" and DEFAULT_MODEL in message["text"] and "could not be loaded" in message["text"]
     page.wait_for_function("() => !document.getElementById('model').disabled")
     page.select_option("#model", "person-fast-int8")
     page.wait_for_function("() => window.segblur.stats.model === 'person-fast-int8'", timeout=120_000)
