@@ -11,8 +11,6 @@ from conftest import SHARED_DATA
 
 from segblur.data import load_backgrounds
 
-SHARED = SHARED_DATA
-
 
 def write(path: Path, rgb: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -61,7 +59,7 @@ def test_corrupt_image_is_one_error_naming_it(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_shared_backgrounds_folder() -> None:
-    root = SHARED / "backgrounds"
+    root = SHARED_DATA / "backgrounds"
     if not (root / "images").is_dir():
         pytest.skip(f"{root} not present")
     out = load_backgrounds(root)

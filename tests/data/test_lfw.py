@@ -21,9 +21,6 @@ from segblur.data import (
     open_dataset,
 )
 
-SHARED = SHARED_DATA
-
-
 # ------------------------------------------------------------------------------------------- LFW
 
 def test_lfw_layout_a(tmp_path: Path) -> None:
@@ -102,7 +99,7 @@ def test_lfw_unrecognised_layout(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_lfw_parts_real_data() -> None:
-    root = SHARED / "lfw-parts"
+    root = SHARED_DATA / "lfw-parts"
     if not root.is_dir():
         pytest.skip(f"{root} not present")
     ds = open_dataset(f"lfw:{root}")
