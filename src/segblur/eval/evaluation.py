@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from ..data import DatasetError, SegDataset
+from ..data.masks import read_mask_file, single_channel
 from ..data.person import SHEN, VIKRAM, person_items  # noqa: F401 - the person scorers' splits
 from ..media.images import ImageError, read_image, write_image
 from ..progress import Progress
@@ -62,7 +63,7 @@ def evaluate_person(predict: Callable[[np.ndarray], np.ndarray],
     per_image = []
     for _, img_path, mask_path in items:
         img = read_image(img_path)
-        raw = read_image(mask_path)[..., 0]
+        raw = single_channel(read_mask_file(mask_path), mask_path)  # the datasets' mask reader
         gt = raw.copy() if teacher else (raw > 127).astype(np.uint8)
         if region and (gt == 1).any():  # a frame without the subject is scored whole
             gt[~subject_region(gt == 1)] = 255
