@@ -92,7 +92,8 @@ def set_splits(root: Path, name: str) -> dict[str, list[str]]:
         return vikram_splits(folder)
     files = sorted((folder / "splits").glob("*.txt")) if (folder / "splits").is_dir() else []
     splits = {p.stem: read_list(p) for p in files}
-    splits.setdefault("all", list(image_index(folder / "images")))
+    if "all" not in splits:  # listed only when no split file names it (setdefault would list it every time)
+        splits["all"] = list(image_index(folder / "images"))
     return splits
 
 
@@ -194,6 +195,7 @@ class PersonDataset(SegDataset):
         self.notes: list[str] = []
         self._teacher_dirs = {e.masks for es in self.roles.values() for e in es if e.masks is not None}
         self._ids: dict[MixEntry, list[str]] = {}
+        set_cache: dict[str, dict[str, list[str]]] = {}
         for role, entries in self.roles.items():
             seen = set()
             for e in entries:
@@ -205,7 +207,9 @@ class PersonDataset(SegDataset):
                 if e.source in seen:
                     raise DatasetError(f"{self.root}: {e.source} is listed twice under {role}")
                 seen.add(e.source)
-                splits = set_splits(self.root, e.set)
+                if e.set not in set_cache:  # a set listed under several roles reads its split files once
+                    set_cache[e.set] = set_splits(self.root, e.set)
+                splits = set_cache[e.set]
                 if e.split not in splits:
                     raise DatasetError(f"{self.root / e.set}: no split {e.split!r} (splits: {', '.join(splits)})")
                 self._ids[e] = splits[e.split]
