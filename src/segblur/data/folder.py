@@ -60,8 +60,7 @@ class FolderDataset(SegDataset):
         return found
 
     def _held_out(self) -> bool:
-        folder = self.root / "splits"
-        return not (folder.is_dir() and any(folder.glob("*.txt")))
+        return self._split_files().get("train") == self.root / "images"
 
     def _split_ids(self, split: str, where: Path) -> list[str]:
         if where.is_dir():
