@@ -194,9 +194,10 @@ def measure(args: argparse.Namespace, frame: np.ndarray) -> tuple[dict[str, list
         for name in args.candidates:
             print(f"exporting {name}", file=sys.stderr)
             built = build_candidate(name, folder, calib, int8="int8" in args.precision)
+            size = size_of(name)  # the network's, the same for every precision
             for precision in args.precision:
                 models[f"{name} {precision}"] = built[precision]
-                sizes[f"{name} {precision}"] = size_of(name)
+                sizes[f"{name} {precision}"] = size
         if not args.no_baseline:
             models.update({key: resolve_model_path(model) for key, model in BASELINES.items()
                            if key.split()[-1] in args.precision})

@@ -28,7 +28,8 @@ import cv2
 import numpy as np
 
 from segblur import Pipeline
-from segblur.bench.run import make_frame
+from segblur.bench.run import core_share, make_frame
+from segblur.eval.metrics import binary_iou
 from segblur.eval.regions import subject_region
 from segblur.runtime.governor import GovernorConfig
 
@@ -69,11 +70,6 @@ class TalkingHead:
         return np.clip(noisy, 0, 255).astype(np.uint8)
 
 
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 1.0
-
-
 def run_pair(frames, pipes: dict[str, Pipeline], truth=None) -> dict:
     """Each frame through each pipeline in turn: CPU per frame, masks compared with the first pipeline's
     (and with ``truth(i)`` inside the subject region when given)."""
@@ -91,16 +87,16 @@ def run_pair(frames, pipes: dict[str, Pipeline], truth=None) -> dict:
             masks[n] = pipes[n].last_alpha8 >= 128
             steps[n].append(pipes[n].last_step)
         for n in names[1:]:
-            agree[n].append(iou(masks[n], masks[names[0]]))
+            agree[n].append(binary_iou(masks[names[0]], masks[n]))
         if truth is not None:
             gt = truth(i)
             region = subject_region(gt)
             for n in names:
-                scores[n].append(iou(masks[n][region], gt[region]))
+                scores[n].append(binary_iou(gt[region], masks[n][region]))
     out = {}
     for n in names:
         c = 1e3 * float(np.mean(cpu[n]))
-        out[n] = {"cpu_ms_per_frame": c, "cpu_percent_at_30fps": c * FPS / 10,
+        out[n] = {"cpu_ms_per_frame": c, "cpu_percent_at_30fps": core_share(c, FPS),
                   "steps": {s: steps[n].count(s) for s in ("model", "hold", "reuse")}}
         if n in agree:
             out[n]["iou_vs_ungoverned_mean"] = float(np.mean(agree[n]))

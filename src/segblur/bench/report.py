@@ -44,14 +44,14 @@ def measure_streams(make_pipeline: Callable[..., Pipeline], frame: np.ndarray, e
         raise ValueError(f"stream seconds must be positive, got {seconds:g}")
     # The camera's defaults: temporal smoothing (causal, with optical flow) and the subject followed.
     background = frame[:, ::-1] if effect == "image" else None
-    pipe = make_pipeline(effect=effect, background=background, temporal=True, subject=SubjectConfig(follow=True))
+    camera = dict(effect=effect, background=background, temporal=True, subject=SubjectConfig(follow=True))
+    pipe = make_pipeline(**camera)
     runs = []
     for name, fps in (("camera 30 fps", 30.0), ("as fast as it goes", FAST_FPS)):
         notify(f"stream: {name} for {seconds:g} s")
         runs.append({"name": name, **measure_stream(pipe, frame, fps, seconds, noise=SENSOR_NOISE)})
     notify(f"stream: camera 30 fps with the governor for {seconds:g} s")
-    governed = make_pipeline(effect=effect, background=background, temporal=True, subject=SubjectConfig(follow=True),
-                             governor=True)
+    governed = make_pipeline(**camera, governor=True)
     runs.append({"name": "camera 30 fps, governor", **measure_stream(governed, frame, 30.0, seconds,
                                                                    noise=SENSOR_NOISE),
                  "governor": governed.governor.describe()})
