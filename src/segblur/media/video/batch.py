@@ -15,7 +15,7 @@ import cv2
 
 from ...io import one_line
 from ..protocols import FrameProcessor, ProgressLine
-from .codecs import CONTAINERS, check_codec, default_codec, kind_format
+from .codecs import CONTAINERS, check_codec, default_codec, is_frame_folder, kind_format
 from .errors import VideoError, require_av
 from .process import VideoStats, process_video
 from .reader import probe_video
@@ -40,7 +40,7 @@ def plan_outputs(inputs: Sequence[str | Path], output: str | Path, kind: str = "
     several.
     """
     out = Path(output)
-    if kind == "matte" and out.suffix.lower() not in CONTAINERS:
+    if is_frame_folder(out, kind):
         return [(Path(inputs[0]), out)] if len(inputs) == 1 else [(Path(i), out / Path(i).stem) for i in inputs]
     if len(inputs) == 1 and not out.is_dir():
         return [(Path(inputs[0]), out)]
@@ -69,7 +69,7 @@ def process_videos(inputs: Sequence[str | Path], output: str | Path, processor: 
     require_av()  # once, before any input: without PyAV no video can be processed
     encoders = {}  # each encoder (and pixel format) once, before any input
     for _, dst in jobs:
-        if kind == "matte" and dst.suffix.lower() not in CONTAINERS:
+        if is_frame_folder(dst, kind):
             continue  # PNG frames
         table_codec, pix_fmt = kind_format(dst, kind)
         encoders[(codec or table_codec or default_codec(dst), pix_fmt)] = None

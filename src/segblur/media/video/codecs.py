@@ -11,8 +11,7 @@ from .errors import VideoError, load_av
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
 DEFAULT_CRF = {"libx264": 23, "libx265": 28, "libvpx-vp9": 32, "libvpx": 10, "libaom-av1": 32, "libsvtav1": 35}
 # Suffixes taken as video files where images are also accepted (``segblur mask``).
-VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts", ".wmv",
-                  ".flv", ".3gp", ".ogv", ".mxf")
+VIDEO_SUFFIXES = (*CONTAINERS, ".mpg", ".mpeg", ".ts", ".mts", ".m2ts", ".wmv", ".flv", ".3gp", ".ogv", ".mxf")
 # What a processed frame holds: RGB (the default), RGB with an alpha channel (a transparent background), or a
 # single-channel matte. The last two need the encoder and pixel format below for their container.
 KINDS = ("rgb", "rgba", "matte")
@@ -25,6 +24,11 @@ MATTE_FORMATS = {"matroska": ("ffv1", "gray"), "mov": ("png", "gray")}  # lossle
 def default_codec(path: str | Path) -> str:
     """libvpx-vp9 for .webm (the only video codecs WebM allows are VP8, VP9 and AV1), libx264 otherwise."""
     return "libvpx-vp9" if Path(path).suffix.lower() == ".webm" else "libx264"
+
+
+def is_frame_folder(path: str | Path, kind: str) -> bool:
+    """Whether output ``path`` of frames of ``kind`` is a folder of PNG frames: a matte without a video suffix."""
+    return kind == "matte" and Path(path).suffix.lower() not in CONTAINERS
 
 
 def kind_format(path: str | Path, kind: str) -> tuple[str | None, str]:

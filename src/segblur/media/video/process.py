@@ -28,7 +28,7 @@ import numpy as np
 
 from ..protocols import BufferedProcessor, Frame, FrameProcessor, ProgressLine
 from ..stages import END, Stages
-from .codecs import CONTAINERS, kind_format
+from .codecs import CONTAINERS, is_frame_folder, kind_format
 from .errors import VideoError
 from .reader import VideoInfo, VideoReader
 from .sequence import FrameFolder
@@ -256,7 +256,7 @@ def process_video(src: str | Path, dst: str | Path, processor: FrameProcessor, *
     src, dst = Path(src), Path(dst)
     if same_file(src, dst):
         raise VideoError(f"{dst}: is the input file; choose another output")
-    folder = kind == "matte" and dst.suffix.lower() not in CONTAINERS
+    folder = is_frame_folder(dst, kind)
     if not folder and kind != "rgb":
         table_codec, pix_fmt = kind_format(dst, kind)
         codec = codec or table_codec
