@@ -119,3 +119,13 @@ def test_cli_evaluate_never_writes_over_its_inputs(tmp_path: Path, model_path: P
         assert code == 2 and str(extra[1]) in one_error_line(err), extra
     assert sorted(p.read_bytes() for p in (root / "masks").iterdir()) == masks
     assert model.read_bytes() == model_path.read_bytes() and not (root / "report.json").exists()
+
+
+@pytest.mark.parametrize("command", ["evaluate", "image", "benchmark"])
+def test_provider_lists_parse_alike_in_every_command(command: str) -> None:
+    """`--provider cuda,cpu` is one list of two names wherever a model runs (evaluate once took it as one name)."""
+    from segblur.cli.main import build_parser
+
+    where = ["x.png", "-o", "y.png"] if command == "image" else []
+    args = build_parser().parse_args([command, *where, "--provider", "cuda,cpu", "--providers", "dml"])
+    assert args.providers == ["cuda", "cpu", "dml"]

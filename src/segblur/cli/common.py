@@ -79,7 +79,12 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--keep", action="append", metavar="CLASS[,CLASS]",
                    help="classes kept sharp / counted as foreground (default: the model's, e.g. person)")
     g.add_argument("--threads", type=int_in(1), default=None, help="ONNX Runtime threads (default: all cores)")
-    g.add_argument("--provider", "--providers", action="extend", type=provider_list, dest="providers",
+    add_provider_option(g)
+
+
+def add_provider_option(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """The one --provider option: every command that runs an ONNX model takes the same comma-separated list."""
+    p.add_argument("--provider", "--providers", action="extend", type=provider_list, dest="providers",
                    metavar="NAME[,NAME]",
                    help="ONNX Runtime execution provider(s) in order of preference: cuda, tensorrt, rocm, coreml, dml, "
                    "openvino, cpu, a full name such as CUDAExecutionProvider, or auto (the default: the best "
