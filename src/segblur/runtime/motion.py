@@ -27,6 +27,11 @@ OUTSIDE = -1.0  # what a warp gives where the previous map has no data (outside 
 FLOW_GAIN = 0.01
 
 
+def crop_view(image: np.ndarray, box: Box | None) -> np.ndarray:
+    """The part of ``image`` inside ``box`` as a view; all of it when ``box`` is None."""
+    return image if box is None else image[box[1]:box[3], box[0]:box[2]]
+
+
 def full_box(frame_shape: tuple[int, ...]) -> Box:
     """The box of a whole frame of ``frame_shape`` (H, W, ...)."""
     return 0, 0, int(frame_shape[1]), int(frame_shape[0])

@@ -11,6 +11,7 @@ import numpy as np
 
 from .frames import as_rgb
 from .model import ModelError, ModelInfo, OnnxModel, check_finite
+from .motion import crop_view
 from .resize import downscale
 from .workspace import Workspace
 
@@ -101,9 +102,7 @@ class Segmenter:
                        box: tuple[int, int, int, int] | None = None) -> np.ndarray:
         """Foreground probability at the network's resolution (h x w float32 in [0, 1]); of the part ``box`` =
         (x0, y0, x1, y1) of the image when given (a crop around the subject)."""
-        if box is not None:
-            image = np.asarray(image)[box[1]:box[3], box[0]:box[2]]
-        probs = self.probabilities_lowres(image)
+        probs = self.probabilities_lowres(crop_view(np.asarray(image), box))
         idx = self._keep_indices(keep) if keep is not None else self.keep
         fg = probs[idx[0]] if len(idx) == 1 else probs[idx].sum(0)
         return np.clip(fg, 0.0, 1.0)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .motion import Box
+from .motion import Box, crop_view
 from .refine import grey_frame, guide_lowres
 from .segmenter import Segmenter
 from .subject import SubjectConfig, SubjectTracker
@@ -47,10 +47,7 @@ class Segmented:
     @property
     def src(self) -> np.ndarray:
         """The part of the frame ``prob`` covers (a view)."""
-        if self.box is None:
-            return self.rgb
-        x0, y0, x1, y1 = self.box
-        return self.rgb[y0:y1, x0:x1]
+        return crop_view(self.rgb, self.box)
 
 
 class StreamSegmenter:
@@ -66,7 +63,8 @@ class StreamSegmenter:
         self.subject = subject if subject is not None and subject.active else None
         self._ws = ws or Workspace()
         h, w = segmenter.info.input_size
-        self.tracker = SubjectTracker(self.subject, (w, h)) if self.subject is not None else None
+        self._model_wh = (w, h)
+        self.tracker = SubjectTracker(self.subject, self._model_wh) if self.subject is not None else None
         self.twoway = TwoWaySmoother(temporal) if temporal is not None else None
         self._held: deque[tuple[np.ndarray, Box | None]] = deque()  # frames pushed, not yet answered
 
@@ -85,7 +83,7 @@ class StreamSegmenter:
 
     def _model(self, rgb: np.ndarray, box: Box | None) -> tuple[np.ndarray, np.ndarray]:
         """(the model's map over ``box`` with the kept people, the part of the frame it saw: a view)."""
-        src = rgb if box is None else rgb[box[1]:box[3], box[0]:box[2]]
+        src = crop_view(rgb, box)
         prob = self.segmenter.predict_lowres(rgb, box=box)
         if self.tracker is not None:
             prob = self.tracker.observe(prob, box, rgb.shape)
@@ -164,8 +162,7 @@ class StreamSegmenter:
         a second at the crop around it when following."""
         if self.subject is None:
             return Segmented(rgb, None, self.segmenter.predict_lowres(rgb))
-        h, w = self.segmenter.info.input_size
-        tracker = SubjectTracker(self.subject, (w, h))
+        tracker = SubjectTracker(self.subject, self._model_wh)
         prob = tracker.observe(self.segmenter.predict_lowres(rgb), None, rgb.shape)
         box = tracker.crop(rgb.shape)
         if box is not None:
