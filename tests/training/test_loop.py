@@ -256,3 +256,18 @@ def test_a_run_killed_around_last_pt_logs_every_epoch_once_after_resume(folder: 
     monkeypatch.setattr(loop, "save", real)
     Trainer(cfg(folder, tmp_path / "k", epochs=3), resume=True, quiet=True).fit()
     assert [r["epoch"] for r in read_log(tmp_path / "k" / "log.csv")] == ["1", "2", "3"]
+
+
+@pytest.mark.parametrize(("arch", "kwargs", "layout"), [("unet", {"width": 4}, True), ("fastseg", {}, True),
+                                                        ("deconvnet", {"width": 0.125}, False)])
+def test_channels_last_on_cpu_unless_the_architecture_says_no(folder: Path, tmp_path: Path, arch: str,
+                                                              kwargs: dict, layout: bool) -> None:
+    """The trainer lays weights and batches out channels-last on CPU too (faster there); DeconvNet opts out."""
+    trainer = Trainer(cfg(folder, tmp_path / "run", arch=arch, arch_kwargs=kwargs), quiet=True)
+    trainer._build()
+    assert trainer.channels_last is layout
+    conv = next(m for m in trainer.model.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size[0] > 1)
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last) is layout
+    off = Trainer(cfg(folder, tmp_path / "off", arch=arch, arch_kwargs=kwargs, channels_last=False), quiet=True)
+    off._build()
+    assert off.channels_last is False

@@ -118,7 +118,10 @@ class Trainer:
                       (f" ({len(skipped)} tensors not loaded: {', '.join(skipped[:4])}...)" if skipped else ""),
                       file=sys.stderr)
         model.to(self.device)
-        if self.cuda and cfg.channels_last:
+        # Channels-last on CPU as on CUDA: a 192 px EfficientNet-Lite0 step took 0.66 s instead of 0.92 s on 2
+        # Xeon cores (oneDNN's layout); an architecture may say no (``channels_last = False``: DeconvNet).
+        self.channels_last = cfg.channels_last and getattr(model, "channels_last", True)
+        if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.model = model
         self.net: nn.Module = model
@@ -195,7 +198,7 @@ class Trainer:
                 break
             x = x.to(self.device, non_blocking=True)
             y = y.to(self.device, non_blocking=True)
-            if self.cuda and self.cfg.channels_last:
+            if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
                                 enabled=self.amp_dtype is not None):
@@ -231,6 +234,8 @@ class Trainer:
         examples = []
         for x, masks in self.val_loader:
             x = x.to(self.device)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
                                 enabled=self.amp_dtype is not None):
                 logits = self.model(x)

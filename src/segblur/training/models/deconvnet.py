@@ -42,6 +42,9 @@ class DeconvNet(nn.Module):
 
     backbone_prefix = "features."  # an ImageNet vgg16_bn checkpoint's features.* keys land here unchanged
     head_prefixes = ("score.",)
+    # The trainer's channels-last layout: MaxUnpool2d made a CPU training step 19 % slower in it (the other
+    # architectures were 13-37 % faster), so DeconvNet keeps the contiguous layout.
+    channels_last = False
 
     def __init__(self, num_classes: int = 21, width: float = 1.0) -> None:
         super().__init__()
