@@ -271,3 +271,15 @@ def test_channels_last_on_cpu_unless_the_architecture_says_no(folder: Path, tmp_
     off = Trainer(cfg(folder, tmp_path / "off", arch=arch, arch_kwargs=kwargs, channels_last=False), quiet=True)
     off._build()
     assert off.channels_last is False
+
+
+def test_cpu_training_flushes_subnormal_floats(folder: Path, tmp_path: Path) -> None:
+    """Subnormals take x86's slow path (a fine-tuning step 2.2x slower): a CPU trainer flushes them to zero."""
+    tiny = torch.tensor([1e-20])
+    torch.set_flush_denormal(False)
+    try:
+        assert (tiny * tiny).item() > 0.0  # 1e-40 is subnormal, kept
+        Trainer(cfg(folder, tmp_path / "run"), quiet=True)._build()
+        assert (tiny * tiny).item() == 0.0
+    finally:
+        torch.set_flush_denormal(False)
