@@ -111,3 +111,30 @@ def test_a_crops_map_fades_out_at_its_border_to_meet_the_zero_around_it() -> Non
     assert out[0].max() < 0.08 and out[:, 0].max() < 0.08  # a third of the haze or less in the edge cells
     np.testing.assert_allclose(out[10:-10, 10:-10], 0.2)  # inside: untouched
     assert haze.min() == np.float32(0.2)  # the input is not written to
+
+
+def test_follow_does_not_flip_between_crop_and_whole_frame_near_the_limit() -> None:
+    """People across most of a still frame: a crop starts only when the crop made (room to move included) stays
+    under FULL_FRAME_SHARE, and a crop in use is kept until the people need that share. Before, each view found a
+    slightly different extent and the model's view flipped crop / whole frame every frame (flicker)."""
+    cfg = SubjectConfig(follow=True, margin=0.1, aspect=0.75)
+    tr = SubjectTracker(cfg, MODEL)
+    wide = (1, 12, 63, 36)  # 620 x 240 px of people: 640 x 288 needed (60 % of the frame), 640 x 317 grown (66 %)
+    for _ in range(3):
+        tr.observe(blobs(wide), None, FRAME)
+        assert tr.crop(FRAME) is not None
+    taller = (1, 10, 63, 38)  # 280 px high: 336 needed (70 % with the margin): the whole frame
+    tr.observe(blobs(taller), None, FRAME)
+    assert tr.crop(FRAME) is None
+    between = (1, 11, 63, 37)  # 260 px: 312 needed (65 %), but the crop made would be 343 (71 %): stay whole
+    for _ in range(3):
+        tr.observe(blobs(between), None, FRAME)
+        assert tr.crop(FRAME) is None
+    tr.reset()
+    tr.observe(blobs(wide), None, FRAME)
+    box = tr.crop(FRAME)
+    assert box is not None
+    # Seen through that crop, the same people look a little taller (65 % needed): the crop stays.
+    ch = (box[3] - box[1]) / 48
+    tr.observe(blobs((1, round((110 - box[1]) / ch), 63, round((370 - box[1]) / ch))), box, FRAME)
+    assert tr.crop(FRAME) == box

@@ -219,11 +219,16 @@ class SubjectTracker:
         bw = max(bw, cfg.aspect * bh, self.model_size[0])
         bh = max(bh, self.model_size[1])
         bw, bh = min(bw, W), min(bh, H)
-        if bw * bh >= FULL_FRAME_SHARE * W * H:
+        old = self._box
+        # Hysteresis: a crop is kept until the subject needs FULL_FRAME_SHARE of the frame, but a new one is started
+        # only when the crop actually made (HOLD larger) stays under it. Without it, people spread across a still
+        # frame flipped crop / whole frame / crop on every frame (each view finds a slightly different extent): the
+        # still-scene flicker went from 0.24 to 1.5.
+        need = bw * bh if old is not None else min(bw * (1 + HOLD), W) * min(bh * (1 + HOLD), H)
+        if need >= FULL_FRAME_SHARE * W * H:
             self._box = None
             return
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-        old = self._box
         if old is not None and old[0] <= cx - bw / 2 and old[1] <= cy - bh / 2 and old[2] >= cx + bw / 2 \
                 and old[3] >= cy + bh / 2 and (old[2] - old[0]) * (old[3] - old[1]) <= SHRINK * bw * bh:
             return  # the subject is still well inside the crop: keep it
