@@ -183,3 +183,16 @@ def test_quantize_without_metrics_marks_the_source_scores(tmp_path: Path, model3
     q = quantize_int8(model3_path, tmp_path / "q.onnx", calibration)
     extra = OnnxModel(q).info.extra
     assert extra["metrics"] == src and "fp32" in extra["metrics_note"]
+
+
+def test_quantize_flushes_subnormal_scales(tmp_path: Path, calibration: Path) -> None:
+    """A channel whose weights all but vanished gets a subnormal per-channel scale (person-lite-int8 had four):
+    the slow path on Intel, so the INT8 model is written without them and the channel dequantises to 0."""
+    from segblur.denormals import count_denormals
+
+    w = np.array([[1.0, -2.0, 0.5], [1e-36, -2e-36, 1e-36]], np.float32)  # channel 1: scale 2e-36 / 127
+    src = build_model(tmp_path / "tiny.onnx", weight=w, bias=np.zeros(2, np.float32))
+    dst = quantize_int8(src, tmp_path / "tiny-int8.onnx", calibration)
+    assert count_denormals(onnx.load(str(dst))) == 0
+    diff, agree = compare(src, dst)
+    assert diff < 0.1 and agree > 0.9
