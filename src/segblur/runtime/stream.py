@@ -84,6 +84,7 @@ class StreamSegmenter:
     def _model(self, rgb: np.ndarray, box: Box | None) -> tuple[np.ndarray, np.ndarray]:
         """(the model's map over ``box`` with the kept people, the part of the frame it saw: a view)."""
         src = crop_view(rgb, box)
+        # The frame and box, not the view: a look-ahead segmenter finds the work it did ahead of time by them.
         prob = self.segmenter.predict_lowres(rgb, box=box)
         if self.tracker is not None:
             prob = self.tracker.observe(prob, box, rgb.shape)

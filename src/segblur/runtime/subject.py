@@ -224,7 +224,8 @@ class SubjectTracker:
         # only when the crop actually made (HOLD larger) stays under it. Without it, people spread across a still
         # frame flipped crop / whole frame / crop on every frame (each view finds a slightly different extent): the
         # still-scene flicker went from 0.24 to 1.5.
-        need = bw * bh if old is not None else min(bw * (1 + HOLD), W) * min(bh * (1 + HOLD), H)
+        grown = min(bw * (1 + HOLD), W), min(bh * (1 + HOLD), H)  # the crop a new one would be
+        need = bw * bh if old is not None else grown[0] * grown[1]
         if need >= FULL_FRAME_SHARE * W * H:
             self._box = None
             return
@@ -232,7 +233,7 @@ class SubjectTracker:
         if old is not None and old[0] <= cx - bw / 2 and old[1] <= cy - bh / 2 and old[2] >= cx + bw / 2 \
                 and old[3] >= cy + bh / 2 and (old[2] - old[0]) * (old[3] - old[1]) <= SHRINK * bw * bh:
             return  # the subject is still well inside the crop: keep it
-        bw, bh = min(bw * (1 + HOLD), W), min(bh * (1 + HOLD), H)
+        bw, bh = grown
         nx0 = int(round(min(max(cx - bw / 2, 0), W - bw)))
         ny0 = int(round(min(max(cy - bh / 2, 0), H - bh)))
         self._box = (nx0, ny0, min(W, nx0 + int(round(bw))), min(H, ny0 + int(round(bh))))
