@@ -44,6 +44,20 @@ def test_make_blob_channel_order_and_normalisation(model3_path: Path) -> None:
     np.testing.assert_allclose(blob[0, :, 0, 0], [51.0, -5.0, (255 - 20) / 4])
 
 
+@pytest.mark.parametrize("color", ["RGB", "BGR"])
+def test_make_blob_is_the_plain_formula_per_channel(model3_path: Path, color: str) -> None:
+    info = Segmenter(model3_path).info
+    h, w = info.input_size
+    img = photo(np.random.default_rng(3), h, w)  # at the input size: no resizing, only the normalisation
+    params = dataclasses.replace(info, color=color, mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375))
+    x = img[..., ::-1] if color == "BGR" else img
+    want = ((x - np.float32(params.mean)) / np.float32(params.std)).astype(np.float32).transpose(2, 0, 1)[None]
+    ws = Workspace()
+    for blob in (make_blob(img, params), make_blob(img, params, ws), make_blob(img, params, ws)):
+        assert blob.dtype == np.float32 and blob.flags.c_contiguous
+        np.testing.assert_allclose(blob, want, rtol=1e-6, atol=1e-6)
+
+
 def test_classes_at_is_what_segmenter_predict_classes_returns(model3_path: Path) -> None:
     seg = Segmenter(model3_path)
     img = photo(np.random.default_rng(2), 47, 61)
