@@ -5,9 +5,9 @@
 Weights are quantised per output channel to int8 and activations to uint8 in QDQ format, with
 ranges calibrated on real photos preprocessed exactly as the runtime feeds the model (stretched to
 the input size with the runtime's downscaling, normalised with the metadata's mean/std). The final
-softmax stays in float, so probabilities keep their full resolution. The segblur metadata is
-carried over with ``"quantization": "int8"`` added, so the result loads like any other model;
-it is checked with the runtime's loader before it is written (atomically).
+softmax (:mod:`segblur.fastsoftmax`'s element-wise form) stays in float, so probabilities keep their full
+resolution. The segblur metadata is carried over with ``"quantization": "int8"`` added, so the result loads
+like any other model; it is checked with the runtime's loader before it is written (atomically).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from .denormals import flush_denormals
+from .fastsoftmax import PREFIX as SOFTMAX_NODES
+from .fastsoftmax import fast_softmax
 from .io import write_atomic
 from .media.images import READ_SUFFIXES, ImageError, read_image
 from .runtime.model import METADATA_KEY, ModelError, ModelInfo, OnnxModel, resolve_model_path
@@ -121,7 +123,7 @@ def quantize_int8(src_onnx: str | Path, dst_onnx: str | Path, calibration_images
         _name_nodes(graph_in)  # the softmax is excluded by name, and an empty name would exclude every unnamed node
         model_in = Path(tmp) / "named.onnx"
         onnx.save(graph_in, str(model_in))
-        softmax = [n.name for n in graph_in.graph.node if n.op_type == "Softmax"]
+        softmax = [n.name for n in graph_in.graph.node if n.op_type == "Softmax" or n.name.startswith(SOFTMAX_NODES)]
         reader = _reader(files, fp32.info, fp32.input_name)
         out = Path(tmp) / "int8.onnx"
         calib = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
@@ -159,6 +161,7 @@ def quantize_int8(src_onnx: str | Path, dst_onnx: str | Path, calibration_images
     # Per-channel scales of channels whose weights all but vanished can be subnormal (person-lite-int8 had four,
     # down to 1.2e-39): the slow path on Intel again (segblur.denormals). Their channels dequantise to ~0 anyway.
     flush_denormals(q)
+    fast_softmax(q)  # a source exported before segblur.fastsoftmax still has ONNX Runtime's slow channel Softmax
     return _write_checked(q.SerializeToString(), dst)
 
 
