@@ -39,8 +39,31 @@ def _channel_softmaxes(model) -> list[tuple[int, int | None]]:
         if axis not in (1, -3):
             continue
         c = shape.dim[1]
-        found.append((i, c.dim_value if c.HasField("dim_value") else None))
+        found.append((i, c.dim_value if c.HasField("dim_value") else _conv_channels(model, node.input[0])))
     return found
+
+
+# Operations whose output has the channels of their first input (what lies between a head conv and its softmax).
+SAME_CHANNELS = {"Resize", "Upsample", "Identity", "Relu", "BatchNormalization", "Add", "Mul", "Sub", "Cast",
+                 "QuantizeLinear", "DequantizeLinear"}
+
+
+def _conv_channels(model, tensor: str) -> int | None:
+    """The channel count of ``tensor`` from the convolution that made it, where shape inference cannot tell (a
+    torch export sizes its Resize from Shape ops): back through :data:`SAME_CHANNELS` to a Conv's weight."""
+    from onnx import numpy_helper
+
+    producer = {o: n for n in model.graph.node for o in n.output}
+    weights = {i.name: i for i in model.graph.initializer}
+    node = producer.get(tensor)
+    while node is not None and node.op_type in SAME_CHANNELS:
+        node = producer.get(node.input[0])
+    if node is None or node.op_type != "Conv" or len(node.input) < 2:
+        return None
+    w = node.input[1]
+    if w not in weights and w in producer and producer[w].op_type == "DequantizeLinear":  # QDQ: int8 weights
+        w = producer[w].input[0]
+    return int(numpy_helper.to_array(weights[w]).shape[0]) if w in weights else None
 
 
 def _replacement(node, channels: int | None, opset: int) -> tuple[list, list]:
