@@ -86,3 +86,12 @@ def test_two_classes_found_behind_a_resize_shape_inference_cannot_size(tmp_path:
     assert "Sigmoid" in {n.op_type for n in model.graph.node if n.name.startswith(PREFIX)}
     np.testing.assert_allclose(run(model), before, atol=1e-6)
     assert before.shape == (1, 2, 16, 16)
+
+
+def test_softmax_before_opset_13_is_another_function_and_left_alone(tmp_path: Path) -> None:
+    """Before opset 13, Softmax(axis=1) of N x C x H x W normalised over C x H x W together."""
+    path = build_model(tmp_path / "old.onnx")
+    model = onnx.load(str(path))
+    model.opset_import[0].version = 12
+    assert count_softmaxes(model) == 0 and fast_softmax(model) == 0
+    assert [n.op_type for n in model.graph.node] == ["Conv", "Softmax"]

@@ -21,13 +21,24 @@ import numpy as np
 PREFIX = "segblur_softmax/"  # names of the nodes that replace a class softmax
 
 
+def _opset(model) -> int:
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+
+
 def _channel_softmaxes(model) -> list[tuple[int, int | None]]:
-    """(index, channel count or None) of each Softmax over axis 1 of a 4-D tensor in ``model``'s graph."""
+    """(index, channel count or None) of each Softmax over axis 1 of a 4-D tensor in ``model``'s graph.
+
+    Opset 13 on only: before it, Softmax(axis=1) normalised over all of C x H x W together, another function.
+    """
     import onnx
 
-    inferred = onnx.shape_inference.infer_shapes(model)
-    shapes = {v.name: v.type.tensor_type.shape for v in
-              [*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output]}
+    if _opset(model) < 13:
+        return []
+    try:
+        graph = onnx.shape_inference.infer_shapes(model).graph
+    except Exception:  # noqa: BLE001 - a graph shape inference cannot follow: the declared shapes only
+        graph = model.graph
+    shapes = {v.name: v.type.tensor_type.shape for v in [*graph.value_info, *graph.input, *graph.output]}
     found = []
     for i, node in enumerate(model.graph.node):
         if node.op_type != "Softmax" or node.domain not in ("", "ai.onnx"):
@@ -102,7 +113,7 @@ def fast_softmax(model) -> int:
 
     Returns how many were replaced (0: the model is left untouched).
     """
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    opset = _opset(model)
     found = _channel_softmaxes(model)
     if not found:
         return 0
