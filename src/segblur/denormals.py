@@ -13,7 +13,9 @@ zero, with the same output (a denormal adds less than 1e-38 to any sum). ``segbl
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,27 +50,39 @@ def count_denormals(model) -> int:
                for a in (numpy_helper.to_array(i) for i in model.graph.initializer) if a.dtype == np.float32)
 
 
-def fix_file(path: str | Path) -> int:
-    """Flush the denormal weights of the model file at ``path``, rewriting it atomically; returns the count."""
+def rewrite_file(path: str | Path, fix: Callable[[Any], int]) -> int:
+    """Apply ``fix`` (changes an ``onnx.ModelProto`` in place, returns how much it changed) to the model file at
+    ``path``, which is rewritten atomically, after ONNX's checker, when anything changed; returns ``fix``'s count."""
     import onnx
 
     from .io import write_atomic
 
     model = onnx.load(str(path))
-    n = flush_denormals(model)
+    n = fix(model)
     if n:
+        onnx.checker.check_model(model)
         write_atomic(path, model.SerializeToString())
     return n
 
 
-def main(argv: list[str] | None = None) -> int:
+def fixer_main(argv: list[str] | None, fix: Callable[[Any], int], module: str, done: str) -> int:
+    """``python -m <module> MODEL.onnx [...]``: :func:`rewrite_file` with ``fix`` on each, one line each."""
     paths = sys.argv[1:] if argv is None else argv
     if not paths:
-        print("usage: python -m segblur.denormals MODEL.onnx [...]", file=sys.stderr)
+        print(f"usage: python -m {module} MODEL.onnx [...]", file=sys.stderr)
         return 2
     for p in paths:
-        print(f"{p}: {fix_file(p)} denormal weights set to 0")
+        print(f"{p}: {rewrite_file(p, fix)} {done}")
     return 0
+
+
+def fix_file(path: str | Path) -> int:
+    """Flush the denormal weights of the model file at ``path``, rewriting it atomically; returns the count."""
+    return rewrite_file(path, flush_denormals)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return fixer_main(argv, flush_denormals, "segblur.denormals", "denormal weights set to 0")
 
 
 if __name__ == "__main__":
