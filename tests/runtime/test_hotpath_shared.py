@@ -32,6 +32,7 @@ def test_make_blob_is_the_calibration_preprocessing_with_or_without_a_workspace(
     np.testing.assert_array_equal(with_ws, make_blob(img, info))
     assert with_ws.shape == (1, 3) + info.input_size and with_ws.flags.c_contiguous
     assert make_blob(img, info) is not make_blob(img, info)  # calibration keeps each blob
+    assert make_blob(img, info, ws) is with_ws  # the stream reuses its buffer
 
 
 def test_make_blob_channel_order_and_normalisation(model3_path: Path) -> None:

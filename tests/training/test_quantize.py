@@ -14,6 +14,7 @@ from conftest import assert_one_line_naming, build_model
 
 from segblur.cli.main import main
 from segblur.fastsoftmax import PREFIX as SOFTMAX_NODES
+from segblur.fastsoftmax import count_softmaxes
 from segblur.quantize import QuantizeError, calibration_files, quantize_int8
 from segblur.runtime.model import METADATA_KEY, OnnxModel
 from segblur.runtime.segmenter import Segmenter, make_blob
@@ -79,26 +80,34 @@ def test_quantize_conv_model_keeps_metadata_and_outputs(tmp_path: Path, model3_p
     assert meta["metrics"] == {"note": "test"}
     diff, agree = compare(model3_path, dst)
     assert diff < 0.1 and agree > 0.9
+    assert count_softmaxes(onnx.load(str(model3_path))) == 1 and count_softmaxes(onnx.load(str(dst))) == 0
 
 
-def test_quantize_exported_unet(tmp_path: Path, calibration: Path) -> None:
+@pytest.mark.parametrize("classes, tail_ops", [
+    (["background", "person"], ["Concat", "Neg", "Sigmoid", "Sigmoid", "Slice", "Slice", "Sub"]),
+    (["background", "person", "car"], ["Div", "Exp", "ReduceMax", "ReduceSum", "Sub"]),
+])
+def test_quantize_exported_unet(tmp_path: Path, calibration: Path, classes: list[str], tail_ops: list[str]) -> None:
     torch = pytest.importorskip("torch")
     from segblur.training.export import checkpoint_metadata, export_onnx
     from segblur.training.models import create_model
 
     torch.manual_seed(0)
-    net = create_model("unet", 3, width=4).eval()
-    cfg = {"arch": "unet", "arch_kwargs": {"width": 4}, "classes": ["background", "person", "car"],
+    net = create_model("unet", len(classes), width=4).eval()
+    cfg = {"arch": "unet", "arch_kwargs": {"width": 4}, "classes": classes,
            "foreground": ["person"], "image_size": 32, "mean": [123.675, 116.28, 103.53],
            "std": [58.395, 57.12, 57.375]}
     src = export_onnx(net, tmp_path / "unet.onnx", checkpoint_metadata({"config": cfg, "epoch": 0}, "unet"))
+    exported = onnx.load(str(src))
+    assert count_softmaxes(exported) == 0  # the export writes the element-wise softmax
+    assert sorted(n.op_type for n in exported.graph.node if n.name.startswith(SOFTMAX_NODES)) == tail_ops
     dst = quantize_int8(src, tmp_path / "unet-int8.onnx", sorted(calibration.glob("*.png")), max_images=5)
     assert OnnxModel(dst).info.extra["calibration"]["images"] == 5
     ops = quantized_ops(dst)
     assert ops["QuantizeLinear"] >= 10 and ops["Softmax"] == 0
     # the element-wise softmax of the export stays in float: its nodes are there, none of them quantised
     tail = [n for n in onnx.load(str(dst)).graph.node if n.name.startswith(SOFTMAX_NODES)]
-    assert sorted(n.op_type for n in tail) == ["Div", "Exp", "ReduceMax", "ReduceSum", "Sub"]
+    assert sorted(n.op_type for n in tail) == tail_ops  # a quantised one would add QuantizeLinear nodes here
     inits = {i.name for i in onnx.load(str(dst)).graph.initializer}
     made = {o for n in tail for o in n.output}
     assert len({i for n in tail for i in n.input} - made - inits) == 1  # the logits; no Q/DQ pair inside
