@@ -71,3 +71,25 @@ def test_the_first_write_to_a_folder_cleans_it(tmp_path: Path, monkeypatch: pyte
     again = _temp(tmp_path, io.STALE_AFTER_S + 60)
     io.write_atomic(tmp_path / "out.bin", b"y")  # once per folder and process: no scan on every write
     assert again.exists()
+
+
+@pytest.mark.parametrize("how", ["write_atomic", "temp_file"])
+def test_an_interrupt_just_after_the_temp_file_is_made_leaves_nothing(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch,
+                                                                      how: str) -> None:
+    """Ctrl-C or SIGTERM landing between the temp file's creation and open_temp's return (a stopped training run
+    saving a checkpoint left one behind): the name was tracked before the file existed, so it is removed."""
+    real_open = os.open
+
+    def open_then_interrupt(path, flags, mode=0o777):
+        os.close(real_open(path, flags, mode))  # the file now exists ...
+        raise KeyboardInterrupt  # ... and the signal lands before the caller has the descriptor
+
+    monkeypatch.setattr(io.os, "open", open_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        if how == "write_atomic":
+            io.write_atomic(tmp_path / "out.bin", b"x")
+        else:
+            with io.temp_file(tmp_path / "work.onnx"):
+                pass
+    assert list(tmp_path.iterdir()) == []

@@ -139,13 +139,17 @@ def remove_stale_temps(folder: str | Path, older_than: float = STALE_AFTER_S) ->
     return removed
 
 
-def open_temp(path: str | Path) -> tuple[int, Path]:
+def open_temp(path: str | Path, track: list[Path] | None = None) -> tuple[int, Path]:
     """Create a new hidden temp file beside ``path``; returns (fd, temp path).
 
     The name is short and fixed-length (not derived from ``path``'s name), so any name that fits
     the file system also leaves room for its temp file. Created with mode 0666 so the umask
     applies, as for any normal file (mkstemp would force 0600). The first time this process writes
     to a folder, the stale temp files of killed runs are removed there (:func:`remove_stale_temps`).
+
+    ``track``: the name is appended to it *before* the file is created, so a caller that removes what ``track``
+    holds when interrupted also removes a file created just before a Ctrl-C or SIGTERM landed, between the
+    creation and this function's return (a run stopped while saving a checkpoint left one behind).
     """
     folder = os.path.realpath(Path(path).parent)
     if folder not in _swept:
@@ -154,10 +158,20 @@ def open_temp(path: str | Path) -> tuple[int, Path]:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     while True:
         tmp = Path(path).parent / f"{TEMP_PREFIX}{secrets.token_hex(4)}{TEMP_SUFFIX}"
+        if track is not None:
+            track.append(tmp)
         try:
             return os.open(tmp, flags, 0o666), tmp
-        except FileExistsError:
+        except FileExistsError:  # another's file: never ours to remove
+            if track is not None:
+                track.remove(tmp)
             continue
+
+
+def remove_temps(temps: list[Path]) -> None:
+    """Remove the temp files :func:`open_temp` tracked (those it had not created yet are simply absent)."""
+    for t in temps:
+        t.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -167,12 +181,13 @@ def temp_file(beside: str | Path) -> Iterator[Path]:
     one a killed run leaves is cleaned up like the others (:func:`remove_stale_temps`). The folder is created if
     needed."""
     Path(beside).parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = open_temp(beside)
-    os.close(fd)
+    made: list[Path] = []
     try:
+        fd, tmp = open_temp(beside, made)
+        os.close(fd)
         yield tmp
     finally:
-        tmp.unlink(missing_ok=True)
+        remove_temps(made)
 
 
 def write_atomic(path: str | Path, data: bytes | Callable[[BinaryIO], object],
@@ -185,8 +200,9 @@ def write_atomic(path: str | Path, data: bytes | Callable[[BinaryIO], object],
     """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = open_temp(p)
+    made: list[Path] = []
     try:
+        fd, tmp = open_temp(p, made)
         with os.fdopen(fd, "wb") as f:
             if isinstance(data, (bytes, bytearray, memoryview)):
                 f.write(data)
@@ -198,5 +214,5 @@ def write_atomic(path: str | Path, data: bytes | Callable[[BinaryIO], object],
             check(tmp)
         os.replace(tmp, p)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        remove_temps(made)
         raise

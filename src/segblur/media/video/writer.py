@@ -12,7 +12,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ...io import one_line, open_temp
+from ...io import one_line, open_temp, remove_temps
 from ...runtime.workspace import Workspace
 from .codecs import CONTAINERS, codec_options, default_codec
 from .color import SWS_CS, ColorInfo, rgb_to_i420
@@ -85,12 +85,17 @@ class VideoWriter:
         self._tmp: Path | None = None
         self._container = None
         self._passthrough: Passthrough | None = None
+        made: list[Path] = []  # the temp file's name, known before it exists (see open_temp)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, self._tmp = open_temp(self.path)
+            fd, self._tmp = open_temp(self.path, made)
             os.close(fd)
         except OSError as e:
+            remove_temps(made)
             raise VideoError(f"{self.path}: cannot write ({one_line(e)})") from None
+        except BaseException:  # Ctrl-C or SIGTERM between the file's creation and here
+            remove_temps(made)
+            raise
         try:  # from here on every way out but success removes the temp file (Ctrl-C and SIGTERM too)
             try:
                 self._container = av.open(str(self._tmp), "w", format=fmt)
