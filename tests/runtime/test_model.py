@@ -23,6 +23,7 @@ from segblur.runtime.model import (
     provider_name,
     resolve_model_path,
 )
+from segblur.runtime.resize import kept_size
 
 
 def test_valid_model_loads_with_its_metadata(model_path: Path) -> None:
@@ -135,6 +136,7 @@ BAD_MODELS: dict[str, dict[str, Any]] = {
     "layout-nhwc": {"edit": _set("input.layout", "NHWC")},
     "color-yuv": {"edit": _set("input.color", "YUV")},
     "resize-letterbox": {"edit": _set("input.resize", "letterbox")},
+    "resize-keep-on-a-fixed-size-graph": {"edit": _set("input.resize", "keep")},
     "output-kind-unknown": {"edit": _set("output.kind", "mask")},
     "input-not-object": {"edit": _set("input", "image")},
 }
@@ -210,6 +212,27 @@ def test_parse_metadata_defaults_and_extra() -> None:
     info = parse_metadata(meta)
     assert info.resize == "stretch"
     assert info.extra == {"data": "synthetic", "metrics": {"note": "test"}}
+
+
+def test_a_keep_model_sizes_its_input_by_the_image() -> None:
+    meta = segblur_metadata(["bg", "fg"], ["fg"], (192, 192))
+    stretch = parse_metadata(meta)
+    assert stretch.input_size_for(720, 1280) == (192, 192)
+    meta["input"]["resize"] = "keep"
+    keep = parse_metadata(meta)
+    assert keep.resize == "keep" and keep.to_metadata()["input"]["resize"] == "keep"
+    assert keep.input_size_for(720, 1280) == (144, 256) and keep.input_size_for(1280, 720) == (256, 144)
+    assert keep.input_size_for(480, 640) == (160, 224) and keep.input_size_for(500, 500) == (192, 192)
+
+
+@pytest.mark.parametrize("h, w", [(720, 1280), (480, 640), (600, 800), (333, 517), (1, 1), (3000, 2000), (64, 1000)])
+@pytest.mark.parametrize("budget", [(192, 192), (256, 256), (64, 64)])
+def test_kept_size_keeps_the_aspect_and_the_pixel_count(h: int, w: int, budget: tuple[int, int]) -> None:
+    kh, kw = kept_size(h, w, budget)
+    assert kh % 16 == 0 and kw % 16 == 0 and kh >= 16 and kw >= 16
+    assert 0.7 < kh * kw / (budget[0] * budget[1]) < 1.3
+    aspect = min(max(h / w, 0.5), 2.0)  # beyond 2:1 it is squeezed to 2:1
+    assert abs(np.log(kh / kw) - np.log(aspect)) < np.log(1 + 16 / min(kh, kw)) + 1e-9
 
 
 @pytest.mark.parametrize("bad", [None, [], "text", 3])

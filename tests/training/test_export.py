@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -204,3 +205,48 @@ def test_metrics_summary_names_person_reports() -> None:
                                   {"set": "b", "split": "all", "weight": 1.0, "masks": "labels/b"}]}
     assert data_note({"data": mix, "train_split": "train", "train_samples": 7}) == (
         "person mix of a train x2, b all (teacher masks) (split train, 7 images)")
+
+
+@quiet_export
+def test_a_keep_model_runs_each_image_at_its_own_aspect_ratio_in_float_and_int8(tmp_path: Path) -> None:
+    import cv2
+
+    ck = _checkpoint(tmp_path / "best.pt", image_size=64, resize="keep")
+    out = export_model(ck, tmp_path / "keep.onnx")
+    seg = Segmenter(out)
+    assert seg.info.resize == "keep" and seg.info.input_size == (64, 64)
+    assert [d if isinstance(d, int) else None for d in seg.model.session.get_inputs()[0].shape[1:]] == [3, None, None]
+    net = _tiny_net()
+    for shape, low in (((720, 1280, 3), (48, 80)), ((400, 300, 3), (80, 48)), ((50, 50, 3), (64, 64))):
+        img = np.random.default_rng(1).integers(0, 256, shape, dtype=np.uint8)
+        probs = seg.probabilities_lowres(img)
+        assert probs.shape == (2, *low)  # landscape 80x48, portrait 48x80: the image's aspect at ~64x64 pixels
+        x = (torch.from_numpy(cv2.resize(img, low[::-1], interpolation=cv2.INTER_AREA)).permute(2, 0, 1).float()[None]
+             - 127.5) / 127.5
+        with torch.no_grad():
+            ref = torch.softmax(net(x), 1)[0].numpy()
+        np.testing.assert_allclose(probs, ref, atol=2e-2)  # INTER_AREA vs the runtime's halvings: close, not equal
+    cal = tmp_path / "cal"
+    cal.mkdir()
+    rng = np.random.default_rng(0)
+    for i, (h, w) in enumerate([(40, 70), (70, 40), (50, 50)]):  # calibration inputs of three shapes
+        cv2.imwrite(str(cal / f"{i}.png"), rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+    q = Segmenter(export_model(out, tmp_path / "keep-int8.onnx", int8=True, calibration=cal))
+    assert q.info.resize == "keep" and q.probabilities_lowres(np.zeros((720, 1280, 3), np.uint8)).shape == (2, 48, 80)
+
+
+def test_a_fixed_size_graph_cannot_claim_resize_keep(tmp_path: Path) -> None:
+    ck = _checkpoint(tmp_path / "best.pt", image_size=64)
+    stretch = export_model(ck, tmp_path / "stretch.onnx")
+    import onnx
+
+    from segblur.runtime.model import METADATA_KEY
+
+    proto = onnx.load(str(stretch))
+    entry = next(p for p in proto.metadata_props if p.key == METADATA_KEY)
+    meta = json.loads(entry.value)
+    meta["input"]["resize"] = "keep"
+    entry.value = json.dumps(meta)
+    onnx.save(proto, str(tmp_path / "liar.onnx"))
+    with pytest.raises(ModelError, match="needs a free height and width"):
+        Segmenter(tmp_path / "liar.onnx")

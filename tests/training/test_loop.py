@@ -21,6 +21,7 @@ from conftest import make_folder_dataset  # noqa: E402
 
 from segblur.training.checkpoint import load  # noqa: E402
 from segblur.training.config import TrainConfig  # noqa: E402
+from segblur.training.export import checkpoint_metadata  # noqa: E402
 from segblur.training.loop import Trainer  # noqa: E402
 
 
@@ -180,7 +181,8 @@ def test_resuming_an_early_stopped_run_trains_no_more(folder: Path, tmp_path: Pa
     assert load(tmp_path / "e" / "last.pt")["epoch"] == before and summary["stopped_early"]
 
 
-def test_person_mix_with_weights_teacher_masks_and_backgrounds(tmp_path: Path) -> None:
+def person_mix(tmp_path: Path) -> tuple[dict, Path]:
+    """A small person mix (Shen-like portraits, people-hd with teacher masks) and a backgrounds folder."""
     root = tmp_path / "data"
     rng = np.random.default_rng(0)
 
@@ -210,6 +212,11 @@ def test_person_mix_with_weights_teacher_masks_and_backgrounds(tmp_path: Path) -
                                         {"set": "people-hd", "split": "train", "weight": 2.0,
                                          "masks": str(tmp_path / "labels")}],
            "val": [{"set": "flickr-portraits-shen2016", "split": "unlisted"}]}
+    return mix, bgs
+
+
+def test_person_mix_with_weights_teacher_masks_and_backgrounds(tmp_path: Path) -> None:
+    mix, bgs = person_mix(tmp_path)
     summary = Trainer(cfg(tmp_path, tmp_path / "run", data=mix, arch="fastseg", arch_kwargs={"width": 0.25},
                           schedule="cosine", monitor="iou_person", backgrounds=str(bgs), batch_size=2, epochs=2),
                       quiet=True).fit()
@@ -221,6 +228,30 @@ def test_person_mix_with_weights_teacher_masks_and_backgrounds(tmp_path: Path) -
     assert load(tmp_path / "run" / "last.pt")["scheduler"]["total_steps"] == 2 * 5
     with pytest.raises(ValueError, match="no class 'cat'"):
         Trainer(cfg(tmp_path, tmp_path / "run2", data=mix, monitor="iou_cat"), quiet=True).fit()
+
+
+def test_person_views_keep_their_aspect_ratio_with_resize_keep(tmp_path: Path, monkeypatch) -> None:
+    # resize: keep trains on batches of one kept-aspect shape each and validates every image at its own aspect.
+    mix, bgs = person_mix(tmp_path)
+    seen: list[tuple[int, ...]] = []
+    trainer = Trainer(cfg(tmp_path, tmp_path / "run", data=mix, arch="fastseg", arch_kwargs={"width": 0.25},
+                          resize="keep", image_size=64, monitor="iou_person", backgrounds=str(bgs), batch_size=2,
+                          epochs=3), quiet=True)
+    build = trainer._build
+
+    def build_and_watch() -> None:
+        build()
+        trainer.model.register_forward_pre_hook(lambda _m, args: seen.append(tuple(args[0].shape)))
+
+    monkeypatch.setattr(trainer, "_build", build_and_watch)
+    summary = trainer.fit()
+    assert summary["config"]["resize"] == "keep" and summary["best"] is not None
+    train_shapes = {s[2:] for s in seen if s[0] == 2}
+    assert len(train_shapes) > 1 and all(h % 16 == 0 and w % 16 == 0 and 0.7 < h * w / 64**2 < 1.4
+                                         for h, w in train_shapes)
+    assert (80, 48) in {s[2:] for s in seen if s[0] == 1}  # a 40x30 portrait keeps its 4:3 (no 64x64 stretch)
+    meta = checkpoint_metadata(load(tmp_path / "run" / "best.pt"), "keep")
+    assert meta["input"]["resize"] == "keep" and meta["input"]["size"] == [64, 64]
 
 
 def test_warm_restart_from_a_cosine_run(folder: Path, tmp_path: Path) -> None:

@@ -10,7 +10,16 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from segblur.data import Sample  # noqa: E402
-from segblur.training.sampling import EpochSampler, epoch_draws, epoch_order, sampling_groups  # noqa: E402
+from segblur.training.sampling import (  # noqa: E402
+    VIEW_ASPECTS,
+    EpochSampler,
+    ShapeBatches,
+    epoch_draws,
+    epoch_order,
+    max_view_side,
+    sampling_groups,
+    view_shape,
+)
 
 
 def test_epoch_sampler_is_a_function_of_seed_and_epoch_and_splits_ranks() -> None:
@@ -70,3 +79,23 @@ def test_groups_follow_the_sample_sources() -> None:
     assert s.draws == 5 and len(s) == 3
     s.set_epoch(1)
     assert Counter(list(s) + list(EpochSampler(4, seed=0, groups=groups, world=2, rank=1)))[2] >= 2
+
+
+def test_shape_batches_give_each_batch_one_shape_as_a_function_of_seed_and_epoch() -> None:
+    sampler = EpochSampler(100, seed=5)
+    batches = ShapeBatches(sampler, 8, 192, seed=5)
+    assert len(batches) == 100 // 8
+    sampler.set_epoch(2)
+    first = list(batches)
+    assert len(first) == 12 and all(len(b) == 8 for b in first)
+    assert [i for b in first for i, _ in b] == list(sampler)[:96]  # the sampler's draws, in order
+    for b in first:
+        assert len({shape for _, shape in b}) == 1
+    shapes = [b[0][1] for b in first]
+    assert len(set(shapes)) > 2 and any(h < w for h, w in shapes) and any(h > w for h, w in shapes)
+    assert [b[0][1] for b in batches] == shapes  # the same epoch again: the same shapes
+    sampler.set_epoch(3)
+    assert [b[0][1] for b in batches] != shapes
+    lo, hi = view_shape(192, VIEW_ASPECTS[0]), view_shape(192, VIEW_ASPECTS[1])
+    assert (lo, hi) == ((256, 144), (144, 256)) and max_view_side(192) == 256
+    assert all(min(lo[1], hi[0]) <= min(s) and max(s) <= 256 for s in shapes)

@@ -17,6 +17,7 @@ from segblur.training.data.transforms import (
     paste_on_background,
     photometric,
     random_aspect_crop,
+    random_shape_crop,
     resize_max_side,
     scale_rotate_crop,
 )
@@ -75,6 +76,13 @@ def test_eval_resize_and_normalize() -> None:
     assert STD == (58.395, 57.12, 57.375)
 
 
+def test_eval_resize_keep_gives_the_runtimes_input_size() -> None:
+    image = np.zeros((720, 1280, 3), np.uint8)
+    assert eval_resize(image, 192, "keep").shape == (144, 256, 3)
+    assert eval_resize(image[:600, :450], 192, "keep").shape == (224, 160, 3)
+    assert eval_resize(image, 192).shape == (192, 192, 3)
+
+
 def test_resize_max_side() -> None:
     image, mask = coded_pair(60, 80)
     small, small_mask = resize_max_side(image, mask, 40)
@@ -105,6 +113,26 @@ def test_random_aspect_crop_stretches_to_the_square_and_keeps_labels() -> None:
     full = np.ones((40, 40), np.uint8)
     _, m = random_aspect_crop(np.zeros((40, 40, 3), np.uint8), full, 24, 0.35, 2.0, np.random.default_rng(1))
     assert (m == 1).all()  # a person filling the frame stays all person
+
+
+def test_random_shape_crop_keeps_the_people_s_proportions_and_labels() -> None:
+    img, mask = person_pair(60, 40, 0)
+    for seed, shape in zip(range(12), [(16, 32), (32, 16), (24, 24)] * 4):
+        rng = np.random.default_rng(seed)
+        out, out_mask = random_shape_crop(img, mask, shape, 0.35, rng)
+        assert out.shape == (*shape, 3) and out_mask.shape == shape
+        assert set(np.unique(out_mask).tolist()) <= {0, 1, 255}
+        inner = cv2.erode((out_mask == 1).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+        assert (out[inner][:, 0] > 200).all()
+    # At the target's aspect (no jitter) a square stays square: a 2:1 view of a 2:1 photo, and 1:2 of 1:2.
+    for shape in ((40, 80), (80, 40)):
+        sq = np.zeros((shape[0] * 5 // 2, shape[1] * 5 // 2), np.uint8)
+        cy, cx = sq.shape[0] // 2, sq.shape[1] // 2
+        sq[cy - 20:cy + 20, cx - 20:cx + 20] = 1
+        _, m = random_shape_crop(np.zeros((*sq.shape, 3), np.uint8), sq, shape, 1.0, np.random.default_rng(0),
+                                 jitter=1.0)
+        rows, cols = np.flatnonzero(m.any(1)), np.flatnonzero(m.any(0))
+        assert rows[-1] - rows[0] + 1 == cols[-1] - cols[0] + 1 == 16
 
 
 def test_paste_cutout_puts_the_person_on_top_of_the_canvas_labels() -> None:

@@ -5,7 +5,7 @@ import path from 'node:path';
 
 const dir = process.argv[2];
 const job = JSON.parse(fs.readFileSync(path.join(dir, 'job.json'), 'utf8'));
-const { gray, downscale } = await import(`${job.static}/image.js`);
+const { gray, downscale, keptSize } = await import(`${job.static}/image.js`);
 const { refine, guideLowres, TemporalSmoother } = await import(`${job.static}/matte.js`);
 const { renderBackground, composite } = await import(`${job.static}/effects.js`);
 
@@ -27,6 +27,8 @@ if (job.kind === 'frame') {
     composite(f, renderBackground(effect, f, alpha, job.config), alpha, out);
     write(`out${i}.rgba`, out);
   }
+} else if (job.kind === 'sizes') {
+  fs.writeFileSync(path.join(dir, 'sizes.json'), JSON.stringify(job.images.map(([h, w]) => keptSize(h, w, ...job.budget))));
 } else if (job.kind === 'temporal') {
   const { w, h, pw, ph, frames } = job, smoother = new TemporalSmoother(job.config.temporal);
   for (let i = 0; i < frames; i++) {

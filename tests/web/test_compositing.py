@@ -22,7 +22,7 @@ from segblur.media.images import read_image
 from segblur.runtime.compose import composite
 from segblur.runtime.effects import make_effect
 from segblur.runtime.refine import RefineConfig, refine
-from segblur.runtime.resize import downscale
+from segblur.runtime.resize import downscale, kept_size
 from segblur.runtime.segmenter import Segmenter
 from segblur.runtime.temporal import TemporalConfig, TemporalSmoother
 from segblur.web.assets import STATIC
@@ -58,10 +58,10 @@ def test_page_stages_equal_the_runtimes(size, segmenter: Segmenter, tmp_path: Pa
     prob.astype(np.float32).tofile(tmp_path / "prob.f32")
     color = runtime_rules()["effects"]["color"]["color"]
     run_page(tmp_path, {"kind": "frame", "w": w, "h": h, "pw": prob.shape[1], "ph": prob.shape[0],
-                        "model_size": list(segmenter.info.input_size),
+                        "model_size": list(segmenter.info.input_size_for(h, w)),
                         "effects": [{"name": n, "strength": s, "color": color} for n, s in EFFECTS]})
 
-    mh, mw = segmenter.info.input_size
+    mh, mw = segmenter.info.input_size_for(h, w)
     small = np.fromfile(tmp_path / "small.rgba", np.uint8).reshape(mh, mw, 4)[..., :3]
     assert np.abs(small.astype(int) - downscale(rgb, (mw, mh))).max() <= 1  # the model's input
 
@@ -75,6 +75,18 @@ def test_page_stages_equal_the_runtimes(size, segmenter: Segmenter, tmp_path: Pa
         assert (out[..., 3] == 255).all()
         diff = np.abs(out[..., :3].astype(int) - ref)
         assert diff.max() <= 2 and diff.mean() < 0.15, (name, strength, diff.max(), diff.mean())
+
+
+def test_page_input_sizes_of_a_keep_model_equal_the_runtimes(tmp_path: Path) -> None:
+    # Sizes where Python's round-half-to-even and plain rounding part (1296x1024 at 64x64: 72 / 16 = 4.5), extreme
+    # aspects (clamped), tiny images.
+    images = [(720, 1280), (1080, 1920), (480, 640), (800, 600), (1, 1), (100, 1000), (1000, 100), (517, 333),
+              (9, 16), (3, 2), (1296, 1024), (1024, 1296)] + [(h, 1000) for h in range(500, 2001, 37)]
+    budgets = [(192, 192), (256, 256), (64, 64), (144, 256)]
+    for budget in budgets:
+        run_page(tmp_path, {"kind": "sizes", "images": images, "budget": list(budget)})
+        got = [tuple(s) for s in json.loads((tmp_path / "sizes.json").read_text())]
+        assert got == [kept_size(h, w, budget) for h, w in images], budget
 
 
 def test_page_temporal_smoothing_equals_the_runtimes(segmenter: Segmenter, tmp_path: Path) -> None:

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     for m in models:
         i = m.info
         print(f"{i.name}: {i.architecture}, classes {', '.join(i.classes)}; keeps {', '.join(i.foreground)}; "
-              f"input {i.input_size[1]}x{i.input_size[0]}; {m.path.stat().st_size / 1e6:.1f} MB")
+              f"input {_input(i)}; {m.path.stat().st_size / 1e6:.1f} MB")
         for split, scores in _scores(m):
             print(f"  {split}: " + ", ".join(f"{k} {v:.3f}" for k, v in scores))
         card = model_card(m.path.stem)
@@ -66,6 +66,15 @@ def _scores(model) -> list[tuple[str, list[tuple[str, float]]]]:  # noqa: ANN001
             for split, scores in metrics.items() if isinstance(scores, dict)]
 
 
+def _input(info) -> str:  # noqa: ANN001 - a ModelInfo
+    """192x192 (stretched), or ~192x192 aspect kept (1280x720 -> 256x144) for a ``resize: keep`` model."""
+    h, w = info.input_size
+    if info.resize != "keep":
+        return f"{w}x{h}"
+    kh, kw = info.input_size_for(720, 1280)
+    return f"~{w}x{h} aspect kept (720p: {kw}x{kh})"
+
+
 def _row(model) -> tuple[str, ...]:  # noqa: ANN001 - an OnnxModel
     i = model.info
     classes = ", ".join(c + ("*" if c in i.foreground else "") for c in i.classes)
@@ -74,5 +83,5 @@ def _row(model) -> tuple[str, ...]:  # noqa: ANN001 - an OnnxModel
         key, value = next((kv for want in _HEADLINE for kv in scores if kv[0] == want), scores[0] if scores else
                           ("", 0.0))
         score = f"{key} {value:.3f} ({split})" if key else ""
-    return (i.name, i.architecture, classes, f"{i.input_size[1]}x{i.input_size[0]}",
+    return (i.name, i.architecture, classes, _input(i),
             f"{model.path.stat().st_size / 1e6:.1f} MB", score)

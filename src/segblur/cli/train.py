@@ -41,7 +41,10 @@ def add_run_options(p: argparse.ArgumentParser, tune: bool = False) -> None:
                    "its relative data/backgrounds paths are taken from its folder)")
     p.add_argument("--epochs", type=int_in(1), help="epochs (default 50)")
     p.add_argument("--batch-size", type=int_in(1), help="images per step per process (default 8)")
-    p.add_argument("--image-size", type=int_in(32), help="square training size S (default 256)")
+    p.add_argument("--image-size", type=int_in(32), help="input size S: SxS, or with --resize keep SxS pixels "
+                   "(default 256)")
+    p.add_argument("--resize", choices=["stretch", "keep"], help="stretch every view and frame to SxS (default), or "
+                   "keep its aspect ratio at about SxS pixels (1280x720 -> 256x144; person data)")
     if not tune:
         p.add_argument("--lr", type=finite, help="learning rate (default 1e-3; the peak of --schedule cosine)")
         p.add_argument("--weight-decay", type=finite, help="weight decay (default 1e-4)")

@@ -9,7 +9,10 @@ The metadata is a JSON object stored under the ONNX ``metadata_props`` key ``seg
      "output": {"name": "probabilities", "kind": "probabilities"},
      "data": "...", "metrics": {...}}
 
-mean/std are in 0-255 pixel units: the network sees ``(pixel - mean) / std``. ``output.kind`` is
+mean/std are in 0-255 pixel units: the network sees ``(pixel - mean) / std``. ``input.resize`` is
+``stretch`` (every image stretched to ``size``) or ``keep``: the image keeps its aspect ratio at about
+``size``'s pixel count, sides multiples of 16 (:func:`~segblur.runtime.resize.kept_size`; 1280x720 with
+[192, 192] runs at 144x256), so the graph's height and width must be free. ``output.kind`` is
 ``probabilities`` (softmax in the graph) or ``logits``. Loading validates all of it and refuses a
 bad file with one line naming it (:class:`ModelError`).
 """
@@ -28,11 +31,13 @@ import numpy as np
 import onnxruntime as ort
 
 from ..names import CHECKPOINT_SUFFIXES, DEFAULT_MODEL, builtin_dir, builtin_models
+from .resize import kept_size
 
 log = logging.getLogger("segblur")
 
 METADATA_KEY = "segblur"
 FORMAT_VERSION = 1
+RESIZES = ("stretch", "keep")
 
 
 class ModelError(Exception):
@@ -57,6 +62,13 @@ class ModelInfo:
     output_name: str
     output_kind: str
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def input_size_for(self, height: int, width: int) -> tuple[int, int]:
+        """(h, w) of the network input for an image of ``height`` x ``width``: ``input_size``, or for ``keep`` the
+        image's aspect ratio at about as many pixels."""
+        if self.resize == "keep":
+            return kept_size(height, width, self.input_size)
+        return self.input_size
 
     def to_metadata(self) -> dict[str, Any]:
         """The JSON object stored in the ONNX file (inverse of :func:`parse_metadata`)."""
@@ -107,8 +119,8 @@ def parse_metadata(meta: dict[str, Any], where: str = "model") -> ModelInfo:
         raise bad("'input.mean' and 'input.std' turn pixels into infinite or NaN inputs (float32)")
     if inp.get("layout") != "NCHW" or inp.get("color") not in ("RGB", "BGR"):
         raise bad("only NCHW layout with RGB or BGR colour is supported")
-    if inp.get("resize", "stretch") != "stretch":
-        raise bad("'input.resize' must be 'stretch'")
+    if inp.get("resize", "stretch") not in RESIZES:
+        raise bad("'input.resize' must be 'stretch' or 'keep'")
     if out.get("kind") not in ("probabilities", "logits"):
         raise bad("'output.kind' must be 'probabilities' or 'logits'")
     known = {"format", "name", "architecture", "classes", "foreground", "input", "output"}
@@ -117,7 +129,7 @@ def parse_metadata(meta: dict[str, Any], where: str = "model") -> ModelInfo:
         classes=tuple(classes), foreground=tuple(fg), input_name=str(inp.get("name", "")),
         input_size=(size[0], size[1]), layout="NCHW", color=inp["color"],
         mean=tuple(float(x) for x in inp["mean"]), std=tuple(float(x) for x in inp["std"]),  # type: ignore[arg-type]
-        resize="stretch", output_name=str(out.get("name", "")), output_kind=out["kind"],
+        resize=str(inp.get("resize", "stretch")), output_name=str(out.get("name", "")), output_kind=out["kind"],
         extra={k: v for k, v in meta.items() if k not in known},
     )
 
@@ -256,6 +268,9 @@ class OnnxModel:
         shape = i.shape
         if len(shape) != 4 or shape[1] != 3 or any(isinstance(s, int) and s != e for s, e in zip(shape[2:], (h, w))):
             raise ModelError(f"{self.path}: input shape {shape} does not match metadata size [{h}, {w}] (NCHW)")
+        if self.info.resize == "keep" and any(isinstance(s, int) for s in shape[2:]):
+            raise ModelError(f"{self.path}: input shape {shape} is fixed, but resize 'keep' needs a free height "
+                             "and width")
         if i.type != "tensor(float)":
             raise ModelError(f"{self.path}: input must be float32, is {i.type}")
         o = outs[0]

@@ -17,12 +17,13 @@ from .workspace import Workspace
 
 
 def make_blob(image: np.ndarray, info: ModelInfo, ws: Workspace | None = None) -> np.ndarray:
-    """An image -> the 1 x 3 x h x w float32 input blob of ``info``'s model (stretched, channel order, mean/std).
+    """An image -> the 1 x 3 x h x w float32 input blob of ``info``'s model (stretched, or at the image's aspect for
+    ``resize: keep``; channel order, mean/std).
 
     The one definition of the model's preprocessing, shared by inference and INT8 calibration so they cannot drift.
     With a workspace ``ws`` the blob lives in a reused buffer (valid until the next call with that workspace).
     """
-    h, w = info.input_size
+    h, w = info.input_size_for(*image.shape[:2])
     x = downscale(as_rgb(image), (w, h), ws, "seg.in")
     # One OpenCV pass (swap, subtract, scale, to planes): 0.1 ms at 192x192 where numpy's subtract, multiply and
     # transpose took 0.45; the same float32 values (bit for bit with OpenCV 5.0, within 2.4e-7 with 4.8), the mean
@@ -83,7 +84,8 @@ class Segmenter:
         self.keep = self._keep_indices(keep)
 
     def probabilities_lowres(self, image: np.ndarray) -> np.ndarray:
-        """Class probabilities at the network's resolution, C x h x w float32 (image stretched to fit).
+        """Class probabilities at the network's resolution, C x h x w float32 (h x w: ``info.input_size_for`` the
+        image).
 
         A model output holding NaN or infinity raises :class:`~segblur.runtime.model.ModelOutputError` (a ValueError).
         """

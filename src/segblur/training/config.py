@@ -20,6 +20,7 @@ from ..io import one_line
 from .schedules import PER_BATCH, SCHEDULES
 
 OPTIMIZERS = ("adam", "sgd")
+RESIZES = ("stretch", "keep")  # how images meet the input size (segblur.runtime.resize.kept_size for keep)
 MONITORS = ("mean_iou", "pixel_accuracy", "frequency_weighted_iou")  # or iou_<class>: one class's IoU
 
 
@@ -33,6 +34,7 @@ class TrainConfig:
     epochs: int = 50
     batch_size: int = 8
     image_size: int = 256
+    resize: str = "stretch"  # stretch: every view and frame to image_size^2; keep: its aspect, the same pixels
     lr: float = 1e-3
     weight_decay: float = 1e-4
     optimizer: str = "adam"
@@ -77,6 +79,7 @@ class TrainConfig:
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
             (self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),
             (self.image_size >= 32, f"image size must be >= 32, got {self.image_size}"),
+            (self.resize in RESIZES, f"resize must be one of {', '.join(RESIZES)}, got {self.resize!r}"),
             (self.lr > 0 and math.isfinite(self.lr), f"learning rate must be positive, got {self.lr}"),
             (self.weight_decay >= 0, f"weight decay must be >= 0, got {self.weight_decay}"),
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
@@ -122,9 +125,9 @@ _TYPE_CHECKS = {"int": lambda v: isinstance(v, int) and not isinstance(v, bool),
                 "dict": lambda v: isinstance(v, dict), "list": lambda v: isinstance(v, list)}
 
 # Settings whose change makes a resumed run differ from an uninterrupted one.
-EXACTNESS_FIELDS = ("data", "arch", "arch_kwargs", "batch_size", "image_size", "lr", "weight_decay", "optimizer",
-                    "schedule", "warmup", "momentum", "plateau_patience", "plateau_factor", "min_lr", "seed",
-                    "train_split", "val_split", "backgrounds", "mean", "std", "steps_per_epoch", "val_limit",
+EXACTNESS_FIELDS = ("data", "arch", "arch_kwargs", "batch_size", "image_size", "resize", "lr", "weight_decay",
+                    "optimizer", "schedule", "warmup", "momentum", "plateau_patience", "plateau_factor", "min_lr",
+                    "seed", "train_split", "val_split", "backgrounds", "mean", "std", "steps_per_epoch", "val_limit",
                     "monitor", "pretrained")
 
 

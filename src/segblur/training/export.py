@@ -111,13 +111,15 @@ def export_onnx(model: nn.Module, path: str | Path, metadata: dict[str, Any], op
     # The graph outputs class probabilities; parameters keep their "net." names.
     net = torch.nn.Sequential(OrderedDict(net=model, softmax=torch.nn.Softmax(dim=1))).eval()
     x = torch.randn(1, 3, h, w)
+    # A "keep" model runs at each image's aspect ratio: its height and width stay free in the graph.
+    free = {0: "batch", 2: "height", 3: "width"} if info.resize == "keep" else {0: "batch"}
     buf = io.BytesIO()
     with warnings.catch_warnings():  # the tracer's notes on shape checks and its own deprecation are not ours
         warnings.simplefilter("ignore")
         torch.onnx.export(net, (x,), buf, dynamo=False, opset_version=opset,
                           input_names=[info.input_name or "image"], output_names=[info.output_name or "probabilities"],
-                          dynamic_axes={info.input_name or "image": {0: "batch"},
-                                        info.output_name or "probabilities": {0: "batch"}})
+                          dynamic_axes={info.input_name or "image": free,
+                                        info.output_name or "probabilities": free})
     proto = onnx.load_from_string(buf.getvalue())
     flush_denormals(proto)  # subnormal weights cost 10x CPU on Intel (segblur.denormals)
     fast_softmax(proto)  # ONNX Runtime's channel Softmax was a fifth of person-lite's time (segblur.fastsoftmax)
@@ -132,11 +134,13 @@ def export_onnx(model: nn.Module, path: str | Path, metadata: dict[str, Any], op
     with temp_file(path) as tmp:
         tmp.write_bytes(proto.SerializeToString())
         runtime = OnnxModel(tmp)
-        with torch.no_grad():
-            ref = net(x).numpy()
-        got = runtime.run(x.numpy())
-        if not np.allclose(ref, got, atol=1e-4):
-            raise RuntimeError(f"ONNX Runtime output differs from torch by {np.abs(ref - got).max():.2e}")
+        inputs = [x] + ([torch.randn(1, 3, *info.input_size_for(720, 1280))] if info.resize == "keep" else [])
+        for x in inputs:  # and a landscape frame's input for a "keep" model
+            with torch.no_grad():
+                ref = net(x).numpy()
+            got = runtime.run(x.numpy())
+            if ref.shape != got.shape or not np.allclose(ref, got, atol=1e-4):
+                raise RuntimeError(f"ONNX Runtime output differs from torch at {list(x.shape)}")
     write_atomic(path, proto.SerializeToString())
     return path
 
@@ -203,7 +207,7 @@ def checkpoint_metadata(ck: dict, name: str, *, foreground: list[str] | None = N
         "format": 1, "name": name, "architecture": cfg["arch"],
         "classes": classes, "foreground": list(fg),
         "input": {"name": "image", "size": [size, size], "layout": "NCHW", "color": "RGB",
-                  "mean": list(cfg["mean"]), "std": list(cfg["std"]), "resize": "stretch"},
+                  "mean": list(cfg["mean"]), "std": list(cfg["std"]), "resize": cfg.get("resize", "stretch")},
         "output": {"name": "probabilities", "kind": "probabilities"},
         "data": data if data is not None else data_note(cfg), "training": training_summary(ck),
         "metrics": metrics or {},
@@ -244,7 +248,7 @@ def training_summary(ck: dict) -> dict:
     """Epochs and the checkpoint's own validation scores (when it has them), for the metadata."""
     out: dict[str, Any] = {"epochs": ck.get("epoch", -1) + 1}
     cfg = ck.get("config", {})
-    for key in ("optimizer", "schedule", "lr", "batch_size", "image_size", "seed", "arch_kwargs"):
+    for key in ("optimizer", "schedule", "lr", "batch_size", "image_size", "resize", "seed", "arch_kwargs"):
         if key in cfg:
             out[key] = cfg[key]
     val = ck.get("val")

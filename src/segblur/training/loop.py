@@ -41,7 +41,7 @@ from .config import TrainConfig, monitor_score
 from .data.segmentation import SegTorchDataset, eval_collate
 from .distributed import init_distributed, pick_device
 from .models import create_model
-from .sampling import EpochSampler, sampling_groups
+from .sampling import EpochSampler, ShapeBatches, sampling_groups
 from .schedules import PER_BATCH, make_scheduler, schedule_length
 from .tracking import Tracker, comparison_grid
 
@@ -105,22 +105,28 @@ class Trainer:
         self.train_split = cfg.train_split or self.dataset.default_split("train")
         self.val_split = cfg.val_split or self.dataset.default_split("val")
         backgrounds = load_backgrounds(cfg.backgrounds) if cfg.backgrounds else None
-        norm = {"mean": cfg.mean, "std": cfg.std}
+        norm = {"mean": cfg.mean, "std": cfg.std, "resize": cfg.resize}
         self.train_ds = SegTorchDataset(self.dataset, self.train_split, train=True, image_size=cfg.image_size,
                                         backgrounds=backgrounds, seed=cfg.seed, **norm)
         self.val_ds = SegTorchDataset(self.dataset, self.val_split, train=False, image_size=cfg.image_size, **norm)
         self.sampler = EpochSampler(len(self.train_ds), cfg.seed, self.dist.rank, self.dist.world,
                                     groups=sampling_groups(self.train_ds.samples,
                                                            self.dataset.weights(self.train_split)))
-        self.loader = DataLoader(self.train_ds, batch_size=cfg.batch_size, sampler=self.sampler, drop_last=True,
-                                 num_workers=cfg.workers, pin_memory=self.cuda,
-                                 persistent_workers=cfg.workers > 0)
+        loading = {"num_workers": cfg.workers, "pin_memory": self.cuda, "persistent_workers": cfg.workers > 0}
+        if cfg.resize == "keep":  # one view shape per batch
+            self.loader = DataLoader(self.train_ds, batch_sampler=ShapeBatches(self.sampler, cfg.batch_size,
+                                                                               cfg.image_size, cfg.seed), **loading)
+        else:
+            self.loader = DataLoader(self.train_ds, batch_size=cfg.batch_size, sampler=self.sampler, drop_last=True,
+                                     **loading)
         if len(self.loader) == 0:
             raise ValueError(f"{self.dataset.root}: split {self.train_split!r} draws {self.sampler.draws} samples per "
                              f"epoch, fewer than one batch of {cfg.batch_size} per process")
         n_val = len(self.val_ds) if cfg.val_limit is None else min(cfg.val_limit, len(self.val_ds))
         val_idx = list(range(self.dist.rank, n_val, self.dist.world))
-        self.val_loader = DataLoader(torch.utils.data.Subset(self.val_ds, val_idx), batch_size=cfg.batch_size,
+        # Kept aspect ratios give every validation image its own input size: one at a time.
+        self.val_loader = DataLoader(torch.utils.data.Subset(self.val_ds, val_idx),
+                                     batch_size=1 if cfg.resize == "keep" else cfg.batch_size,
                                      shuffle=False, num_workers=cfg.workers, collate_fn=eval_collate)
         self.steps_per_epoch = min(len(self.loader), cfg.steps_per_epoch or len(self.loader))
 

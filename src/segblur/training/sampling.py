@@ -6,14 +6,20 @@ floor(w) or ceil(w) times (the images that get the extra draw change from epoch 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 
+import numpy as np
 import torch
 from torch.utils.data import Sampler
 
 from ..data import Sample
+from ..runtime.resize import kept_size
 
 Groups = Sequence[tuple[Sequence[int], float]]
+
+# Aspect ratios (width / height) of ``resize: keep`` training views: phone video (9:16) to camera and film (16:9).
+VIEW_ASPECTS = (9 / 16, 16 / 9)
 
 
 def sampling_groups(samples: Sequence[Sample], weights: dict[str, float]) -> list[tuple[list[int], float]]:
@@ -71,3 +77,38 @@ class EpochSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return -(-(self.draws if self.shuffle else self.n) // self.world)
+
+
+def view_shape(size: int, aspect: float) -> tuple[int, int]:
+    """(h, w) of a ``resize: keep`` view of ``aspect`` (width / height) at about size x size pixels."""
+    return kept_size(10_000, max(1, round(10_000 * aspect)), (size, size))
+
+
+def max_view_side(size: int) -> int:
+    """The longest side any ``resize: keep`` view of ``size`` can have."""
+    return max(max(view_shape(size, a)) for a in VIEW_ASPECTS)
+
+
+class ShapeBatches(Sampler[list]):
+    """Batches of ``sampler``'s draws, each with one view shape: [(index, (h, w)), ...] for ``resize: keep``.
+
+    A batch's aspect ratio is log-uniform in :data:`VIEW_ASPECTS`, a function of (seed, epoch, batch) only, so a
+    resumed run draws the same shapes; the last incomplete batch is dropped.
+    """
+
+    def __init__(self, sampler: EpochSampler, batch_size: int, size: int, seed: int) -> None:
+        self.sampler, self.batch_size, self.size, self.seed = sampler, batch_size, size, seed
+
+    def __iter__(self) -> Iterator[list]:
+        rng = np.random.default_rng([self.seed % 2**63, self.sampler.epoch, 7])
+        lo, hi = (math.log(a) for a in VIEW_ASPECTS)
+        batch: list[int] = []
+        for i in self.sampler:
+            batch.append(i)
+            if len(batch) == self.batch_size:
+                shape = view_shape(self.size, math.exp(rng.uniform(lo, hi)))
+                yield [(j, shape) for j in batch]
+                batch = []
+
+    def __len__(self) -> int:
+        return len(self.sampler) // self.batch_size

@@ -6,10 +6,12 @@ ranges, and how images are normalised:
 - ``voc``, ``lfw``, ``folder``: (paste a binary cut-out onto a background photo) -> random scale, rotation and
   crop -> flip -> colour jitter; ImageNet mean/std.
 - ``person``: paste the person onto a people-free photo (30 %) or onto another training photo (15 %, the target is
-  both people) -> a random crop of random aspect stretched to the square input, as the runtime stretches frames ->
-  flip -> camera-like photometric changes; mean = std = 127.5 (the person-fast recipe).
+  both people) -> a random crop of random aspect stretched to the square input, as the runtime stretches frames (or,
+  for ``resize: keep``, a crop of the batch's view shape, people at their own proportions) -> flip -> camera-like
+  photometric changes; mean = std = 127.5 (the person-fast recipe).
 
-Evaluation stretches the whole image to the input size (:func:`.transforms.eval_resize`) for every kind.
+Evaluation stretches the whole image to the input size (:func:`.transforms.eval_resize`) for every kind, or keeps its
+aspect ratio at as many pixels for ``resize: keep``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from .transforms import (
     paste_on_background,
     photometric,
     random_aspect_crop,
+    random_shape_crop,
     scale_rotate_crop,
 )
 
@@ -94,11 +97,12 @@ def augment(image: np.ndarray, mask: np.ndarray, size: int, opts: AugmentOptions
     return image, np.ascontiguousarray(mask)
 
 
-def augment_person(image: np.ndarray, mask: np.ndarray, size: int, opts: PersonAugmentOptions,
+def augment_person(image: np.ndarray, mask: np.ndarray, size: int | tuple[int, int], opts: PersonAugmentOptions,
                    rng: np.random.Generator, backgrounds: list[np.ndarray] | None = None, others: Pairs | None = None,
                    ignore: int = IGNORE) -> tuple[np.ndarray, np.ndarray]:
     """One random view of the person preset: (paste onto a background or another photo) -> random-aspect crop
-    stretched to size x size -> flip -> photometric. ``mask`` holds 0 / 1 / ``ignore``."""
+    stretched to size x size, or for ``size`` = (h, w) a crop of that aspect (``resize: keep``) -> flip ->
+    photometric. ``mask`` holds 0 / 1 / ``ignore``."""
     r = rng.random()
     if r < opts.p_background and backgrounds:
         bg = backgrounds[int(rng.integers(len(backgrounds)))]
@@ -106,7 +110,10 @@ def augment_person(image: np.ndarray, mask: np.ndarray, size: int, opts: PersonA
     elif r < opts.p_background + opts.p_copy_paste and others is not None and len(others) > 1:
         other_image, other_mask = others[int(rng.integers(len(others)))]
         image, mask = paste_cutout(image, mask, other_image, other_mask, rng)
-    image, mask = random_aspect_crop(image, mask, size, opts.min_area, opts.max_aspect, rng, ignore)
+    if isinstance(size, tuple):
+        image, mask = random_shape_crop(image, mask, size, opts.min_area, rng, ignore)
+    else:
+        image, mask = random_aspect_crop(image, mask, size, opts.min_area, opts.max_aspect, rng, ignore)
     if rng.random() < 0.5:
         image, mask = image[:, ::-1], mask[:, ::-1]
     image = photometric(np.ascontiguousarray(image), rng, opts.p_gray, opts.p_blur, opts.p_noise)
@@ -114,7 +121,8 @@ def augment_person(image: np.ndarray, mask: np.ndarray, size: int, opts: PersonA
 
 
 class TrainPreset:
-    """``preset(image, mask, rng, others)`` -> one random size x size training view for a dataset kind.
+    """``preset(image, mask, rng, others, shape)`` -> one random size x size training view for a dataset kind, or
+    ``shape`` = (h, w) for the person preset's ``resize: keep`` views (``max_shape_side``: their longest side).
 
     ``others`` (the training pairs) feeds the person preset's copy-paste; ``max_side`` is the largest image side any
     view can use, so decoded images are cached no larger.
@@ -122,26 +130,30 @@ class TrainPreset:
 
     def __init__(self, size: int, options: AugmentOptions | PersonAugmentOptions, *,
                  backgrounds: list[np.ndarray] | None = None, paste_class: int | None = None,
-                 ignore: int = IGNORE) -> None:
+                 ignore: int = IGNORE, max_shape_side: int | None = None) -> None:
         self.size, self.options, self.backgrounds = int(size), options, backgrounds or None
         self.paste_class, self.ignore = paste_class, ignore
-        if isinstance(options, PersonAugmentOptions):  # the smallest crop, stretched to S
-            self.max_side = math.ceil(self.size / math.sqrt(options.min_area))
+        if isinstance(options, PersonAugmentOptions):  # the smallest crop, stretched to S (or the longest side)
+            self.max_side = math.ceil(max(self.size, max_shape_side or 0) / math.sqrt(options.min_area))
         else:  # the largest scale of an image fitted to S
             self.max_side = math.ceil(max(options.scale) * self.size)
 
     def __call__(self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator,
-                 others: Pairs | None = None) -> tuple[np.ndarray, np.ndarray]:
+                 others: Pairs | None = None, shape: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         if isinstance(self.options, PersonAugmentOptions):
-            return augment_person(image, mask, self.size, self.options, rng, self.backgrounds, others, self.ignore)
+            return augment_person(image, mask, shape or self.size, self.options, rng, self.backgrounds, others,
+                                  self.ignore)
+        if shape is not None:
+            raise ValueError("views of a kept aspect ratio (resize: keep) are made for person data only")
         return augment(image, mask, self.size, self.options, rng, self.backgrounds, self.paste_class, self.ignore)
 
 
 def train_preset(kind: str, size: int, num_classes: int, *,
                  options: AugmentOptions | PersonAugmentOptions | None = None,
-                 backgrounds: list[np.ndarray] | None = None, ignore: int = IGNORE) -> TrainPreset:
+                 backgrounds: list[np.ndarray] | None = None, ignore: int = IGNORE,
+                 max_shape_side: int | None = None) -> TrainPreset:
     """The training preset of a dataset kind. Cut-outs are pasted onto ``backgrounds`` only for two-class sets."""
     options = options if options is not None else default_augment(kind)
     paste_class = 1 if (backgrounds and num_classes == 2) else None
     return TrainPreset(size, options, backgrounds=backgrounds if paste_class else None, paste_class=paste_class,
-                       ignore=ignore)
+                       ignore=ignore, max_shape_side=max_shape_side)

@@ -16,6 +16,7 @@ import torch
 from segblur.data import SegDataset
 from segblur.training.data.presets import AugmentOptions, PersonAugmentOptions, normalization, train_preset
 from segblur.training.data.transforms import eval_resize, normalize, resize_max_side
+from segblur.training.sampling import max_view_side
 
 __all__ = ["SegTorchDataset", "eval_collate"]
 
@@ -34,24 +35,31 @@ class _Decoded(Sequence):
 
 
 class SegTorchDataset(torch.utils.data.Dataset):
-    """``train=True``: random (3xSxS float32, SxS int64 mask) views from the kind's training preset.
+    """``train=True``: random (3xSxS float32, SxS int64 mask) views from the kind's training preset; a key
+    ``(index, (h, w))`` (:class:`~segblur.training.sampling.ShapeBatches`) asks for an h x w view instead.
 
-    ``train=False``: (3xSxS stretched image, HxW int64 mask at the original size). ``mean``/``std`` default to the
-    kind's normalisation (:func:`~segblur.training.data.presets.normalization`).
+    ``train=False``: (3xSxS stretched image, or with ``resize="keep"`` at its own aspect ratio, HxW int64 mask at the
+    original size). ``mean``/``std`` default to the kind's normalisation
+    (:func:`~segblur.training.data.presets.normalization`).
     """
 
     def __init__(self, ds: SegDataset, split: str, train: bool, image_size: int, *, cache: bool = True,
                  augment: AugmentOptions | PersonAugmentOptions | None = None,
                  backgrounds: list[np.ndarray] | None = None, seed: int = 0,
-                 mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> None:
+                 mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
+                 resize: str = "stretch") -> None:
         self.ds = ds
         self.split = split
         self.samples = ds.samples(split)
         self.train = train
         self.image_size = int(image_size)
+        self.resize = resize
         self.cache = cache
+        if resize == "keep" and ds.kind != "person":
+            raise ValueError(f"resize: keep needs person data, not {ds.kind}")
         self.preset = train_preset(ds.kind, self.image_size, len(ds.classes), options=augment,
-                                   backgrounds=backgrounds, ignore=ds.ignore_index)
+                                   backgrounds=backgrounds, ignore=ds.ignore_index,
+                                   max_shape_side=max_view_side(self.image_size) if resize == "keep" else None)
         kind_mean, kind_std = normalization(ds.kind)
         self.mean = tuple(float(v) for v in (mean if mean is not None else kind_mean))
         self.std = tuple(float(v) for v in (std if std is not None else kind_std))
@@ -95,7 +103,7 @@ class SegTorchDataset(torch.utils.data.Dataset):
         if self.train:
             image, mask = resize_max_side(image, mask, self.preset.max_side)
         else:
-            image = eval_resize(image, self.image_size)
+            image = eval_resize(image, self.image_size, self.resize)
         if self.cache:
             self._cache[index] = (image, mask)
         return image, mask
@@ -105,11 +113,12 @@ class SegTorchDataset(torch.utils.data.Dataset):
         for i in range(len(self)):
             self._decoded(i)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, key: int | tuple[int, tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        index, shape = key if isinstance(key, tuple) else (key, None)
         image, mask = self._decoded(index)
         if self.train:
             rng = np.random.default_rng([self.seed % 2**64, self.epoch, index])
-            image, mask = self.preset(image, mask, rng, self._pairs)
+            image, mask = self.preset(image, mask, rng, self._pairs, shape)
         return torch.from_numpy(normalize(image, self.mean, self.std)), torch.from_numpy(mask.astype(np.int64))
 
 

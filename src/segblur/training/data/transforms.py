@@ -13,6 +13,8 @@ import math
 import cv2
 import numpy as np
 
+from ...runtime.resize import kept_size
+
 MEAN = (123.675, 116.28, 103.53)  # ImageNet, 0-255 units
 STD = (58.395, 57.12, 57.375)
 IGNORE = 255
@@ -128,6 +130,24 @@ def random_aspect_crop(image: np.ndarray, mask: np.ndarray, size: int, min_area:
     return out, _resize_binary(mask[y0:y0 + ch, x0:x0 + cw], (size, size), ignore)
 
 
+def random_shape_crop(image: np.ndarray, mask: np.ndarray, shape: tuple[int, int], min_area: float,
+                      rng: np.random.Generator, ignore: int = IGNORE,
+                      jitter: float = 1.15) -> tuple[np.ndarray, np.ndarray]:
+    """A random crop of about ``shape``'s aspect (within x``jitter``) and ``min_area``..1 of the largest such crop,
+    resized to ``shape`` = (h, w): the view a ``resize: keep`` model gets, people at their own proportions."""
+    h, w = image.shape[:2]
+    th, tw = shape
+    aspect = tw / th * math.exp(rng.uniform(-math.log(jitter), math.log(jitter)))
+    mw = min(w, h * aspect)
+    mh = mw / aspect
+    f = math.sqrt(rng.uniform(min_area, 1.0))
+    cw, ch = max(1, min(w, int(round(mw * f)))), max(1, min(h, int(round(mh * f))))
+    x0, y0 = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+    interp = cv2.INTER_AREA if cw > tw else cv2.INTER_LINEAR
+    out = cv2.resize(image[y0:y0 + ch, x0:x0 + cw], (tw, th), interpolation=interp)
+    return out, _resize_binary(mask[y0:y0 + ch, x0:x0 + cw], (tw, th), ignore)
+
+
 def paste_cutout(image: np.ndarray, mask: np.ndarray, canvas: np.ndarray, canvas_mask: np.ndarray,
                  rng: np.random.Generator, fg_class: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Paste the ``fg_class`` cut-out of (image, mask) onto a random-aspect crop of ``canvas``; returns the composite
@@ -178,11 +198,13 @@ def photometric(image: np.ndarray, rng: np.random.Generator, p_gray: float = 0.0
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def eval_resize(image: np.ndarray, size: int) -> np.ndarray:
-    """Stretch to size x size as the runtime stretches frames (area averaging down, linear up)."""
+def eval_resize(image: np.ndarray, size: int, resize: str = "stretch") -> np.ndarray:
+    """The model input of a whole image, as the runtime makes it (area averaging down, linear up): stretched to
+    size x size, or with ``resize="keep"`` at its aspect ratio (:func:`segblur.runtime.resize.kept_size`)."""
     h, w = image.shape[:2]
-    interp = cv2.INTER_AREA if h * w > size * size else cv2.INTER_LINEAR
-    return cv2.resize(image, (size, size), interpolation=interp)
+    th, tw = kept_size(h, w, (size, size)) if resize == "keep" else (size, size)
+    interp = cv2.INTER_AREA if h * w > th * tw else cv2.INTER_LINEAR
+    return cv2.resize(image, (tw, th), interpolation=interp)
 
 
 def normalize(image: np.ndarray, mean: tuple[float, ...] = MEAN, std: tuple[float, ...] = STD) -> np.ndarray:

@@ -14,6 +14,14 @@ export function pyRound(x) {
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
+// segblur.runtime.resize.kept_size: [h, w] of a "keep" model's input for an image of h x w, its aspect (at most
+// 2:1) at about budgetH x budgetW pixels, sides multiples of 16, rounded as Python rounds.
+export function keptSize(h, w, budgetH, budgetW, multiple = 16, maxAspect = 2) {
+  const area = budgetH * budgetW, ratio = Math.min(Math.max(h / w, 1 / maxAspect), maxAspect);
+  const side = (v) => Math.max(multiple, pyRound(Math.sqrt(v) / multiple) * multiple);
+  return [side(area * ratio), side(area / ratio)];
+}
+
 // cv2.cvtColor(RGB2GRAY) on uint8 (fixed point, 14 bits) of an RGB or RGBA image.
 export function gray(rgb) {
   const out = image(rgb.w, rgb.h, 1, Uint8ClampedArray), s = rgb.data, d = out.data, c = rgb.c;

@@ -1,7 +1,7 @@
 // One model, run with onnxruntime-web, preprocessed as segblur.runtime.segmenter.make_blob says and read as
 // segblur.runtime.segmenter.predict_lowres does: the summed probability of the kept classes at the network's size.
 import * as ort from './vendor/onnxruntime-web/ort.min.mjs';
-import { downscale, image } from './image.js';
+import { downscale, image, keptSize } from './image.js';
 
 // A WebAssembly module using one SIMD instruction (i32x4.splat): valid only where SIMD is supported.
 const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8,
@@ -85,37 +85,44 @@ export class Segmenter {
     this.keep = meta.foreground.map((c) => meta.classes.indexOf(c));
   }
 
+  // ModelInfo.input_size_for: [h, w] of the input for a frame, the metadata's size or, for resize "keep", the
+  // frame's aspect at as many pixels.
+  inputSize(frameH, frameW) {
+    return this.meta.input.resize === 'keep' ? keptSize(frameH, frameW, this.h, this.w) : [this.h, this.w];
+  }
+
   // Like OnnxModel._check_graph: a zero input runs and gives one channel per class.
   async check() {
-    const out = await this.run(new Float32Array(3 * this.h * this.w));
+    const out = await this.run(new Float32Array(3 * this.h * this.w), this.h, this.w);
     const n = this.meta.classes.length;
     if (out.dims.length !== 4 || out.dims[1] !== n) {
       throw new Error(`output shape [${out.dims}] does not match ${n} classes`);
     }
   }
 
-  async run(blob) {
-    const feeds = { [this.inputName]: new ort.Tensor('float32', blob, [1, 3, this.h, this.w]) };
+  async run(blob, h, w) {
+    const feeds = { [this.inputName]: new ort.Tensor('float32', blob, [1, 3, h, w]) };
     const result = await this.session.run(feeds);
     return result[this.outputName];
   }
 
   // make_blob: stretch to the input size (box-filtered halving), channel order, (x - mean) / std, NCHW.
   blob(frame) {
-    const small = downscale(frame, this.w, this.h), n = this.w * this.h, blob = new Float32Array(3 * n), c = small.c;
+    const [h, w] = this.inputSize(frame.h, frame.w);
+    const small = downscale(frame, w, h), n = w * h, blob = new Float32Array(3 * n), c = small.c;
     const { mean, std, color } = this.meta.input;
     for (let k = 0; k < 3; k++) {
       const src = color === 'BGR' ? 2 - k : k, m = mean[k], inv = 1 / std[k];
       for (let i = 0; i < n; i++) blob[k * n + i] = (small.data[c * i + src] - m) * inv;
     }
-    return blob;
+    return { blob, h, w };
   }
 
   // {prob: h x w float image of the kept classes' summed probability in [0, 1], ms: inference milliseconds}.
   async foreground(frame) {
-    const blob = this.blob(frame);
+    const { blob, h: bh, w: bw } = this.blob(frame);
     const t0 = performance.now();
-    const out = await this.run(blob);
+    const out = await this.run(blob, bh, bw);
     const ms = performance.now() - t0;
     const [, c, h, w] = out.dims, n = h * w, data = out.data;
     if (this.meta.output.kind === 'logits') softmax(data, c, n);
