@@ -25,6 +25,23 @@ def test_box_affine_is_the_identity_for_one_box_and_maps_pixel_centres() -> None
     assert ax == pytest.approx(2.0) and bx == pytest.approx(0.5)  # cell 0's centre (5 px) is at 0.5 + 0.5 cells
 
 
+def test_box_affine_maps_between_grids_of_different_sizes() -> None:
+    # One box, a 64x48 grid now and a 32x48 grid before: cell u's centre (u + 0.5 of 64) is at (u + 0.5) / 2 - 0.5.
+    ax, bx, ay, by = box_affine((0, 0, 64, 48), (0, 0, 64, 48), (64, 48), (32, 48))
+    assert (ax, bx, ay, by) == (pytest.approx(0.5), pytest.approx(-0.25), 1.0, 0.0)
+
+
+def test_a_previous_thumbnail_of_another_size_is_resampled_onto_this_grid() -> None:
+    # A kept-aspect model's maps change size with the crop's shape: the same still scene must read as still.
+    big = texture(96, 120, seed=3)
+    cur = cv2.resize(big, (80, 48), interpolation=cv2.INTER_AREA)  # this frame: 80x48 cells over the frame
+    prev = cv2.resize(big, (64, 64), interpolation=cv2.INTER_AREA)  # the last: 64x64 over the same frame
+    box = full_box((96, 120))
+    warp = Motion(flow=False).estimate(cur, box, prev, box)
+    assert warp.map_x.shape == cur.shape and warp.mean < 0.02
+    np.testing.assert_allclose(warp.apply(prev)[4:-4, 4:-4], cur[4:-4, 4:-4], atol=0.05)
+
+
 def test_a_shifted_texture_is_followed() -> None:
     prev = texture()
     cur = np.roll(prev, 3, axis=1)  # the picture moved 3 px right

@@ -37,12 +37,15 @@ def full_box(frame_shape: tuple[int, ...]) -> Box:
     return 0, 0, int(frame_shape[1]), int(frame_shape[0])
 
 
-def box_affine(box: Box, prev_box: Box, size: tuple[int, int]) -> tuple[float, float, float, float]:
+def box_affine(box: Box, prev_box: Box, size: tuple[int, int],
+               prev_size: tuple[int, int] | None = None) -> tuple[float, float, float, float]:
     """(ax, bx, ay, by): grid pixel (u, v) of a ``size`` = (w, h) map over ``box`` is at (ax u + bx, ay v + by) in
-    the same-sized map over ``prev_box`` (pixel centres; identity for equal boxes)."""
+    the ``prev_size`` map (default: the same size) over ``prev_box`` (pixel centres; identity for equal boxes and
+    sizes). Sizes differ when a model that keeps the aspect ratio looks at crops of another shape."""
     w, h = size
+    pw, ph = prev_size or size
     sx, sy = (box[2] - box[0]) / w, (box[3] - box[1]) / h
-    px, py = (prev_box[2] - prev_box[0]) / w, (prev_box[3] - prev_box[1]) / h
+    px, py = (prev_box[2] - prev_box[0]) / pw, (prev_box[3] - prev_box[1]) / ph
     return sx / px, (box[0] - prev_box[0] + 0.5 * sx) / px - 0.5, sy / py, (box[1] - prev_box[1] + 0.5 * sy) / py - 0.5
 
 
@@ -83,14 +86,15 @@ class Motion:
         return gx, gy
 
     def estimate(self, thumb: np.ndarray, box: Box, prev_thumb: np.ndarray, prev_box: Box) -> Warp:
-        """The warp from the previous map (over ``prev_box``) to this one (over ``box``); thumbnails float32 0..1.
+        """The warp from the previous map (over ``prev_box``) to this one (over ``box``); thumbnails float32 0..1,
+        the previous one may be of another size (it is resampled onto this grid).
 
         The result's arrays are this object's buffers, valid until the next call.
         """
         ws, p, shape = self._ws, self._p, thumb.shape
         h, w = shape
         gx, gy = self._grid(shape)
-        ax, bx, ay, by = box_affine(box, prev_box, (w, h))
+        ax, bx, ay, by = box_affine(box, prev_box, (w, h), (prev_thumb.shape[1], prev_thumb.shape[0]))
         moved_box = (ax, bx, ay, by) != (1.0, 0.0, 1.0, 0.0)
         map_x, map_y = ws.get(p + ".mx", shape), ws.get(p + ".my", shape)
         if moved_box:  # the previous thumbnail seen through this box (replicated where it has no data)

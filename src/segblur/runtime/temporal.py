@@ -156,22 +156,27 @@ class TemporalSmoother:
             raise ValueError(f"thumbnail has shape {thumb.shape}, expected the probability's {prob.shape}")
         cfg, ws, shape = self.config, self._ws, prob.shape
         box = full_box(frame_shape) if box is None else tuple(int(v) for v in box)
-        fresh = self._state is None or self._state.shape != shape or self._frame_shape != tuple(frame_shape)
-        if fresh and self._state is not None:
+        # The map's own size may change (a model that keeps the aspect ratio, looking at a crop of another shape):
+        # the warp resamples the last state onto the new grid. Only a new frame size starts afresh.
+        old_state, old_thumb = self._state, self._thumb
+        fresh = old_state is None or self._frame_shape != tuple(frame_shape)
+        if fresh and old_state is not None:
             self.resets += 1
-        state, prev = ws.get("temporal.state", shape), ws.get("temporal.thumb", shape)
         warp = weight = None
         if not fresh:
-            warp = self.motion.estimate(thumb, box, prev, self._box)
+            warp = self.motion.estimate(thumb, box, old_thumb, self._box)
             if warp.mean > cfg.motion_threshold:
                 self.resets += 1
                 fresh, warp = True, None
         if fresh:
+            state = ws.get("temporal.state", shape)
             np.copyto(state, prob)
         else:
-            warped = warp.apply(state, ws.get("temporal.warped", shape))
+            warped = warp.apply(old_state, ws.get("temporal.warped", shape))
             weight = blend_step(warped, prob, warp, cfg, ws, "temporal")
+            state = ws.get("temporal.state", shape)  # the old state itself when the size is the same
             np.copyto(state, warped)
+        prev = ws.get("temporal.thumb", shape)
         np.copyto(prev, thumb)
         self._state, self._thumb, self._frame_shape, self._box = state, prev, tuple(frame_shape), box
         self.last_warp, self.last_weight, self.fresh = warp, weight, fresh

@@ -101,14 +101,13 @@ class TwoWaySmoother:
     def _emit(self) -> np.ndarray:
         """The oldest frame's map: its forward estimate and the backward pass from the newest frame, combined."""
         held = list(self._held)
-        shape = held[0].prob.shape
-        bufs = (self._ws.get("la.a", shape), self._ws.get("la.b", shape))
         back, back_weight = held[-1].prob, None
         for k, e in enumerate(reversed(held[:-1])):
-            if e.link is None or e.prob.shape != back.shape:  # a cut lies between: start afresh
+            if e.link is None:  # a cut lies between: start afresh
                 back, back_weight = e.prob, None
                 continue
-            back = e.link.apply(back, bufs[k % 2])
+            # onto e's grid (maps may differ in size: a kept-aspect model looking at crops of other shapes)
+            back = e.link.apply(back, self._ws.get(("la.a", "la.b")[k % 2], e.prob.shape))
             back_weight = blend_step(back, e.prob, e.link, self.config, self._ws, "la")
         oldest = self._held.popleft()
         # w = mean of the two weights; a pass that started afresh on this frame gave it all the weight (1).
