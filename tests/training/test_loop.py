@@ -254,6 +254,17 @@ def test_person_views_keep_their_aspect_ratio_with_resize_keep(tmp_path: Path, m
     assert meta["input"]["resize"] == "keep" and meta["input"]["size"] == [64, 64]
 
 
+def test_a_recipe_s_augment_changes_reach_the_training_views(tmp_path: Path) -> None:
+    mix, bgs = person_mix(tmp_path)
+    base = dict(data=mix, arch="fastseg", arch_kwargs={"width": 0.25}, backgrounds=str(bgs), monitor="iou_person")
+    trainer = Trainer(cfg(tmp_path, tmp_path / "run", augment={"paste_scale": [0.2, 1.0], "p_background": 0.5},
+                          **base), quiet=True)
+    trainer._build()
+    assert trainer.train_ds.augment.paste_scale == (0.2, 1.0) and trainer.train_ds.augment.p_background == 0.5
+    with pytest.raises(ValueError, match="'paste_size' is not an option of the person preset"):
+        Trainer(cfg(tmp_path, tmp_path / "run2", augment={"paste_size": [0.2, 1.0]}, **base), quiet=True)._build()
+
+
 def test_warm_restart_from_a_cosine_run(folder: Path, tmp_path: Path) -> None:
     # Stage 2 of the person recipe: a new run whose weights start from another run's last.pt (--pretrained).
     Trainer(cfg(folder, tmp_path / "one", schedule="cosine", epochs=1, min_lr=1e-5), quiet=True).fit()

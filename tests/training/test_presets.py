@@ -12,6 +12,7 @@ from segblur.training.data.presets import (
     AugmentOptions,
     PersonAugmentOptions,
     augment,
+    augment_options,
     augment_person,
     default_augment,
     normalization,
@@ -144,3 +145,36 @@ def test_train_preset_per_kind_and_cache_size() -> None:
     out, out_mask = person(img, mask, np.random.default_rng(0), PAIRS)
     assert out.shape == (192, 192, 3) and out_mask.shape == (192, 192)
 
+
+
+def test_a_recipe_changes_the_preset_by_name_and_bad_changes_are_named() -> None:
+    assert augment_options("person") == PersonAugmentOptions()
+    opts = augment_options("person", {"paste_scale": [0.15, 1], "p_background": 0.4, "min_area": 1})
+    assert opts.paste_scale == (0.15, 1.0) and opts.p_background == 0.4 and opts.min_area == 1.0
+    assert augment_options("lfw", {"rotate": 5}).rotate == 5.0 and augment_options("lfw", {}).scale == (0.8, 1.25)
+    for bad, words in [({"paste_size": [0.1, 1]}, "not an option of the person preset"),
+                       ({"paste_scale": [1.0, 0.2]}, "2 increasing numbers"),
+                       ({"paste_scale": 0.5}, "2 increasing numbers"),
+                       ({"p_gray": "often"}, "must be float"),
+                       ({"p_gray": True}, "must be float")]:
+        with pytest.raises(ValueError, match=words):
+            augment_options("person", bad)
+
+
+def test_paste_scale_sets_how_tall_pasted_people_are() -> None:
+    from segblur.training.data.transforms import paste_cutout
+
+    rng = np.random.default_rng(0)
+    person = np.zeros((100, 40), np.uint8)
+    person[:, 10:30] = 1  # a person as tall as their photo
+    canvas = np.zeros((200, 200, 3), np.uint8)
+    heights = {}
+    for scale in ((0.15, 0.2), (0.9, 1.0)):
+        hs = []
+        for _ in range(20):
+            _, m = paste_cutout(np.full((100, 40, 3), 200, np.uint8), person, canvas, np.zeros((200, 200), np.uint8),
+                                rng, scale=scale)
+            rows = np.flatnonzero((m == 1).any(1))
+            hs.append((rows[-1] - rows[0] + 1) / m.shape[0] if rows.size else 0.0)
+        heights[scale] = np.median(hs)
+    assert 0.1 < heights[(0.15, 0.2)] < 0.25 and heights[(0.9, 1.0)] > 0.7

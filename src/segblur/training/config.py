@@ -51,6 +51,7 @@ class TrainConfig:
     amp: bool = True
     channels_last: bool = True
     arch_kwargs: dict[str, Any] = field(default_factory=dict)
+    augment: dict[str, Any] = field(default_factory=dict)  # changes to the kind's augmentation preset
     pretrained: str | None = None
     train_split: str | None = None
     val_split: str | None = None
@@ -125,10 +126,10 @@ _TYPE_CHECKS = {"int": lambda v: isinstance(v, int) and not isinstance(v, bool),
                 "dict": lambda v: isinstance(v, dict), "list": lambda v: isinstance(v, list)}
 
 # Settings whose change makes a resumed run differ from an uninterrupted one.
-EXACTNESS_FIELDS = ("data", "arch", "arch_kwargs", "batch_size", "image_size", "resize", "lr", "weight_decay",
-                    "optimizer", "schedule", "warmup", "momentum", "plateau_patience", "plateau_factor", "min_lr",
-                    "seed", "train_split", "val_split", "backgrounds", "mean", "std", "steps_per_epoch", "val_limit",
-                    "monitor", "pretrained")
+EXACTNESS_FIELDS = ("data", "arch", "arch_kwargs", "augment", "batch_size", "image_size", "resize", "lr",
+                    "weight_decay", "optimizer", "schedule", "warmup", "momentum", "plateau_patience",
+                    "plateau_factor", "min_lr", "seed", "train_split", "val_split", "backgrounds", "mean", "std",
+                    "steps_per_epoch", "val_limit", "monitor", "pretrained")
 
 
 def monitor_score(metrics: Mapping[str, Any], monitor: str) -> float:

@@ -38,6 +38,7 @@ from ..media.images import write_image
 from ..progress import Progress, format_duration
 from .checkpoint import load, save
 from .config import TrainConfig, monitor_score
+from .data.presets import augment_options
 from .data.segmentation import SegTorchDataset, eval_collate
 from .distributed import init_distributed, pick_device
 from .models import create_model
@@ -107,6 +108,7 @@ class Trainer:
         backgrounds = load_backgrounds(cfg.backgrounds) if cfg.backgrounds else None
         norm = {"mean": cfg.mean, "std": cfg.std, "resize": cfg.resize}
         self.train_ds = SegTorchDataset(self.dataset, self.train_split, train=True, image_size=cfg.image_size,
+                                        augment=augment_options(self.dataset.kind, cfg.augment),
                                         backgrounds=backgrounds, seed=cfg.seed, **norm)
         self.val_ds = SegTorchDataset(self.dataset, self.val_split, train=False, image_size=cfg.image_size, **norm)
         self.sampler = EpochSampler(len(self.train_ds), cfg.seed, self.dist.rank, self.dist.world,

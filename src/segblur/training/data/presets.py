@@ -16,9 +16,11 @@ aspect ratio at as many pixels for ``resize: keep``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -57,6 +59,7 @@ class PersonAugmentOptions:
 
     p_background: float = 0.3   # paste the person onto a people-free photo
     p_copy_paste: float = 0.15  # paste the person onto another training photo
+    paste_scale: tuple[float, float] = (0.45, 1.0)  # a pasted person's height, fraction of the photo's
     min_area: float = 0.35      # random crop: fraction of the image area kept
     max_aspect: float = 2.0     # random crop: aspect ratio in [1/max_aspect, max_aspect]
     p_gray: float = 0.08
@@ -73,6 +76,32 @@ def default_augment(kind: str) -> AugmentOptions | PersonAugmentOptions:
     if kind == "folder":
         return AugmentOptions(scale=(0.5, 2.0), rotate=5.0, paste_prob=0.3)
     return AugmentOptions()
+
+
+def augment_options(kind: str, changes: Mapping[str, Any] | None = None) -> AugmentOptions | PersonAugmentOptions:
+    """The kind's default options with ``changes`` (a recipe's ``augment:``, e.g. ``{paste_scale: [0.25, 1]}``);
+    an unknown name or a value of the wrong shape is a ValueError naming the choices."""
+    base = default_augment(kind)
+    if not changes:
+        return base
+    fields = {f.name: f for f in dataclasses.fields(base)}
+    out: dict[str, Any] = {}
+    for key, value in changes.items():
+        if key not in fields:
+            raise ValueError(f"augment: {key!r} is not an option of the {kind} preset ({', '.join(fields)})")
+        default = getattr(base, key)
+        if isinstance(default, tuple):
+            if not (isinstance(value, (list, tuple)) and len(value) == len(default)
+                    and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+                    and list(value) == sorted(value)):
+                raise ValueError(f"augment: {key} must be {len(default)} increasing numbers, got {value!r}")
+            value = tuple(float(v) for v in value)
+        elif not isinstance(value, type(default)) or isinstance(value, bool) != isinstance(default, bool):
+            if not (isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool)):
+                raise ValueError(f"augment: {key} must be {type(default).__name__}, got {value!r}")
+            value = float(value)
+        out[key] = value
+    return dataclasses.replace(base, **out)
 
 
 def normalization(kind: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -106,10 +135,10 @@ def augment_person(image: np.ndarray, mask: np.ndarray, size: int | tuple[int, i
     r = rng.random()
     if r < opts.p_background and backgrounds:
         bg = backgrounds[int(rng.integers(len(backgrounds)))]
-        image, mask = paste_cutout(image, mask, bg, np.zeros(bg.shape[:2], np.uint8), rng)
+        image, mask = paste_cutout(image, mask, bg, np.zeros(bg.shape[:2], np.uint8), rng, scale=opts.paste_scale)
     elif r < opts.p_background + opts.p_copy_paste and others is not None and len(others) > 1:
         other_image, other_mask = others[int(rng.integers(len(others)))]
-        image, mask = paste_cutout(image, mask, other_image, other_mask, rng)
+        image, mask = paste_cutout(image, mask, other_image, other_mask, rng, scale=opts.paste_scale)
     if isinstance(size, tuple):
         image, mask = random_shape_crop(image, mask, size, opts.min_area, rng, ignore)
     else:

@@ -149,11 +149,12 @@ def random_shape_crop(image: np.ndarray, mask: np.ndarray, shape: tuple[int, int
 
 
 def paste_cutout(image: np.ndarray, mask: np.ndarray, canvas: np.ndarray, canvas_mask: np.ndarray,
-                 rng: np.random.Generator, fg_class: int = 1) -> tuple[np.ndarray, np.ndarray]:
+                 rng: np.random.Generator, fg_class: int = 1,
+                 scale: tuple[float, float] = (0.45, 1.0)) -> tuple[np.ndarray, np.ndarray]:
     """Paste the ``fg_class`` cut-out of (image, mask) onto a random-aspect crop of ``canvas``; returns the composite
     and its mask: the canvas's labels (0 for a people-free photo, its own people for another photo) with the
-    pasted person on top. The cut-out is scaled to 45-100 % of the crop's height, bottom-anchored at a random x
-    (sometimes cut off below), with a feathered edge."""
+    pasted person on top. The cut-out's height is ``scale`` (default 45-100 %) of the crop's, bottom-anchored at a
+    random x (sometimes cut off below), with a feathered edge."""
     bh, bw = canvas.shape[:2]
     # Crop the canvas to a random aspect ratio first, so portrait cut-outs meet landscape scenes.
     aspect = math.exp(rng.uniform(math.log(0.6), math.log(1.8)))
@@ -162,7 +163,7 @@ def paste_cutout(image: np.ndarray, mask: np.ndarray, canvas: np.ndarray, canvas
     y0, x0 = int(rng.integers(0, bh - ch + 1)), int(rng.integers(0, bw - cw + 1))
     out = canvas[y0:y0 + ch, x0:x0 + cw].astype(np.float32)
     out_mask = canvas_mask[y0:y0 + ch, x0:x0 + cw].copy()
-    scale = rng.uniform(0.45, 1.0) * ch / image.shape[0]
+    scale = rng.uniform(*scale) * ch / image.shape[0]
     fw, fh = max(2, int(image.shape[1] * scale)), max(2, int(image.shape[0] * scale))
     fg = cv2.resize(image, (fw, fh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     alpha = cv2.resize((mask == fg_class).astype(np.float32), (fw, fh), interpolation=cv2.INTER_LINEAR)
