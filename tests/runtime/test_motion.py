@@ -42,6 +42,30 @@ def test_a_previous_thumbnail_of_another_size_is_resampled_onto_this_grid() -> N
     np.testing.assert_allclose(warp.apply(prev)[4:-4, 4:-4], cur[4:-4, 4:-4], atol=0.05)
 
 
+def test_maps_of_two_sizes_with_one_origin_and_cell_size_are_resampled() -> None:
+    # Crops 448x320 and 512x288 pinned at the frame's corner: kept-aspect maps 224x160 and 256x144, 2 px a cell
+    # both, so the box affine is the identity; the previous thumbnail must still be brought onto this grid.
+    a, b = (0, 0, 448, 320), (0, 0, 512, 288)
+    prev, cur = np.full((160, 224), 0.5, np.float32), np.full((144, 256), 0.5, np.float32)
+    warp = Motion(flow=False).estimate(cur, b, prev, a)
+    assert warp.map_x.shape == cur.shape and warp.mean < 1e-6
+    assert np.all(warp.apply(np.ones((160, 224), np.float32))[:, :200] == 1)  # inside the old crop: its map
+
+
+def test_motion_counts_only_what_the_previous_map_covered_when_sizes_differ() -> None:
+    # The last map saw a crop (the left 480 of 1280 px) at 240x160, this one the whole frame at 256x144. The crop's
+    # part is unchanged; someone bright walked in on the right, which the last map never saw: no change to count.
+    rng = np.random.default_rng(0)
+    frame = 0.1 + 0.1 * cv2.resize(rng.random((45, 80)).astype(np.float32), (1280, 720),
+                                   interpolation=cv2.INTER_CUBIC).clip(0, 1)
+    now = frame.copy()
+    now[:, 480:] = 0.9
+    prev = cv2.resize(frame[:, :480], (160, 240), interpolation=cv2.INTER_AREA)
+    cur = cv2.resize(now, (256, 144), interpolation=cv2.INTER_AREA)
+    warp = Motion(flow=False).estimate(cur, full_box((720, 1280)), prev, (0, 0, 480, 720))
+    assert warp.mean < 0.02
+
+
 def test_a_shifted_texture_is_followed() -> None:
     prev = texture()
     cur = np.roll(prev, 3, axis=1)  # the picture moved 3 px right

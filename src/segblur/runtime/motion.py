@@ -95,7 +95,9 @@ class Motion:
         h, w = shape
         gx, gy = self._grid(shape)
         ax, bx, ay, by = box_affine(box, prev_box, (w, h), (prev_thumb.shape[1], prev_thumb.shape[0]))
-        moved_box = (ax, bx, ay, by) != (1.0, 0.0, 1.0, 0.0)
+        # Two crops with one origin and cell size but maps of different sizes have an identity affine, yet the
+        # previous thumbnail still has to be resampled onto this grid.
+        moved_box = (ax, bx, ay, by) != (1.0, 0.0, 1.0, 0.0) or prev_thumb.shape != shape
         map_x, map_y = ws.get(p + ".mx", shape), ws.get(p + ".my", shape)
         if moved_box:  # the previous thumbnail seen through this box (replicated where it has no data)
             np.multiply(gx, ax, out=map_x)
@@ -135,6 +137,7 @@ class Motion:
         map_x += bx
         map_y *= ay
         map_y += by
-        known = (map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1)
+        ph, pw = prev_thumb.shape  # positions are in the previous grid now
+        known = (map_x >= 0) & (map_x <= pw - 1) & (map_y >= 0) & (map_y <= ph - 1)
         mean = float(residual[known].mean()) if known.any() else float("inf")
         return Warp(map_x, map_y, residual, mean)
