@@ -12,6 +12,7 @@ like any other model; it is checked with the runtime's loader before it is writt
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import tempfile
@@ -61,6 +62,9 @@ def calibration_files(images: Path | str | Sequence[Path | str], max_images: int
 def _reader(files: list[Path], info: ModelInfo, input_name: str):
     """An ONNX Runtime CalibrationDataReader over ``files`` (unreadable ones skipped with a warning)."""
     from onnxruntime.quantization import CalibrationDataReader
+
+    if info.resize == "keep":  # ONNX Runtime's histogram calibrators need one input shape: the budget's
+        info = dataclasses.replace(info, resize="stretch")
 
     class ImageReader(CalibrationDataReader):
         def __init__(self) -> None:

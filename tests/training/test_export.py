@@ -233,6 +233,17 @@ def test_a_keep_model_runs_each_image_at_its_own_aspect_ratio_in_float_and_int8(
         cv2.imwrite(str(cal / f"{i}.png"), rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
     q = Segmenter(export_model(out, tmp_path / "keep-int8.onnx", int8=True, calibration=cal))
     assert q.info.resize == "keep" and q.probabilities_lowres(np.zeros((720, 1280, 3), np.uint8)).shape == (2, 48, 80)
+    # ONNX Runtime's histogram calibrators need one input shape: calibration runs at the budget's.
+    from segblur.quantize import quantize_int8
+
+    e = Segmenter(quantize_int8(out, tmp_path / "keep-entropy.onnx", cal, method="entropy"))
+    assert e.probabilities_lowres(np.zeros((300, 400, 3), np.uint8)).shape == (2, 48, 80)
+    # As a label teacher it sees each region framed in a padded square, never stretched.
+    from segblur.training.teachers import onnx_teacher
+
+    teacher = onnx_teacher(out)
+    assert teacher.fit == "square" and teacher.input_size == (64, 64)
+    assert teacher.run(np.zeros((64, 64, 3), np.uint8))[0].shape == (64, 64)
 
 
 def test_a_fixed_size_graph_cannot_claim_resize_keep(tmp_path: Path) -> None:

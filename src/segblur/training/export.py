@@ -139,8 +139,11 @@ def export_onnx(model: nn.Module, path: str | Path, metadata: dict[str, Any], op
             with torch.no_grad():
                 ref = net(x).numpy()
             got = runtime.run(x.numpy())
-            if ref.shape != got.shape or not np.allclose(ref, got, atol=1e-4):
-                raise RuntimeError(f"ONNX Runtime output differs from torch at {list(x.shape)}")
+            if ref.shape != got.shape:
+                raise RuntimeError(f"ONNX Runtime output is {list(got.shape)}, torch's {list(ref.shape)}")
+            if not np.allclose(ref, got, atol=1e-4):
+                raise RuntimeError(f"ONNX Runtime output differs from torch by {np.abs(ref - got).max():.2e} "
+                                   f"at {list(x.shape)}")
     write_atomic(path, proto.SerializeToString())
     return path
 

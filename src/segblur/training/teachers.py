@@ -116,13 +116,16 @@ def tflite_teacher(path: str | os.PathLike[str], kind: str, threads: int | None 
 
 
 def onnx_teacher(model: str | os.PathLike[str], threads: int | None = None, name: str | None = None) -> Teacher:
-    """Any segblur ONNX model (its foreground classes are "person") as a stretched teacher."""
+    """Any segblur ONNX model (its foreground classes are "person") as a teacher: regions stretched to its input,
+    or for a ``resize: keep`` model framed in a padded square."""
     try:
         seg = Segmenter(model, threads=threads)
     except ModelError as e:
         raise TeacherError(str(e)) from None
     h, w = seg.info.input_size
-    return Teacher(name or seg.info.name, "onnx", "stretch", (w, h), lambda x: (seg.predict_lowres(x), {}),
+    # A model that keeps the aspect ratio gets each region framed in a padded square, never stretched.
+    fit = "square" if seg.info.resize == "keep" else "stretch"
+    return Teacher(name or seg.info.name, "onnx", fit, (w, h), lambda x: (seg.predict_lowres(x), {}),
                    str(seg.model.path))
 
 
