@@ -83,6 +83,22 @@ def test_layers_recipe_then_options(tmp_path: Path) -> None:
         layered_config({"out": "o"}, recipe=tmp_path / "list.yaml")
 
 
+def test_a_resume_notes_a_setting_the_checkpoint_predates(tmp_path: Path) -> None:
+    # A run saved before `augment` and `resize` existed ran with their defaults: a recipe that sets them now
+    # changes the run, and the resume says so; leaving them out changes nothing.
+    from segblur.training.checkpoint import save
+
+    run = tmp_path / "old"
+    run.mkdir()
+    save({"config": {"data": "folder:d", "arch": "unet", "out": str(run), "epochs": 3}}, run / "last.pt")
+    _, changed = layered_config({"out": str(run)}, resume=run)
+    assert changed == []
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("augment: {rotate: 4}\nresize: keep\n")
+    _, changed = layered_config({"out": str(run)}, recipe=recipe, resume=run)
+    assert sorted(changed) == ["augment {} -> {'rotate': 4}", "resize 'stretch' -> 'keep'"]
+
+
 RECIPES = sorted((REPO / "recipes").glob("*.yaml"))
 
 

@@ -156,9 +156,21 @@ def test_a_recipe_changes_the_preset_by_name_and_bad_changes_are_named() -> None
                        ({"paste_scale": [1.0, 0.2]}, "2 increasing numbers"),
                        ({"paste_scale": 0.5}, "2 increasing numbers"),
                        ({"p_gray": "often"}, "must be float"),
-                       ({"p_gray": True}, "must be float")]:
+                       ({"p_gray": True}, "must be float"),
+                       ({"min_area": 0}, "min_area must be above 0 and at most 1"),
+                       ({"min_area": 2}, "min_area must be above 0 and at most 1"),
+                       ({"max_aspect": 0.5}, "max_aspect must be at least 1"),
+                       ({"paste_scale": [-1, 1]}, "paste_scale must be above 0"),
+                       ({"p_gray": 5}, "p_gray must be a probability in 0..1"),
+                       ({"p_noise": float("nan")}, "p_noise must be a probability")]:
         with pytest.raises(ValueError, match=words):
             augment_options("person", bad)
+    for kind, bad, words in [("lfw", {"scale": [0, 2]}, "scale must be above 0"),
+                             ("lfw", {"jitter": -3}, "jitter must be at least 0"),
+                             ("folder", {"paste_prob": 1.5}, "paste_prob must be a probability")]:
+        with pytest.raises(ValueError, match=words):
+            augment_options(kind, bad)
+    assert augment_options("lfw", {"flip": False}).flip is False
 
 
 def test_paste_scale_sets_how_tall_pasted_people_are() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -127,6 +128,13 @@ def test_bad_dataset_is_one_error_before_any_trial(tmp_path: Path, fake) -> None
     with pytest.raises(ValueError, match=r"masks: no masks folder"):
         tune(cfg(data, tmp_path / "study"), trials=2, quiet=True)
     assert fake.made == []
+
+
+def test_bad_augment_is_one_error_before_any_trial(folder: Path, tmp_path: Path, fake) -> None:
+    base = dataclasses.replace(cfg(folder, tmp_path / "study"), augment={"rotate": -5})
+    with pytest.raises(ValueError, match="augment: rotate must be at least 0"):
+        tune(base, trials=2, quiet=True)
+    assert fake.made == [] and not (tmp_path / "study").exists()
 
 
 # ------------------------------------------------------------------------------------------- seeding

@@ -201,5 +201,11 @@ def layered_config(options: Mapping[str, Any], *, recipe: str | Path | None = No
     cfg = TrainConfig(**values)
     cfg.validate()
     exact = EXACTNESS_FIELDS + (("epochs",) if cfg.schedule in PER_BATCH else ())
-    changed = [f"{k} {saved[k]!r} -> {getattr(cfg, k)!r}" for k in exact if k in saved and saved[k] != getattr(cfg, k)]
+    # A setting the checkpoint predates ran with its default then (each was added with the old behaviour as it).
+    defaults = {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+                for f in dataclasses.fields(TrainConfig)
+                if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING}
+    before = {k: saved[k] if k in saved else defaults.get(k) for k in exact
+              if resume is not None and (k in saved or k in defaults)}
+    changed = [f"{k} {before[k]!r} -> {getattr(cfg, k)!r}" for k in before if before[k] != getattr(cfg, k)]
     return cfg, changed

@@ -30,6 +30,7 @@ import optuna
 from ..data import open_dataset
 from ..io import write_atomic
 from .config import TrainConfig, monitor_score
+from .data.presets import augment_options
 from .loop import Trainer
 
 BATCH_SIZES = (4, 8, 16)
@@ -134,6 +135,7 @@ def tune(base: TrainConfig, trials: int, storage: str | None = None, study_name:
          quiet: bool = False) -> dict[str, Any]:
     """Run ``trials`` trials of a (possibly shared) study; returns the study's best so far."""
     dataset = open_dataset(base.data)  # a bad dataset is one error now, not one failed trial after another
+    augment_options(dataset.kind, base.augment)  # so is a bad augment:
     n_train = len(dataset.samples(base.train_split or dataset.default_split("train")))
     batch_sizes = batch_choices(n_train)
     root = Path(base.out)

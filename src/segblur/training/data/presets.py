@@ -101,7 +101,25 @@ def augment_options(kind: str, changes: Mapping[str, Any] | None = None) -> Augm
                 raise ValueError(f"augment: {key} must be {type(default).__name__}, got {value!r}")
             value = float(value)
         out[key] = value
-    return dataclasses.replace(base, **out)
+    opts = dataclasses.replace(base, **out)
+    for key, value in out.items():
+        if key in ("flip",):
+            continue
+        low, high, above, what = _RANGES["p_" if key.startswith("p_") else key]
+        for v in value if isinstance(value, tuple) else (value,):
+            ok = (v > low if above else v >= low) and (high is None or v <= high)  # NaN is never ok
+            if not ok:
+                raise ValueError(f"augment: {key} must be {what}, got {value!r}")
+    return opts
+
+
+# What each option's values may be: (lowest, highest or None, lowest excluded, in words).
+_RANGES: dict[str, tuple[float, float | None, bool, str]] = {
+    "p_": (0.0, 1.0, False, "a probability in 0..1"), "paste_prob": (0.0, 1.0, False, "a probability in 0..1"),
+    "min_area": (0.0, 1.0, True, "above 0 and at most 1"), "max_aspect": (1.0, None, False, "at least 1"),
+    "scale": (0.0, None, True, "above 0"), "paste_scale": (0.0, None, True, "above 0"),
+    "jitter": (0.0, None, False, "at least 0"), "rotate": (0.0, None, False, "at least 0"),
+}
 
 
 def normalization(kind: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
