@@ -180,3 +180,33 @@ def test_an_unknown_model_in_the_address_is_named(chromium, server, query) -> No
     message = browser.wait_message(page, timeout_s=60)
     assert message["kind"] == "model" and "no-such-model" in message["text"]
     page.close()
+
+
+def test_a_model_that_keeps_the_aspect_ratio_runs_at_the_photo_s_shape(chromium, tmp_path) -> None:  # noqa: F811
+    # A served model with "resize": "keep" and a free-shape graph: the page feeds a 640x360 photo at 256x144 (as
+    # the runtime does), not stretched to 192x192, and draws what `segblur image` draws with that model.
+    from conftest import build_model
+
+    from segblur.bench.run import make_frame
+    from segblur.web.server import make_server, serve_in_thread
+
+    model = build_model(tmp_path / "keep.onnx", size=(192, 192), graph_size=("H", "W"),
+                        edit=lambda meta: meta["input"].update(resize="keep"))
+    photo = tmp_path / "wide.png"
+    write_image(photo, make_frame((640, 360)))
+    srv = make_server(port=0, model=model)
+    serve_in_thread(srv)
+    try:
+        page = browser.open_page(chromium, srv.url + "?camera=0")
+        page.wait_for_function("() => window.segblur.ready", timeout=120_000)
+        browser.drop_file(page, photo, "image/png")
+        browser.wait_frames(page, 1, "photo", timeout_s=120)
+        out = browser.canvas_rgb(page)
+        page.close()
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    segblur("image", photo, "-o", tmp_path / "ref.png", "--model", model, "-q")
+    diff = np.abs(out.astype(int) - read_image(tmp_path / "ref.png"))
+    print(f"page vs segblur image, keep model: mean absolute difference {diff.mean():.3f}, max {diff.max()}")
+    assert diff.mean() < 0.5 and np.percentile(diff, 99.9) <= 3
