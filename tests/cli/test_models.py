@@ -26,3 +26,15 @@ def test_models_with_a_name_or_full_shows_cards(capsys: pytest.CaptureFixture[st
     assert len(full.splitlines()) > 50
     code, _, err = run_cli(capsys, "models", "nope")
     assert code == 2 and "nope" in one_error_line(err)
+
+
+def test_a_kept_aspect_model_s_input_reads_as_such(tmp_path) -> None:
+    from conftest import build_model
+
+    from segblur.cli.models import _input
+    from segblur.runtime.model import OnnxModel
+
+    keep = OnnxModel(build_model(tmp_path / "keep.onnx", size=(192, 192), graph_size=("H", "W"),
+                                 edit=lambda meta: meta["input"].update(resize="keep")))
+    assert _input(keep.info) == "~192x192 aspect kept (720p: 256x144)"
+    assert _input(OnnxModel(build_model(tmp_path / "fixed.onnx", size=(48, 64))).info) == "64x48"
