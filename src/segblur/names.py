@@ -14,6 +14,8 @@ EFFECTS: tuple[str, ...] = ("blur", "box", "bokeh", "pixelate", "grayscale", "co
 EFFECT_CYCLE: tuple[str, ...] = tuple(e for e in EFFECTS if e != "image")
 DEFAULT_EFFECT = "blur"
 
+RESIZES: tuple[str, ...] = ("stretch", "keep")  # a model input: stretched, or the image's aspect kept
+
 DEFAULT_MODEL = "person-lite"
 CHECKPOINT_SUFFIXES: tuple[str, ...] = (".pt", ".pth", ".ckpt")  # training checkpoints (torch), not ONNX models
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..io import one_line
-from ..names import ARCHITECTURES
+from ..names import ARCHITECTURES, RESIZES
 from .common import CommandError, check_outputs, dataset_folder, finite, int_in
 
 ORDER = 40
@@ -43,7 +43,7 @@ def add_run_options(p: argparse.ArgumentParser, tune: bool = False) -> None:
     p.add_argument("--batch-size", type=int_in(1), help="images per step per process (default 8)")
     p.add_argument("--image-size", type=int_in(32), help="input size S: SxS, or with --resize keep SxS pixels "
                    "(default 256)")
-    p.add_argument("--resize", choices=["stretch", "keep"], help="stretch every view and frame to SxS (default), or "
+    p.add_argument("--resize", choices=RESIZES, help="stretch every view and frame to SxS (default), or "
                    "keep its aspect ratio at about SxS pixels (1280x720 -> 256x144; person data)")
     if not tune:
         p.add_argument("--lr", type=finite, help="learning rate (default 1e-3; the peak of --schedule cosine)")

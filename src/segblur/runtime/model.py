@@ -30,14 +30,13 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from ..names import CHECKPOINT_SUFFIXES, DEFAULT_MODEL, builtin_dir, builtin_models
+from ..names import CHECKPOINT_SUFFIXES, DEFAULT_MODEL, RESIZES, builtin_dir, builtin_models
 from .resize import kept_size
 
 log = logging.getLogger("segblur")
 
 METADATA_KEY = "segblur"
 FORMAT_VERSION = 1
-RESIZES = ("stretch", "keep")
 
 
 class ModelError(Exception):

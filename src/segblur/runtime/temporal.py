@@ -168,13 +168,12 @@ class TemporalSmoother:
             if warp.mean > cfg.motion_threshold:
                 self.resets += 1
                 fresh, warp = True, None
+        state = ws.get("temporal.state", shape)  # the old state itself when the size is the same
         if fresh:
-            state = ws.get("temporal.state", shape)
             np.copyto(state, prob)
         else:
             warped = warp.apply(old_state, ws.get("temporal.warped", shape))
             weight = blend_step(warped, prob, warp, cfg, ws, "temporal")
-            state = ws.get("temporal.state", shape)  # the old state itself when the size is the same
             np.copyto(state, warped)
         prev = ws.get("temporal.thumb", shape)
         np.copyto(prev, thumb)

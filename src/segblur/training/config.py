@@ -17,10 +17,10 @@ from typing import Any
 from ..data import resolve_spec
 from ..data.person import join_path
 from ..io import one_line
+from ..names import RESIZES
 from .schedules import PER_BATCH, SCHEDULES
 
 OPTIMIZERS = ("adam", "sgd")
-RESIZES = ("stretch", "keep")  # how images meet the input size (segblur.runtime.resize.kept_size for keep)
 MONITORS = ("mean_iou", "pixel_accuracy", "frequency_weighted_iou")  # or iou_<class>: one class's IoU
 
 

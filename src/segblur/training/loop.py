@@ -114,13 +114,11 @@ class Trainer:
         self.sampler = EpochSampler(len(self.train_ds), cfg.seed, self.dist.rank, self.dist.world,
                                     groups=sampling_groups(self.train_ds.samples,
                                                            self.dataset.weights(self.train_split)))
-        loading = {"num_workers": cfg.workers, "pin_memory": self.cuda, "persistent_workers": cfg.workers > 0}
-        if cfg.resize == "keep":  # one view shape per batch
-            self.loader = DataLoader(self.train_ds, batch_sampler=ShapeBatches(self.sampler, cfg.batch_size,
-                                                                               cfg.image_size, cfg.seed), **loading)
-        else:
-            self.loader = DataLoader(self.train_ds, batch_size=cfg.batch_size, sampler=self.sampler, drop_last=True,
-                                     **loading)
+        batching = ({"batch_sampler": ShapeBatches(self.sampler, cfg.batch_size, cfg.image_size, cfg.seed)}
+                    if cfg.resize == "keep"  # one view shape per batch
+                    else {"batch_size": cfg.batch_size, "sampler": self.sampler, "drop_last": True})
+        self.loader = DataLoader(self.train_ds, num_workers=cfg.workers, pin_memory=self.cuda,
+                                 persistent_workers=cfg.workers > 0, **batching)
         if len(self.loader) == 0:
             raise ValueError(f"{self.dataset.root}: split {self.train_split!r} draws {self.sampler.draws} samples per "
                              f"epoch, fewer than one batch of {cfg.batch_size} per process")

@@ -96,16 +96,20 @@ def augment_options(kind: str, changes: Mapping[str, Any] | None = None) -> Augm
                     and list(value) == sorted(value)):
                 raise ValueError(f"augment: {key} must be {len(default)} increasing numbers, got {value!r}")
             value = tuple(float(v) for v in value)
-        elif not isinstance(value, type(default)) or isinstance(value, bool) != isinstance(default, bool):
-            if not (isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool)):
-                raise ValueError(f"augment: {key} must be {type(default).__name__}, got {value!r}")
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ValueError(f"augment: {key} must be bool, got {value!r}")
+        else:  # a float: an int will do
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"augment: {key} must be float, got {value!r}")
             value = float(value)
         out[key] = value
     opts = dataclasses.replace(base, **out)
     for key, value in out.items():
-        if key in ("flip",):
+        rule = _RANGES.get("p_" if key.startswith("p_") else key)
+        if rule is None:  # flip: any bool
             continue
-        low, high, above, what = _RANGES["p_" if key.startswith("p_") else key]
+        low, high, above, what = rule
         for v in value if isinstance(value, tuple) else (value,):
             ok = (v > low if above else v >= low) and (high is None or v <= high)  # NaN is never ok
             if not ok:
