@@ -214,3 +214,33 @@ def test_bn_momentum_option() -> None:
     bns = [m for m in default.encoder.modules() if isinstance(m, nn.BatchNorm2d)]
     assert bns and all(m.momentum == 0.1 and m.eps == 1e-3 for m in bns)
     assert all(m.momentum == 0.01 for m in slow.encoder.modules() if isinstance(m, nn.BatchNorm2d))
+
+
+@pytest.mark.parametrize("src_finest, dst_finest", [(4, 2), (8, 2), (2, 4)])
+def test_a_decoder_of_another_finest_stride_starts_from_a_trained_checkpoint(
+        tmp_path: Path, src_finest: int, dst_finest: int) -> None:
+    """``--pretrained best.pt`` into a finer (or coarser) FPN: the levels both have carry over, stride for stride."""
+    src = create_model(ARCH, 2, decoder_width=16, decoder_finest=src_finest)
+    with torch.no_grad():
+        for p in src.parameters():
+            p.uniform_(-1, 1)
+    torch.save({"model": src.state_dict()}, tmp_path / "best.pt")
+    dst = create_model(ARCH, 2, decoder_width=16, decoder_finest=dst_finest)
+    init = {k: v.clone() for k, v in dst.state_dict().items()}
+    skipped = load_pretrained(dst, str(tmp_path / "best.pt"))
+    shift = len(dst.decoder.lateral) - len(src.decoder.lateral)
+    mine, theirs = dst.state_dict(), src.state_dict()
+    for i in range(len(dst.decoder.lateral)):
+        j = i - shift  # the same stride's level in the file
+        for part in ("lateral", "fuse"):
+            keys = [k for k in mine if k.startswith(f"decoder.{part}.{i}.") and "num_batches" not in k]
+            assert keys
+            for k in keys:
+                if 0 <= j < len(src.decoder.lateral):
+                    assert torch.equal(mine[k], theirs[k.replace(f".{part}.{i}.", f".{part}.{j}.")]), k
+                else:  # a level the file does not have stays at its init
+                    assert torch.equal(mine[k], init[k]) and k in skipped, k
+    for k in mine:
+        if k.startswith(("encoder.", "decoder.context", "decoder.gate", "decoder.classifier")):
+            assert torch.equal(mine[k], theirs[k]), k
+    assert dst(torch.randn(1, 3, 64, 64)).shape == (1, 2, 64, 64)

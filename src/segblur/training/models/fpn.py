@@ -13,6 +13,8 @@ An encoder is any module whose ``forward`` returns features finest first (stride
 
 from __future__ import annotations
 
+import re
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -53,6 +55,30 @@ class FPNDecoder(nn.Module):
             y = self.fuse[i](y + self.lateral[i](feats[i]))
         return self.classifier(y)
 
+    def adapt_state(self, state: dict[str, torch.Tensor], prefix: str = "") -> dict[str, torch.Tensor]:
+        """A checkpoint of this decoder reaching another ``finest`` stride, renamed for this one.
+
+        ``lateral.i`` and ``fuse.i`` count from the finest level, so a decoder one level finer numbers the same
+        stride one higher: the levels both have are shifted into place (the extra finer one of this decoder keeps
+        its init, an extra one of the file is dropped), and the classifier, which has the same shape at any
+        stride, carries over. Lets ``--pretrained best.pt`` start a finer decoder from a trained coarser one.
+        """
+        pattern = re.compile(re.escape(prefix) + r"(lateral|fuse)\.(\d+)\.(.*)")
+        theirs = {int(m.group(2)) for k in state if (m := pattern.fullmatch(k)) and m.group(1) == "lateral"}
+        if not theirs:
+            return state
+        shift = len(self.lateral) - (max(theirs) + 1)
+        if shift == 0:
+            return state
+        out: dict[str, torch.Tensor] = {}
+        for key, value in state.items():
+            m = pattern.fullmatch(key)
+            if m is None:
+                out[key] = value
+            elif 0 <= int(m.group(2)) + shift < len(self.lateral):
+                out[f"{prefix}{m.group(1)}.{int(m.group(2)) + shift}.{m.group(3)}"] = value
+        return out
+
 
 class EncoderDecoder(nn.Module):
     """``encoder`` -> ``decoder`` -> logits at the input size, with the hooks the pretrained loader and the
@@ -92,6 +118,11 @@ class EncoderDecoder(nn.Module):
                     if isinstance(m, nn.modules.batchnorm._BatchNorm):
                         m.eval()
         return self
+
+    def adapt_state(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """A full checkpoint's tensors renamed where this model's decoder numbers its levels differently."""
+        adapt = getattr(self.decoder, "adapt_state", None)
+        return state if adapt is None else adapt(state, "decoder.")
 
     def imagenet_key(self, key: str) -> str | None:
         """Where a key of the encoder's ImageNet classifier file goes (None: dropped by the encoder's rule)."""

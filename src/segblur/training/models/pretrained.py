@@ -6,7 +6,8 @@ Three kinds of file are understood (after unwrapping ``{"model": ...}`` / ``{"st
 ``module.`` prefix):
 
 * a full checkpoint of the same architecture (torchvision names, or one of ours): everything whose shape matches is
-  copied; the final per-class layers (``model.head_prefixes``) are skipped when the class count differs;
+  copied; the final per-class layers (``model.head_prefixes``) are skipped when the class count differs; a model
+  with ``adapt_state`` renames the file's keys first (an FPN decoder reaching a finer stride than the file's);
 * an ImageNet classifier (torchvision ``resnet50`` / ``mobilenet_v3_large`` / ``vgg16_bn`` names, lukemelas-style
   EfficientNet-Lite): its keys are mapped into the backbone by ``model.imagenet_key`` (None: dropped by the model's
   rule, e.g. the classification head). With ``input_norm=(mean, std)``, the normalisation the network will be fed,
@@ -119,6 +120,8 @@ def load_pretrained(model: nn.Module, source: str, *, strict_backbone: bool = Tr
     # A full checkpoint has keys of this model outside the backbone; an ImageNet classifier has none.
     full = any(k in own and not (prefix and k.startswith(prefix)) and not k.startswith(heads) for k in state)
     full = full or not hasattr(model, "imagenet_key")
+    if full and hasattr(model, "adapt_state"):
+        state = model.adapt_state(state)
     if not full:
         mapped: dict[str, torch.Tensor] = {}
         for key, value in state.items():
