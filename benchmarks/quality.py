@@ -9,7 +9,9 @@ inside the box around the dancer (her mask's bounding box grown by 10 %: the aud
 and people-hd ``test`` against TEACHER labels (``segblur label``, in ``--labels``/people-hd/masks; 255 ignored),
 which says how close a model comes to the teachers, not to the truth. See segblur.data.person for the split
 rules. A prediction is probability >= 0.5 at the mask's resolution. For segblur two rows: the mask the Pipeline
-uses (guided-filter refinement, the default) and plain bilinear upsampling of the network output.
+uses (guided-filter refinement, the default) and plain bilinear upsampling of the network output. The last two
+columns split what each model loses (1 - IoU) into errors within 1 % of the diagonal of the true outline and
+errors farther away (``PersonScore.edge_loss``, ``far_loss``): a matter of the outline or of recognition.
 """
 
 from __future__ import annotations
@@ -63,8 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"quality: {teacher}: no teacher labels, people-hd left out", file=sys.stderr)
     results: dict[str, dict[str, dict]] = {}
-    print("| model | set | images | person IoU | mean image IoU | pixel acc. |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("| model | set | images | person IoU | mean image IoU | pixel acc. | IoU lost at the edge | away from it |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for name, fn in predictors.items():
         results[name] = {}
         for label, items, how in sets:
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             s = evaluate_person(fn, items, **how)
             results[name][label] = s.as_dict() | {"seconds": round(time.perf_counter() - t, 1)}
             print(f"| {name} | {label} | {s.images} | {s.iou:.4f} | {s.mean_image_iou:.4f} "
-                  f"| {s.pixel_accuracy:.4f} |", flush=True)
+                  f"| {s.pixel_accuracy:.4f} | {s.edge_loss:.4f} | {s.far_loss:.4f} |", flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

@@ -312,3 +312,29 @@ def test_person_fast_on_real_photos_and_on_classes_that_do_not_fit(tmp_path: Pat
         with pytest.raises(EvaluationError):
             evaluate_segmenter(seg.predict_classes, open_dataset(f"lfw:{lfw}"), model_classes=seg.classes)
 
+
+
+def test_evaluate_person_splits_the_loss_into_edge_and_far_errors(tmp_path: Path) -> None:
+    """A one-pixel shift of the outline is an edge error; a kept blob away from the person is a far one."""
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    cv2.imwrite(str(tmp_path / "images" / "a.png"), np.zeros((100, 100, 3), np.uint8))
+    truth = np.zeros((100, 100), np.uint8)
+    truth[30:70, 30:70] = 255
+    cv2.imwrite(str(tmp_path / "masks" / "a.png"), truth)
+    items = [("a", tmp_path / "images" / "a.png", tmp_path / "masks" / "a.png")]
+
+    def shifted_with_blob(img: np.ndarray) -> np.ndarray:
+        m = np.zeros(img.shape[:2], bool)
+        m[30:70, 31:71] = True  # 40 missed on the left edge, 40 extra on the right
+        m[0:5, 0:10] = True  # 50 pixels far from the outline (the band is 1 % of 141 px: 1.4 px)
+        return m
+
+    s = evaluate_person(shifted_with_blob, items)
+    union = 40 * 41 + 50
+    assert s.iou == pytest.approx(39 * 40 / union)
+    assert s.edge_loss == pytest.approx(80 / union) and s.far_loss == pytest.approx(50 / union)
+    assert s.edge_loss + s.far_loss == pytest.approx(1 - s.iou)
+    assert set(s.as_dict()) >= {"edge_loss", "far_loss"}
+    perfect = evaluate_person(lambda img: cv2.imread(str(tmp_path / "masks" / "a.png"), 0) > 127, items)
+    assert perfect.edge_loss == 0 and perfect.far_loss == 0
