@@ -15,7 +15,13 @@ from conftest import segblur_metadata, split_image  # noqa: E402
 from segblur import Segmenter  # noqa: E402
 from segblur.runtime.model import ModelError  # noqa: E402
 from segblur.training.checkpoint import save  # noqa: E402
-from segblur.training.export import ExportError, export_model, export_onnx, model_from_checkpoint  # noqa: E402
+from segblur.training.export import (  # noqa: E402
+    ExportError,
+    export_model,
+    export_onnx,
+    model_from_checkpoint,
+    training_summary,
+)
 from segblur.training.models import create_model  # noqa: E402
 
 
@@ -261,3 +267,13 @@ def test_a_fixed_size_graph_cannot_claim_resize_keep(tmp_path: Path) -> None:
     onnx.save(proto, str(tmp_path / "liar.onnx"))
     with pytest.raises(ModelError, match="needs a free height and width"):
         Segmenter(tmp_path / "liar.onnx")
+
+
+def test_a_distilled_models_metadata_names_its_teacher() -> None:
+    """The teacher by file name (its local folder says nothing elsewhere) and its weight; none without one."""
+    ck = {"epoch": 3, "config": {"lr": 3e-4, "teacher": "selfie=/home/x/.cache/teachers/selfie.tflite",
+                                 "teacher_weight": 0.5}}
+    summary = training_summary(ck)
+    assert summary["teacher"] == "selfie.tflite" and summary["teacher_weight"] == 0.5 and summary["epochs"] == 4
+    assert training_summary({"epoch": 0, "config": {"teacher": "person-lite"}})["teacher"] == "person-lite"
+    assert "teacher" not in training_summary({"epoch": 0, "config": {"lr": 1e-3, "teacher": None}})

@@ -254,6 +254,9 @@ def training_summary(ck: dict) -> dict:
     for key in ("optimizer", "schedule", "lr", "batch_size", "image_size", "resize", "seed", "arch_kwargs"):
         if key in cfg:
             out[key] = cfg[key]
+    if cfg.get("teacher"):  # distilled: which teacher, by file name (a local path says nothing elsewhere)
+        out["teacher"] = Path(cfg["teacher"].partition("=")[2] or cfg["teacher"]).name
+        out["teacher_weight"] = cfg.get("teacher_weight")
     val = ck.get("val")
     if val:
         if cfg.get("val_split"):
