@@ -2,7 +2,7 @@
 
 Floors a little under what each shipped person model measured (BENCHMARKS.md), so a regression of the smoothing or
 the subject focus fails loudly: person-fast IoU 0.690, temporal error 25.4 with the defaults (0.563 and 39.2 frame by
-frame); the default person-lite 0.600 and 26.5 (0.596 and 33.9 frame by frame: it also finds the unlabelled
+frame); the default person-lite 0.635 and 25.7 (0.633 and 33.0 frame by frame: it also finds the unlabelled
 spectators around the dancer, so following her gains little, but the defaults must never lower the IoU).
 """
 
