@@ -87,16 +87,21 @@ def test_evaluate_person_scores(tmp_path: Path) -> None:
     assert nothing.iou == 0.0
 
 
+def one_photo(root: Path, truth: np.ndarray) -> list[tuple[str, Path, Path]]:
+    """A one-photo person set under ``root``: a black image the size of ``truth``, and ``truth`` as its mask."""
+    (root / "images").mkdir()
+    (root / "masks").mkdir()
+    cv2.imwrite(str(root / "images" / "a.png"), np.zeros((*truth.shape, 3), np.uint8))
+    cv2.imwrite(str(root / "masks" / "a.png"), truth)
+    return [("a", root / "images" / "a.png", root / "masks" / "a.png")]
+
+
 def test_evaluate_person_teacher_masks_skip_ignored_pixels(tmp_path: Path) -> None:
     """Teacher labels are 0/1/255: 255 is left out of every count, 1 is person (not read as black and white)."""
-    (tmp_path / "images").mkdir()
-    (tmp_path / "masks").mkdir()
-    cv2.imwrite(str(tmp_path / "images" / "a.png"), np.zeros((4, 10, 3), np.uint8))
     truth = np.zeros((4, 10), np.uint8)
     truth[:, :4] = 1
     truth[:, 4:6] = 255  # uncertain: whatever the model says there does not count
-    cv2.imwrite(str(tmp_path / "masks" / "a.png"), truth)
-    items = [("a", tmp_path / "images" / "a.png", tmp_path / "masks" / "a.png")]
+    items = one_photo(tmp_path, truth)
 
     def person_left(img: np.ndarray) -> np.ndarray:
         m = np.zeros(img.shape[:2], bool)
@@ -111,13 +116,9 @@ def test_evaluate_person_teacher_masks_skip_ignored_pixels(tmp_path: Path) -> No
 
 def test_evaluate_person_region_scores_around_the_subject(tmp_path: Path) -> None:
     """With region only the box around the labelled person counts: a second, unlabelled person far away does not."""
-    (tmp_path / "images").mkdir()
-    (tmp_path / "masks").mkdir()
-    cv2.imwrite(str(tmp_path / "images" / "a.png"), np.zeros((40, 100, 3), np.uint8))
     truth = np.zeros((40, 100), np.uint8)
     truth[10:30, 10:30] = 255
-    cv2.imwrite(str(tmp_path / "masks" / "a.png"), truth)
-    items = [("a", tmp_path / "images" / "a.png", tmp_path / "masks" / "a.png")]
+    items = one_photo(tmp_path, truth)
 
     def two_people(img: np.ndarray) -> np.ndarray:
         m = np.zeros(img.shape[:2], bool)
@@ -313,16 +314,11 @@ def test_person_fast_on_real_photos_and_on_classes_that_do_not_fit(tmp_path: Pat
             evaluate_segmenter(seg.predict_classes, open_dataset(f"lfw:{lfw}"), model_classes=seg.classes)
 
 
-
 def test_evaluate_person_splits_the_loss_into_edge_and_far_errors(tmp_path: Path) -> None:
     """A one-pixel shift of the outline is an edge error; a kept blob away from the person is a far one."""
-    (tmp_path / "images").mkdir()
-    (tmp_path / "masks").mkdir()
-    cv2.imwrite(str(tmp_path / "images" / "a.png"), np.zeros((100, 100, 3), np.uint8))
     truth = np.zeros((100, 100), np.uint8)
     truth[30:70, 30:70] = 255
-    cv2.imwrite(str(tmp_path / "masks" / "a.png"), truth)
-    items = [("a", tmp_path / "images" / "a.png", tmp_path / "masks" / "a.png")]
+    items = one_photo(tmp_path, truth)
 
     def shifted_with_blob(img: np.ndarray) -> np.ndarray:
         m = np.zeros(img.shape[:2], bool)
@@ -336,5 +332,5 @@ def test_evaluate_person_splits_the_loss_into_edge_and_far_errors(tmp_path: Path
     assert s.edge_loss == pytest.approx(80 / union) and s.far_loss == pytest.approx(50 / union)
     assert s.edge_loss + s.far_loss == pytest.approx(1 - s.iou)
     assert set(s.as_dict()) >= {"edge_loss", "far_loss"}
-    perfect = evaluate_person(lambda img: cv2.imread(str(tmp_path / "masks" / "a.png"), 0) > 127, items)
+    perfect = evaluate_person(lambda img: truth > 127, items)
     assert perfect.edge_loss == 0 and perfect.far_loss == 0
