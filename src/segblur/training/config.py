@@ -178,10 +178,13 @@ def load_recipe(path: str | Path) -> dict[str, Any]:
         loaded["data"] = resolve_spec(loaded["data"], path.parent)
     if isinstance(loaded.get("backgrounds"), str):
         loaded["backgrounds"] = join_path(path.parent, loaded["backgrounds"])
-    teacher = loaded.get("teacher")
-    if isinstance(teacher, str) and Path(teacher.partition("=")[2] or teacher).suffix.lower() in (".tflite", ".onnx"):
-        kind, sep, model = teacher.rpartition("=")
-        loaded["teacher"] = f"{kind}{sep}{join_path(path.parent, model)}"
+    if isinstance(loaded.get("teacher"), str):
+        from .teachers import split_spec  # the runtime's imports: only for a recipe that names a teacher
+
+        kind, model = split_spec(loaded["teacher"])
+        if Path(model).suffix.lower() in (".tflite", ".onnx"):  # a file, not a built-in model's name
+            model = join_path(path.parent, model)
+            loaded["teacher"] = model if kind is None else f"{kind}={model}"
     return loaded
 
 

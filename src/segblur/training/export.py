@@ -255,7 +255,9 @@ def training_summary(ck: dict) -> dict:
         if key in cfg:
             out[key] = cfg[key]
     if cfg.get("teacher"):  # distilled: which teacher, by file name (a local path says nothing elsewhere)
-        out["teacher"] = Path(cfg["teacher"].partition("=")[2] or cfg["teacher"]).name
+        from .teachers import split_spec
+
+        out["teacher"] = Path(split_spec(cfg["teacher"])[1]).name
         out["teacher_weight"] = cfg.get("teacher_weight")
     val = ck.get("val")
     if val:

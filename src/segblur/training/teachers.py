@@ -137,12 +137,16 @@ def guess_kind(model: str) -> str:
     return "onnx"
 
 
+def split_spec(spec: str) -> tuple[str | None, str]:
+    """A teacher spec ``KIND=MODEL`` or ``MODEL`` -> (kind, model); the kind is None when not given."""
+    kind, sep, model = spec.partition("=")
+    return (kind, model) if sep else (None, spec)
+
+
 def open_teacher(spec: str, threads: int | None = None) -> Teacher:
     """``KIND=MODEL`` (kind: pose, selfie or onnx) or just ``MODEL`` (kind guessed from the name) -> a Teacher."""
-    kind, sep, model = spec.partition("=")
-    if not sep:
-        kind, model = guess_kind(spec), spec
-    kind = kind.strip().lower()
+    kind, model = split_spec(spec)
+    kind = (guess_kind(model) if kind is None else kind).strip().lower()
     if kind not in KINDS or not model:
         raise TeacherError(f"teacher {spec!r}: expected KIND=MODEL with KIND one of {', '.join(KINDS)}, or a model")
     if kind == "onnx":
