@@ -244,3 +244,55 @@ def test_a_decoder_of_another_finest_stride_starts_from_a_trained_checkpoint(
         if k.startswith(("encoder.", "decoder.context", "decoder.gate", "decoder.classifier")):
             assert torch.equal(mine[k], theirs[k]), k
     assert dst(torch.randn(1, 3, 64, 64)).shape == (1, 2, 64, 64)
+
+
+def test_a_deeper_variant_starts_from_a_shallower_checkpoint_as_the_same_function(tmp_path: Path) -> None:
+    """lite0's ``best.pt`` into lite1 (same widths, one more block in stages 2-5): the trained blocks keep their
+    place in each stage, the new ones start as the identity, so the grown network's output is the file's."""
+    src = create_model(ARCH, 2, decoder_width=16)
+    with torch.no_grad():
+        for p in src.parameters():
+            p.uniform_(-0.5, 0.5)
+        for m in src.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+    torch.save({"model": src.state_dict()}, tmp_path / "best.pt")
+    dst = create_model(ARCH, 2, decoder_width=16, variant="lite1")
+    assert dst.encoder.num_blocks == src.encoder.num_blocks + 4
+    assert load_pretrained(dst, str(tmp_path / "best.pt")) == []
+    src.eval()
+    dst.eval()
+    x = torch.randn(2, 3, 64, 96)
+    with torch.no_grad():
+        assert torch.allclose(dst(x), src(x), atol=1e-6)
+    mine, theirs = dst.state_dict(), src.state_dict()
+    new_blocks = {e - 1 for e in dst.encoder.stage_ends[1:]}  # the last block of stages 2-5
+    assert new_blocks == {3, 6, 10, 14}
+    shift = 0
+    for i in range(dst.encoder.num_blocks):
+        if i in new_blocks:
+            shift += 1
+            gate = f"encoder._blocks.{i}._bn2."
+            assert not mine[gate + "weight"].any() and not mine[gate + "bias"].any()
+            continue
+        for k in (k for k in theirs if k.startswith(f"encoder._blocks.{i - shift}.")):
+            assert torch.equal(mine[k.replace(f"_blocks.{i - shift}.", f"_blocks.{i}.")], theirs[k]), k
+    # It trains: the new blocks' scale gets a gradient.
+    dst.train()
+    dst(x).sum().backward()
+    assert dst.encoder._blocks[3]._bn2.weight.grad.abs().sum() > 0
+
+
+def test_a_deeper_checkpoint_does_not_load_into_a_shallower_variant(tmp_path: Path) -> None:
+    """A file with more blocks than the model (here lite0 with a fifth block in its last stage): one clear error
+    naming the file, not a silent load of the blocks that happen to fit."""
+    state = create_model(ARCH, 2, decoder_width=16).state_dict()
+    state.update({k.replace("_blocks.10.", "_blocks.11."): v.clone() for k, v in state.items() if "_blocks.10." in k})
+    torch.save({"model": state}, tmp_path / "deep.pt")
+    with pytest.raises(ValueError, match=r"deep\.pt: backbone tensors .*_blocks\.11\..*deeper variant"):
+        load_pretrained(create_model(ARCH, 2, decoder_width=16), str(tmp_path / "deep.pt"))
+    lite1 = create_model(ARCH, 2, decoder_width=16, variant="lite1").state_dict()
+    torch.save({"model": lite1}, tmp_path / "lite1.pt")
+    with pytest.raises(ValueError, match=r"lite1\.pt: "):  # stages one block off: a kernel shape differs first
+        load_pretrained(create_model(ARCH, 2, decoder_width=16), str(tmp_path / "lite1.pt"))

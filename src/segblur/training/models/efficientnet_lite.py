@@ -74,6 +74,12 @@ def stage_plan(variant: str) -> list[tuple[int, int, int, int, int, int]]:
     return plan
 
 
+def _block_channels(parts: dict[str, torch.Tensor]) -> tuple[int, int]:
+    """(input, output) channels of an MBConv block from its tensors (``_expand_conv`` is absent at expansion 1)."""
+    first = parts.get("_expand_conv.weight", parts["_depthwise_conv.weight"])
+    return first.shape[1] if "_expand_conv.weight" in parts else first.shape[0], parts["_project_conv.weight"].shape[0]
+
+
 def _bn(channels: int) -> nn.BatchNorm2d:
     return nn.BatchNorm2d(channels, eps=BN_EPS, momentum=BN_MOMENTUM)
 
@@ -160,6 +166,44 @@ class EfficientNetLite(nn.Module):
         if m and int(m.group(1)) >= self.num_blocks and self.output_stride < 32:
             return None
         return key
+
+    def adapt_state(self, state: dict[str, torch.Tensor], prefix: str = "") -> dict[str, torch.Tensor]:
+        """A trained checkpoint of a shallower variant of the same width (lite0 into lite1), grown into this one.
+
+        Stage by stage, the file's blocks keep their place from the stage's first block on; each block this
+        encoder has beyond them (a stride-1 residual block) keeps its init with the last batch norm's scale and
+        shift at zero, so it starts as the identity and the deeper network computes exactly what the file's did
+        (the zero-init residual of Goyal et al. 2017; Net2Net's deepening). Training then grows those blocks.
+        Files with the same block count, or ones this rule cannot place, are returned unchanged.
+        """
+        pattern = re.compile(re.escape(prefix) + r"_blocks\.(\d+)\.(.*)")
+        blocks: dict[int, dict[str, torch.Tensor]] = {}
+        for key, value in state.items():
+            if (m := pattern.fullmatch(key)) is not None:
+                blocks.setdefault(int(m.group(1)), {})[m.group(2)] = value
+        if len(blocks) in (0, self.num_blocks) or sorted(blocks) != list(range(len(blocks))):
+            return state
+        starts = [0, *self.stage_ends[:-1]]
+        theirs = [i for i in sorted(blocks) if _block_channels(blocks[i])[0] != _block_channels(blocks[i])[1]]
+        if len(theirs) != len(starts) or theirs[0] != 0:
+            return state
+        counts = [b - a for a, b in zip(theirs, [*theirs[1:], len(blocks)])]
+        mine_counts = [b - a for a, b in zip(starts, self.stage_ends)]
+        if any(n > mine for n, mine in zip(counts, mine_counts)):
+            return state
+        own = self.state_dict()
+        out = {k: v for k, v in state.items() if pattern.fullmatch(k) is None}
+        for start, first, n, mine in zip(starts, theirs, counts, mine_counts):
+            for j in range(mine):
+                if j < n:
+                    parts = blocks[first + j]
+                else:
+                    parts = {k.split(".", 2)[2]: v.clone() for k, v in own.items()
+                             if k.startswith(f"_blocks.{start + j}.")}
+                    parts["_bn2.weight"].zero_()
+                    parts["_bn2.bias"].zero_()
+                out.update({f"{prefix}_blocks.{start + j}.{name}": v for name, v in parts.items()})
+        return out
 
     def fold_input_norm(self, state: dict[str, torch.Tensor], prefix: str, mean: tuple[float, ...],
                         std: tuple[float, ...]) -> dict[str, torch.Tensor]:

@@ -120,9 +120,12 @@ class EncoderDecoder(nn.Module):
         return self
 
     def adapt_state(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """A full checkpoint's tensors renamed where this model's decoder numbers its levels differently."""
-        adapt = getattr(self.decoder, "adapt_state", None)
-        return state if adapt is None else adapt(state, "decoder.")
+        """A full checkpoint's tensors renamed where this model's encoder (a deeper variant) or decoder (another
+        finest stride) numbers its blocks or levels differently."""
+        for part, prefix in ((self.encoder, self.backbone_prefix), (self.decoder, "decoder.")):
+            adapt = getattr(part, "adapt_state", None)
+            state = state if adapt is None else adapt(state, prefix)
+        return state
 
     def imagenet_key(self, key: str) -> str | None:
         """Where a key of the encoder's ImageNet classifier file goes (None: dropped by the encoder's rule)."""

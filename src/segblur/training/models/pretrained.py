@@ -7,7 +7,8 @@ Three kinds of file are understood (after unwrapping ``{"model": ...}`` / ``{"st
 
 * a full checkpoint of the same architecture (torchvision names, or one of ours): everything whose shape matches is
   copied; the final per-class layers (``model.head_prefixes``) are skipped when the class count differs; a model
-  with ``adapt_state`` renames the file's keys first (an FPN decoder reaching a finer stride than the file's);
+  with ``adapt_state`` renames the file's keys first (an FPN decoder reaching a finer stride than the file's, an
+  EfficientNet-Lite grown from a shallower variant's checkpoint); backbone tensors left over are an error;
 * an ImageNet classifier (torchvision ``resnet50`` / ``mobilenet_v3_large`` / ``vgg16_bn`` names, lukemelas-style
   EfficientNet-Lite): its keys are mapped into the backbone by ``model.imagenet_key`` (None: dropped by the model's
   rule, e.g. the classification head). With ``input_norm=(mean, std)``, the normalisation the network will be fed,
@@ -156,8 +157,12 @@ def load_pretrained(model: nn.Module, source: str, *, strict_backbone: bool = Tr
         loaded[key] = theirs.to(mine.dtype)
     if not full and not any(_is_backbone(k, model) for k in loaded):
         raise ValueError(f"{source}: no key matches this model's backbone")
-    model.load_state_dict(loaded, strict=False)
     unused = sorted(set(state) - set(loaded) - set(own))
+    extra = [k for k in unused if prefix and k.startswith(prefix)]
+    if full and strict_backbone and extra:  # a deeper variant's file: its blocks would land in the wrong places
+        raise ValueError(f"{source}: backbone tensors this model has no place for, e.g. {extra[0]!r} "
+                         "(is it a checkpoint of a deeper variant?)")
+    model.load_state_dict(loaded, strict=False)
     log.info("pretrained %s: loaded %d tensors, kept %d at init%s", source, len(loaded), len(skipped),
              f" ({', '.join(skipped)})" if skipped else "")
     if unused:
