@@ -69,6 +69,8 @@ def add_run_options(p: argparse.ArgumentParser, tune: bool = False) -> None:
                    ".tflite teachers need the bench extra)")
     p.add_argument("--teacher-weight", type=finite, help="weight of the teacher's term beside the labels' "
                    "cross-entropy (default 0.5)")
+    p.add_argument("--ema", type=finite, metavar="DECAY", help="validate, save and export a moving average of the "
+                   "weights with this decay per step, e.g. 0.998 (default 0: off)")
     p.add_argument("--train-split", help="split to train on (default: the dataset's train split)")
     p.add_argument("--val-split", help="split to validate on (default: the dataset's val split)")
     p.add_argument("--monitor", metavar="SCORE", help="validation score for best.pt, the schedule and early stopping: "

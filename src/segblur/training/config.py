@@ -55,6 +55,7 @@ class TrainConfig:
     pretrained: str | None = None
     teacher: str | None = None  # distillation: KIND=MODEL or a model; its probabilities a second target
     teacher_weight: float = 0.5  # weight of the KL divergence from the teacher beside the labels' cross-entropy
+    ema: float = 0.0  # decay per step of the weight average that is validated, saved and exported (0 = off)
     train_split: str | None = None
     val_split: str | None = None
     monitor: str = "mean_iou"
@@ -95,6 +96,7 @@ class TrainConfig:
             (self.early_stop >= 0, "early stop patience must be >= 0 (0 = off)"),
             (self.teacher_weight >= 0 and math.isfinite(self.teacher_weight),
              f"teacher weight must be >= 0, got {self.teacher_weight}"),
+            (0 <= self.ema < 1, f"ema decay must be in [0, 1) (0 = off), got {self.ema}"),
             (self.monitor in MONITORS or (self.monitor.startswith("iou_") and len(self.monitor) > 4),
              f"monitor must be one of {', '.join(MONITORS)} or iou_<class>, got {self.monitor!r}"),
         ]
@@ -133,7 +135,7 @@ _TYPE_CHECKS = {"int": lambda v: isinstance(v, int) and not isinstance(v, bool),
 EXACTNESS_FIELDS = ("data", "arch", "arch_kwargs", "augment", "batch_size", "image_size", "resize", "lr",
                     "weight_decay", "optimizer", "schedule", "warmup", "momentum", "plateau_patience",
                     "plateau_factor", "min_lr", "seed", "train_split", "val_split", "backgrounds", "mean", "std",
-                    "steps_per_epoch", "val_limit", "monitor", "pretrained", "teacher", "teacher_weight")
+                    "steps_per_epoch", "val_limit", "monitor", "pretrained", "teacher", "teacher_weight", "ema")
 
 
 def monitor_score(metrics: Mapping[str, Any], monitor: str) -> float:

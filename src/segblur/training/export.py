@@ -254,6 +254,8 @@ def training_summary(ck: dict) -> dict:
     for key in ("optimizer", "schedule", "lr", "batch_size", "image_size", "resize", "seed", "arch_kwargs"):
         if key in cfg:
             out[key] = cfg[key]
+    if cfg.get("ema"):  # the weights are a moving average with this decay per step
+        out["ema"] = cfg["ema"]
     if cfg.get("teacher"):  # distilled: which teacher, by file name (a local path says nothing elsewhere)
         from .teachers import split_spec
 

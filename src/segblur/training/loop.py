@@ -4,7 +4,8 @@ Cross-entropy with the dataset's ignore index; Adam or SGD with ReduceLROnPlatea
 score, a poly schedule or one-cycle cosine (:mod:`.schedules`); mixed precision and channels-last
 on CUDA; a checkpoint after every epoch written atomically (``last.pt``, ``best.pt``), from which
 ``resume`` continues exactly (weights, optimiser, scheduler, epoch, RNG: the samples drawn and the
-augmentation are functions of seed and epoch, :mod:`.sampling`); early stopping; data-parallel training
+augmentation are functions of seed and epoch, :mod:`.sampling`); an optional moving average of the weights
+(``ema``, :mod:`.ema`) that is validated, saved and exported; early stopping; data-parallel training
 with DDP when launched by ``torchrun`` (gloo on CPU, NCCL on GPUs). Validation scores the ORIGINAL-size
 masks: predictions are upsampled to each mask, as the runtime does.
 """
@@ -41,6 +42,7 @@ from .config import TrainConfig, monitor_score
 from .data.presets import augment_options
 from .data.segmentation import SegTorchDataset, eval_collate
 from .distributed import init_distributed, pick_device
+from .ema import WeightAverage
 from .models import create_model
 from .sampling import EpochSampler, ShapeBatches, sampling_groups
 from .schedules import PER_BATCH, make_scheduler, schedule_length
@@ -160,6 +162,8 @@ class Trainer:
             model = model.to(memory_format=torch.channels_last)
         self.model = model
         self.net: nn.Module = model
+        self.average = WeightAverage(model, cfg.ema) if cfg.ema else None
+        self.eval_model: nn.Module = self.average.module if self.average else model
         if self.dist.world > 1:
             self.net = nn.parallel.DistributedDataParallel(
                 model, device_ids=[self.device.index] if self.cuda else None)
@@ -186,7 +190,11 @@ class Trainer:
 
     # -- checkpoints ------------------------------------------------------------------------------------------
     def _state(self, epoch: int, best: float, bad_epochs: int, val: dict, history: list) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
+        # "model" is what was validated (the average, with ema): export, --pretrained and predict read it;
+        # "train_model" holds the raw weights training continues from.
+        average = {} if self.average is None else {"train_model": self.model.state_dict(),
+                                                    "ema_updates": self.average.updates}
+        return {"model": self.eval_model.state_dict(), **average, "optimizer": self.opt.state_dict(),
                 "scheduler": self.sched.state_dict(), "scaler": self.scaler.state_dict(), "epoch": epoch,
                 "best": best, "bad_epochs": bad_epochs, "val": val, "best_val": self.best_val, "history": history,
                 "config": self.run_config(),
@@ -206,7 +214,9 @@ class Trainer:
             raise ValueError(f"{self.out / 'last.pt'}: cannot resume, its {self.cfg.schedule} schedule was laid out "
                              f"for {saved} steps and this run has {mine} (keep --epochs and --steps-per-epoch; or "
                              f"start a new run from its weights with --pretrained)")
-        self.model.load_state_dict(ck["model"])
+        self.model.load_state_dict(ck.get("train_model", ck["model"]))
+        if self.average is not None:  # a run that had no average starts one from its weights
+            self.average.load_state_dict(ck["model"], ck.get("ema_updates", 0))
         self.opt.load_state_dict(ck["optimizer"])
         self.sched.load_state_dict(ck["scheduler"])
         if ck.get("scaler"):
@@ -254,6 +264,8 @@ class Trainer:
             self.scaler.update()
             if self.cfg.schedule in PER_BATCH:
                 self.sched.step()
+            if self.average is not None:
+                self.average.update(self.model)
             total += loss.detach().double().cpu() * len(x)
             count += len(x)
             progress.extra = f"epoch {epoch + 1}/{self.cfg.epochs} loss {float(total) / count:.4f}"
@@ -266,7 +278,8 @@ class Trainer:
 
     @torch.no_grad()
     def validate(self, epoch: int) -> tuple[dict, list]:
-        """Confusion-matrix metrics on the validation split at the masks' original size (all ranks combined)."""
+        """Confusion-matrix metrics on the validation split at the masks' original size (all ranks combined), of the
+        weight average when there is one."""
         self.net.eval()
         cm = ConfusionMatrix(len(self.classes), self.dataset.ignore_index)
         examples = []
@@ -276,7 +289,7 @@ class Trainer:
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
                                 enabled=self.amp_dtype is not None):
-                logits = self.model(x)
+                logits = self.eval_model(x)
             for i, mask in enumerate(masks):
                 up = F.interpolate(logits[i:i + 1].float(), size=mask.shape[-2:], mode="bilinear",
                                    align_corners=False)
