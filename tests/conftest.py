@@ -323,3 +323,16 @@ def make_sequence_folder(root: Path, n: int = 8) -> Path:
         cv2.imwrite(str(root / "images" / f"f-{i:03d}.jpg"), img[..., ::-1])
         cv2.imwrite(str(root / "masks" / f"f-{i:03d}.png"), m.astype(np.uint8) * 255)
     return root
+
+
+class RunStoppedError(Exception):
+    """A training run stopped after an epoch's checkpoint, as by Ctrl-C or the end of a sitting."""
+
+
+def stop_after(epoch: int) -> Callable[[int, dict], None]:
+    """A Trainer ``on_epoch`` hook that raises RunStoppedError once ``epoch`` (1-based) is checkpointed."""
+    def on_epoch(e: int, metrics: dict) -> None:
+        if e + 1 == epoch:
+            raise RunStoppedError
+
+    return on_epoch

@@ -9,7 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import torch.nn as nn  # noqa: E402
-from conftest import make_folder_dataset  # noqa: E402
+from conftest import RunStoppedError, make_folder_dataset, stop_after  # noqa: E402
 
 from segblur.training.checkpoint import load  # noqa: E402
 from segblur.training.config import TrainConfig, layered_config  # noqa: E402
@@ -75,8 +75,8 @@ def test_a_run_validates_saves_and_resumes_the_average(folder: Path, tmp_path: P
     assert trainer.validate(0)[0]["mean_iou"] != pytest.approx(best["val"]["mean_iou"])
     assert training_summary(best)["ema"] == 0.8
     # Stopped after epoch 2 and resumed: the same raw weights and the same average, bit for bit.
-    with pytest.raises(_StoppedError):
-        Trainer(cfg(folder, tmp_path / "split"), quiet=True, on_epoch=_stop_after(2)).fit()
+    with pytest.raises(RunStoppedError):
+        Trainer(cfg(folder, tmp_path / "split"), quiet=True, on_epoch=stop_after(2)).fit()
     Trainer(cfg(folder, tmp_path / "split"), resume=True, quiet=True).fit()
     a, b = load(tmp_path / "straight" / "last.pt"), load(tmp_path / "split" / "last.pt")
     assert a["ema_updates"] == b["ema_updates"]
@@ -102,14 +102,3 @@ def test_ema_is_a_setting_that_a_resume_compares(folder: Path, tmp_path: Path) -
     with pytest.raises(ValueError, match="ema decay"):
         cfg(folder, tmp_path / "x", ema=1.0).validate()
 
-
-class _StoppedError(Exception):
-    """A run stopped after an epoch's checkpoint."""
-
-
-def _stop_after(epoch: int):
-    def on_epoch(e: int, metrics: dict) -> None:
-        if e + 1 == epoch:
-            raise _StoppedError
-
-    return on_epoch

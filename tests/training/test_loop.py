@@ -17,7 +17,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from conftest import make_folder_dataset  # noqa: E402
+from conftest import RunStoppedError, make_folder_dataset, stop_after  # noqa: E402
 
 from segblur.training.checkpoint import load  # noqa: E402
 from segblur.training.config import TrainConfig  # noqa: E402
@@ -92,18 +92,6 @@ def test_sgd_poly_schedule_decays_to_zero(folder: Path, tmp_path: Path) -> None:
     rows = read_log(tmp_path / "p" / "log.csv")
     lrs = [float(r["lr"]) for r in rows]
     assert lrs[0] < 0.05 and lrs[-1] == pytest.approx(0.0, abs=1e-9)
-
-
-class RunStoppedError(Exception):
-    """A run stopped after an epoch's checkpoint, as by Ctrl-C or the end of a sitting."""
-
-
-def stop_after(epoch: int):
-    def on_epoch(e: int, metrics: dict) -> None:
-        if e + 1 == epoch:
-            raise RunStoppedError
-
-    return on_epoch
 
 
 def test_cosine_resume_is_exact_bit_for_bit(folder: Path, tmp_path: Path) -> None:
