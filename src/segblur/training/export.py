@@ -249,7 +249,8 @@ def export_checkpoint(ckpt_path: str | Path, output: str | Path, *, name: str | 
 
 def training_summary(ck: dict) -> dict:
     """Epochs and the checkpoint's own validation scores (when it has them), for the metadata."""
-    out: dict[str, Any] = {"epochs": ck.get("epoch", -1) + 1}
+    # A soup has no epochs of its own: its members' are in their checkpoints.
+    out: dict[str, Any] = {} if ck.get("soup") else {"epochs": ck.get("epoch", -1) + 1}
     cfg = ck.get("config", {})
     for key in ("optimizer", "schedule", "lr", "batch_size", "image_size", "resize", "seed", "arch_kwargs"):
         if key in cfg:
@@ -261,6 +262,8 @@ def training_summary(ck: dict) -> dict:
 
         out["teacher"] = Path(split_spec(cfg["teacher"])[1]).name
         out["teacher_weight"] = cfg.get("teacher_weight")
+    if ck.get("soup"):  # the average of these checkpoints (segblur soup), by file path as given
+        out["soup"] = [str(p) for p in ck["soup"]]
     val = ck.get("val")
     if val:
         if cfg.get("val_split"):

@@ -93,6 +93,11 @@ class Trainer:
         self.out = Path(config.out)
 
     # -- set-up -----------------------------------------------------------------------------------------------
+    def build(self) -> None:
+        """Data, network, optimiser and schedule, without training: :meth:`fit` calls it, and so does anything that
+        only validates weights with this run's data (:func:`~segblur.training.soup.make_soup`)."""
+        self._build()
+
     def _build(self) -> None:
         cfg = self.cfg
         if cfg.threads:
