@@ -116,6 +116,19 @@ def test_cli_bad_setting_types_and_arch_options_are_one_line(folder: Path, tmp_p
                  "--out", str(tmp_path / "r2"), "-q", "--no-tensorboard"]) == 2
     err = capsys.readouterr().err
     assert "depth" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert main(["train", "--data", f"folder:{folder}", "--arch", "unet", "--augment", "paste_scale=big",
+                 "--out", str(tmp_path / "r3"), "-q", "--no-tensorboard"]) == 2
+    err = capsys.readouterr().err
+    assert "paste_scale" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_augment_options_reach_the_run(folder: Path, tmp_path: Path, capsys) -> None:
+    run = tmp_path / "run"
+    assert main(["train", "--data", f"folder:{folder}", "--arch", "unet", "--arch-option", "width=4",
+                 "--augment", "scale=[0.8,1.2]", "--augment", "flip=false", "--image-size", "32",
+                 "--batch-size", "3", "--epochs", "1", "--threads", "1", "--out", str(run), "-q",
+                 "--no-tensorboard"]) == 0
+    assert load(run / "last.pt")["config"]["augment"] == {"scale": [0.8, 1.2], "flip": False}
 
 
 def test_export_stores_an_evaluate_report_as_a_summary(folder: Path, tmp_path: Path, capsys) -> None:

@@ -73,6 +73,13 @@ def test_layers_recipe_then_options(tmp_path: Path) -> None:
     cfg, changed = layered_config({"epochs": 5, "out": "o", "lr": None, "arch_kwargs": {"depth": 2}}, recipe=recipe)
     assert (cfg.epochs, cfg.lr, cfg.out) == (5, 0.01, "o") and changed == []
     assert cfg.arch_kwargs == {"width": 4, "depth": 2} and cfg.data == f"folder:{tmp_path / 'd'}"
+    # --augment KEY=VALUE adds to the recipe's augment: mapping (a key given twice: the option wins).
+    (tmp_path / "aug.yaml").write_text("data: folder:d\narch: unet\naugment: {p_background: 0.3, flip: false}\n")
+    cfg, _ = layered_config({"out": "o", "augment": {"p_background": 0.4, "paste_scale": [0.15, 1.0]}},
+                            recipe=tmp_path / "aug.yaml")
+    assert cfg.augment == {"p_background": 0.4, "flip": False, "paste_scale": [0.15, 1.0]}
+    assert layered_config({"out": "o", "augment": {}}, recipe=tmp_path / "aug.yaml")[0].augment == \
+        {"p_background": 0.3, "flip": False}
     with pytest.raises(ValueError, match="--out is required"):
         layered_config({}, recipe=recipe)
     (tmp_path / "bad.yaml").write_text("data: x\nlearning_rate: 3\n")

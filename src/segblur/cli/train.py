@@ -14,14 +14,14 @@ ORDER = 40
 
 
 def _kv(text: str) -> tuple[str, object]:
-    """``KEY=VALUE`` for --arch-option; VALUE is parsed as YAML (numbers, booleans, lists)."""
+    """``KEY=VALUE`` for --arch-option and --augment; VALUE is parsed as YAML (numbers, booleans, lists)."""
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
     key, value = text.split("=", 1)
     try:
         import yaml
     except ImportError:
-        raise argparse.ArgumentTypeError("--arch-option needs pyyaml: pip install 'segblur[train]'") from None
+        raise argparse.ArgumentTypeError("KEY=VALUE options need pyyaml: pip install 'segblur[train]'") from None
 
     try:
         return key.strip(), yaml.safe_load(value)
@@ -36,6 +36,9 @@ def add_run_options(p: argparse.ArgumentParser, tune: bool = False) -> None:
     p.add_argument("--arch", metavar="NAME", help=f"architecture: {', '.join(ARCHITECTURES)}")
     p.add_argument("--arch-option", dest="arch_options", action="append", type=_kv, metavar="KEY=VALUE",
                    help="architecture option, e.g. width=16 or output_stride=8 (repeatable)")
+    p.add_argument("--augment", dest="augment_options", action="append", type=_kv, metavar="KEY=VALUE",
+                   help="change to the augmentation preset, merged into the recipe's augment: settings, e.g. "
+                   "paste_scale=[0.15,1.0] or p_background=0.4 (repeatable)")
     p.add_argument("--out", metavar="RUN_DIR", help="run folder: last.pt, best.pt, metrics.json, log.csv, tensorboard/")
     p.add_argument("--config", type=Path, metavar="FILE.yaml", help="YAML recipe of settings (options override it; "
                    "its relative data/backgrounds paths are taken from its folder)")
@@ -123,6 +126,7 @@ def run_config(args: argparse.Namespace):
         raise ValueError("--resume needs --out RUN_DIR")
     options = {k: getattr(args, k) for k in TrainConfig.fields() if getattr(args, k, None) is not None}
     options["arch_kwargs"] = dict(args.arch_options or [])
+    options["augment"] = dict(getattr(args, "augment_options", None) or [])
     cfg, changed = layered_config(options, recipe=args.config, resume=args.out if resume else None)
     pretrained = cfg.pretrained if cfg.pretrained and "://" not in cfg.pretrained else None
     check_outputs([cfg.out], [dataset_folder(cfg.data) if isinstance(cfg.data, str) else None, args.config,

@@ -205,9 +205,11 @@ def layered_config(options: Mapping[str, Any], *, recipe: str | Path | None = No
     unknown = sorted(set(options) - set(TrainConfig.fields()))
     if unknown:
         raise ValueError(f"unknown settings {unknown}")
-    values.update({k: v for k, v in options.items() if v is not None and k != "arch_kwargs"})
-    if options.get("arch_kwargs"):
-        values["arch_kwargs"] = {**values.get("arch_kwargs", {}), **options["arch_kwargs"]}
+    merged = ("arch_kwargs", "augment")  # KEY=VALUE options add to the recipe's mapping instead of replacing it
+    values.update({k: v for k, v in options.items() if v is not None and k not in merged})
+    for key in merged:
+        if options.get(key):
+            values[key] = {**(values.get(key) or {}), **options[key]}
     for key, flag in (("data", "--data"), ("arch", "--arch"), ("out", "--out")):
         if not values.get(key):
             raise ValueError(f"{flag} is required (on the command line or in --config)")
