@@ -32,12 +32,12 @@ def test_default_model_person_iou_on_shen_test(pipeline: Pipeline) -> None:
     items = person_items(DATA, SHEN, "test")
     assert len(items) == 263  # 264 listed, one of a near-duplicate pair dropped
     score = evaluate_person(lambda img: pipeline.mask(img) >= 0.5, items)
-    assert score.iou >= 0.90, score  # the target; measured 0.954 for the shipped default
+    assert score.iou >= 0.90, score  # the target; measured 0.955 for the shipped default
 
 
 def test_default_model_person_iou_on_vikram_holdout(pipeline: Pipeline) -> None:
     score = evaluate_person(lambda img: pipeline.mask(img) >= 0.5, person_items(DATA, VIKRAM, "test"))
-    assert score.iou >= 0.80, score  # measured 0.885 for the shipped default
+    assert score.iou >= 0.80, score  # measured 0.884 for the shipped default
 
 
 def test_guided_refinement_is_not_worse_than_bilinear(pipeline: Pipeline) -> None:
