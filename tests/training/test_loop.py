@@ -81,6 +81,11 @@ def test_existing_run_needs_resume_and_resume_needs_a_run(folder: Path, tmp_path
     Trainer(cfg(folder, tmp_path / "r", epochs=1), quiet=True).fit()
     with pytest.raises(FileExistsError, match="--resume"):
         Trainer(cfg(folder, tmp_path / "r", epochs=2), quiet=True).fit()
+    (tmp_path / "soup").mkdir()
+    (tmp_path / "soup" / "best.pt").write_bytes(b"a soup's weights")  # best.pt without last.pt: not overwritten
+    with pytest.raises(FileExistsError, match="--resume"):
+        Trainer(cfg(folder, tmp_path / "soup", epochs=1), quiet=True).fit()
+    assert (tmp_path / "soup" / "best.pt").read_bytes() == b"a soup's weights"
     with pytest.raises(FileNotFoundError, match="nothing to resume"):
         Trainer(cfg(folder, tmp_path / "none"), resume=True, quiet=True).fit()
     with pytest.raises(ValueError, match="image_size"):

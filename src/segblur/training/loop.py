@@ -331,7 +331,8 @@ class Trainer:
         # Checked by every rank before any work (dataset decoding, weight downloads, process group).
         if self.resume and not last.exists():
             raise FileNotFoundError(f"{last}: nothing to resume (no checkpoint)")
-        if not self.resume and last.exists():
+        # best.pt alone counts too: a soup's folder (segblur soup) holds one and no last.pt.
+        if not self.resume and (last.exists() or (self.out / "best.pt").exists()):
             raise FileExistsError(f"{self.out}: holds a run already; pass --resume to continue it or choose "
                                   f"another --out")
         self._build()
