@@ -63,6 +63,19 @@ def test_stale_temp_files_of_killed_runs_are_removed_and_nothing_else(tmp_path: 
     assert not old.exists() and fresh.exists() and all(p.exists() for p in foreign)
 
 
+def test_stale_temp_folders_of_killed_runs_are_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A frame folder's temp folder (``segblur mask VIDEO -o DIR``) that a killed run left is swept like a file; a
+    fresh one, being written now, is not."""
+    monkeypatch.setattr(io, "_swept", set())
+    old, fresh = io.make_temp_folder(tmp_path / "frames"), io.make_temp_folder(tmp_path / "frames")
+    (old / "000001.png").write_bytes(b"png")
+    t = time.time() - io.STALE_AFTER_S - 60
+    os.utime(old, (t, t))
+    assert old.parent == tmp_path and old.name.startswith(io.TEMP_PREFIX) and old != fresh
+    assert io.remove_stale_temps(tmp_path) == [old]
+    assert not old.exists() and fresh.is_dir()
+
+
 def test_the_first_write_to_a_folder_cleans_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(io, "_swept", set())
     old = _temp(tmp_path, io.STALE_AFTER_S + 60)

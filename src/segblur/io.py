@@ -10,6 +10,7 @@ import contextlib
 import os
 import re
 import secrets
+import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -109,18 +110,20 @@ def _open_paths() -> set[str] | None:
 
 
 def remove_stale_temps(folder: str | Path, older_than: float = STALE_AFTER_S) -> list[Path]:
-    """Delete the temp files that killed segblur runs left in ``folder``; returns those removed.
+    """Delete the temp files (and temp folders of frames) that killed segblur runs left in ``folder``; returns
+    those removed.
 
-    Only segblur's own names (``.segblur-xxxxxxxx.tmp``), only files untouched for ``older_than`` seconds, and
-    (where ``/proc`` tells) only files no process holds open, so a run writing there now is never disturbed.
+    Only segblur's own names (``.segblur-xxxxxxxx.tmp``), only those untouched for ``older_than`` seconds (a
+    folder's time changes with every file added to it), and (where ``/proc`` tells) only those no process holds
+    open, or holds a file open inside, so a run writing there now is never disturbed.
     """
     now = time.time()
     stale: list[Path] = []
     try:
         with os.scandir(folder) as entries:
             for e in entries:
-                if _TEMP_NAME.match(e.name) and e.is_file(follow_symlinks=False) and \
-                        now - e.stat(follow_symlinks=False).st_mtime > older_than:
+                if _TEMP_NAME.match(e.name) and (e.is_file(follow_symlinks=False) or e.is_dir(follow_symlinks=False)) \
+                        and now - e.stat(follow_symlinks=False).st_mtime > older_than:
                     stale.append(Path(e.path))
     except OSError:
         return []
@@ -129,10 +132,14 @@ def remove_stale_temps(folder: str | Path, older_than: float = STALE_AFTER_S) ->
     busy = _open_paths()
     removed = []
     for p in stale:
-        if busy is not None and os.path.realpath(p) in busy:
+        real = os.path.realpath(p)
+        if busy is not None and (real in busy or any(b.startswith(real + os.sep) for b in busy)):
             continue
         try:
-            p.unlink()
+            if p.is_dir():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
         except OSError:
             continue
         removed.append(p)
@@ -165,6 +172,28 @@ def open_temp(path: str | Path, track: list[Path] | None = None) -> tuple[int, P
         except FileExistsError:  # another's file: never ours to remove
             if track is not None:
                 track.remove(tmp)
+            continue
+
+
+def make_temp_folder(path: str | Path) -> Path:
+    """Create a new hidden temp folder beside ``path`` (named like every segblur temp file, so one a killed run
+    leaves is swept like them, see :func:`remove_stale_temps`); the parent folder is created if needed.
+
+    For outputs made of many files (a video's PNG frames): written there, then moved into place at the end, so
+    an interrupted or failed run leaves the previous output as it was.
+    """
+    parent = Path(path).parent
+    parent.mkdir(parents=True, exist_ok=True)
+    real = os.path.realpath(parent)
+    if real not in _swept:
+        _swept.add(real)
+        remove_stale_temps(real)
+    while True:
+        tmp = parent / f"{TEMP_PREFIX}{secrets.token_hex(4)}{TEMP_SUFFIX}"
+        try:
+            tmp.mkdir()
+            return tmp
+        except FileExistsError:
             continue
 
 

@@ -11,6 +11,7 @@ from conftest import GREEN, RED, files_in, one_error_line, run_cli, save_image, 
 
 from segblur.cli.main import main
 from segblur.media.images import write_image
+from segblur.media.video.errors import VideoError
 
 
 @pytest.fixture()
@@ -135,6 +136,53 @@ def test_mask_of_a_video_is_one_png_per_frame_or_a_matte_video(tmp_path: Path, m
     code, _, err = run_cli(capsys, "mask", src, clip(tmp_path / "b.mkv", 3), "-o", two, "--model", model_path, "-q")
     assert code == 0, err
     assert files_in(two) == [f"b/{i:06d}.png" for i in range(1, 4)] + [f"in/{i:06d}.png" for i in range(1, 7)]
+
+
+def test_a_frame_folder_holds_one_run_whole_or_the_one_before(tmp_path: Path, model_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Frames go to a temp folder and are moved in at the end: a shorter clip rerun into the folder leaves no stale
+    frames of the longer one, and a run that is stopped or finds its input truncated leaves the folder as it was."""
+    from segblur.media.video.reader import VideoReader
+    from segblur.media.video.sequence import FrameFolder
+
+    frames = tmp_path / "frames"
+    code, _, err = run_cli(capsys, "mask", clip(tmp_path / "long.mp4", 6), "-o", frames, "--model", model_path, "-q")
+    assert code == 0, err
+    (frames / "notes.txt").write_text("mine")  # not a frame: never touched
+    code, _, err = run_cli(capsys, "mask", clip(tmp_path / "short.mp4", 3), "-o", frames, "--model", model_path, "-q")
+    assert code == 0, err
+    assert files_in(frames) == ["000001.png", "000002.png", "000003.png", "notes.txt"]
+    before = {f: (frames / f).read_bytes() for f in files_in(frames)}
+    real_write = FrameFolder.write
+
+    def stopped(self: FrameFolder, frame: np.ndarray, pts: int | None = None) -> None:
+        if self.frames == 4:
+            raise KeyboardInterrupt
+        real_write(self, frame, pts)
+
+    monkeypatch.setattr(FrameFolder, "write", stopped)
+    code, _, err = run_cli(capsys, "mask", tmp_path / "long.mp4", "-o", frames, "--model", model_path, "-q")
+    assert code == 130 and "interrupted" in err
+    monkeypatch.setattr(FrameFolder, "write", real_write)
+
+    def truncated(self: VideoReader, end: float) -> None:
+        raise VideoError(f"{self.path}: truncated (data ends at 0.20 s of 0.60 s)")
+
+    monkeypatch.setattr(VideoReader, "check_complete", truncated)
+    code, _, err = run_cli(capsys, "mask", tmp_path / "long.mp4", "-o", frames, "--model", model_path, "-q")
+    assert code == 1 and one_error_line(err) == f"segblur: {tmp_path / 'long.mp4'}: truncated (data ends at 0.20 s of 0.60 s)"
+    assert {f: (frames / f).read_bytes() for f in files_in(frames)} == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".segblur-")]
+
+
+def test_mask_of_a_video_named_like_an_image_is_refused(tmp_path: Path, model_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    src = clip(tmp_path / "in.mp4", 2)
+    code, _, err = run_cli(capsys, "mask", src, "-o", tmp_path / "matte.png", "--model", model_path)
+    line = one_error_line(err)
+    assert code == 2 and f"{tmp_path / 'matte.png'}: names an image" in line and ".mkv" in line, line
+    assert not (tmp_path / "matte.png").exists()
 
 
 def test_mask_refuses_images_with_videos_and_mattes_in_lossy_containers(tmp_path: Path, model_path: Path, photo: Path,

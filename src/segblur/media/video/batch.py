@@ -14,8 +14,9 @@ from pathlib import Path
 import cv2
 
 from ...io import one_line
+from ..images import WRITE_SUFFIXES
 from ..protocols import FrameProcessor, ProgressLine
-from .codecs import CONTAINERS, check_codec, default_codec, is_frame_folder, kind_format
+from .codecs import CONTAINERS, MATTE_FORMATS, check_codec, default_codec, is_frame_folder, kind_format
 from .errors import VideoError, require_av
 from .process import VideoStats, process_video
 from .reader import probe_video
@@ -37,9 +38,13 @@ def plan_outputs(inputs: Sequence[str | Path], output: str | Path, kind: str = "
     Several inputs and an ``output`` that is a file, or is named like a video file, are a :class:`VideoError`
     (a folder named ``x.mp4`` is never what was meant). A ``matte`` goes to a video file when ``output`` has a
     video suffix, else to folders of PNG frames: ``output`` itself for one input, ``output/<input stem>`` for
-    several.
+    several; an ``output`` named like an image (``matte.png``) is refused rather than made a folder.
     """
     out = Path(output)
+    if is_frame_folder(out, kind) and out.suffix.lower() in WRITE_SUFFIXES and not out.is_dir():
+        videos = ", ".join(sorted(s for s, f in CONTAINERS.items() if f in MATTE_FORMATS))
+        raise VideoError(f"{output}: names an image; a video's matte is a folder of PNG frames (-o DIR) or a "
+                         f"lossless video ({videos})")
     if is_frame_folder(out, kind):
         return [(Path(inputs[0]), out)] if len(inputs) == 1 else [(Path(i), out / Path(i).stem) for i in inputs]
     if len(inputs) == 1 and not out.is_dir():
