@@ -76,6 +76,14 @@ def test_stale_temp_folders_of_killed_runs_are_removed(tmp_path: Path, monkeypat
     assert not old.exists() and fresh.is_dir()
 
 
+def test_one_line_gives_a_yaml_error_its_line_and_column() -> None:
+    yaml = pytest.importorskip("yaml")
+    with pytest.raises(yaml.YAMLError) as ei:
+        yaml.safe_load("a: 1\nb: [2, 3\n")
+    line = io.one_line(ei.value)
+    assert line.startswith("line 3, column 1: ") and "expected ',' or ']'" in line, line
+
+
 def test_the_first_write_to_a_folder_cleans_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(io, "_swept", set())
     old = _temp(tmp_path, io.STALE_AFTER_S + 60)

@@ -34,8 +34,12 @@ def one_line(e: BaseException, limit: int = 200) -> str:
 
     OS errors give their strerror; OpenCV/FFmpeg messages lose their "[where] " prefix; an error
     re-raised from a DataLoader worker (its text holds the worker's traceback) gives the original
-    exception's message, not the traceback.
+    exception's message, not the traceback. A YAML syntax error (PyYAML's, whose text ends with a caret under a
+    quoted line) gives its problem with the line and column.
     """
+    mark = getattr(e, "problem_mark", None)
+    if mark is not None and getattr(e, "problem", None):
+        return f"line {mark.line + 1}, column {mark.column + 1}: {e.problem}"[:limit]
     text = str(getattr(e, "strerror", None) or e or "").strip()
     if not text:
         return type(e).__name__

@@ -132,3 +132,13 @@ def test_person_recipe_is_the_person_fast_recipe() -> None:
     ds = open_dataset(cfg.data)
     assert ds.weights("train") == {"flickr-portraits-shen2016/train": 1.0, "human-segmentation-vikram/train": 2.0}
     assert [s.source for s in ds.samples("val")][0] == "flickr-portraits-shen2016/unlisted"
+
+
+def test_a_recipe_with_bad_yaml_names_the_line_and_the_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("arch: unet\nepochs: 3\n  lr: 0.1\n")  # an indented key under a scalar
+    with pytest.raises(ValueError) as ei:
+        load_recipe(bad)
+    msg = str(ei.value)
+    assert msg.startswith(f"{bad}: cannot read the config (line 3, column ") and "mapping values" in msg, msg
+    assert "\n" not in msg and "^" not in msg
