@@ -73,6 +73,12 @@ def test_cli_train_errors_are_one_line(folder: Path, tmp_path: Path, capsys) -> 
         err = capsys.readouterr().err
         assert code == 2 and str(out) in err and len(err.strip().splitlines()) == 1
     assert not (folder / "run").exists() and not (folder / "log.csv").exists()
+    (tmp_path / "taken").write_text("x")
+    for out in (tmp_path / "taken", tmp_path / "taken" / "run"):  # a file, or a folder under one: said up front
+        code = main(["train", "--data", f"folder:{folder}", "--arch", "unet", "--out", str(out)])
+        err = capsys.readouterr().err
+        assert code == 2 and err.startswith(f"segblur: error: {out}:") and "not a folder" in err
+        assert len(err.strip().splitlines()) == 1
 
 
 def test_cli_export_errors(tmp_path: Path, capsys) -> None:

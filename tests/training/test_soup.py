@@ -142,3 +142,10 @@ def test_the_command_reports_bad_checkpoints_in_one_line(runs, tmp_path: Path, c
     assert code == 2 and "missing.pt: no such checkpoint file" in one_error_line(err)
     code, _, err = run_cli(capsys, "soup", bests[0], "--config", config, "--out", tmp_path / "one", "-q")
     assert code == 2 and "at least two" in one_error_line(err)
+    # An --out that is a file, or lies under one, is refused before any checkpoint is scored.
+    (tmp_path / "taken").write_text("x")
+    for out in (tmp_path / "taken", tmp_path / "taken" / "sub"):
+        code, out_text, err = run_cli(capsys, "soup", *bests, "--config", config, "--out", out, "-q")
+        line = one_error_line(err)
+        assert code == 2 and line.startswith(f"segblur: error: {out}:") and "not a folder" in line, line
+        assert "soup of" not in out_text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import CommandError
+from .common import CommandError, check_out_folder, check_outputs
 
 ORDER = 43
 
@@ -38,6 +38,8 @@ def cmd_soup(args: argparse.Namespace) -> int:
     from ..training.config import layered_config
     from ..training.soup import make_soup
 
+    check_out_folder(args.out)
+    check_outputs([args.out], [args.config, *args.checkpoints])
     if (args.out / "best.pt").exists():
         raise CommandError(f"{args.out}: holds a best.pt already; choose another --out")
     try:

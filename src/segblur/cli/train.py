@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..io import one_line
 from ..names import ARCHITECTURES, RESIZES
-from .common import CommandError, check_outputs, dataset_folder, finite, int_in
+from .common import CommandError, check_out_folder, check_outputs, dataset_folder, finite, int_in
 
 ORDER = 40
 
@@ -131,6 +131,8 @@ def run_config(args: argparse.Namespace):
     pretrained = cfg.pretrained if cfg.pretrained and "://" not in cfg.pretrained else None
     check_outputs([cfg.out], [dataset_folder(cfg.data) if isinstance(cfg.data, str) else None, args.config,
                               cfg.backgrounds, pretrained])  # RUN_DIR is never the data, the recipe or the weights
+    if cfg.out:
+        check_out_folder(cfg.out)
     if changed and is_main_process():
         print(f"segblur: note: resuming with changed settings ({'; '.join(changed)}): the continuation is no "
               f"longer identical to an uninterrupted run", file=sys.stderr)
