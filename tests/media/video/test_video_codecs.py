@@ -17,6 +17,12 @@ def test_default_x264_settings() -> None:
 
 
 @pytest.mark.parametrize(("option", "message"), [(["--crf", "-5"], "--crf -5 is out of range for libx264"),
+                                                 (["--crf", "-1"], "--crf -1 is out of range for libx264 (0..51"),
+                                                 (["--crf", "99"], "--crf 99 is out of range for libx264"),
+                                                 (["--crf", "1e9"], "--crf 1e+09 is out of range"),
+                                                 (["--codec", "libvpx-vp9", "--crf", "64"], "(0..63"),
+                                                 (["--codec", "mpeg4", "--crf", "52"], "out of range for mpeg4"),
+                                                 (["--codec", "ffv1", "--crf", "20"], "--crf does not apply to ffv1"),
                                                  (["--preset", "bogus"], "unknown preset 'bogus' for libx264"),
                                                  (["--codec", "mjpeg"], "mjpeg cannot encode"),
                                                  (["--codec", "libvpx-vp9", "--preset", "slow"], "--preset is for"),
@@ -39,5 +45,6 @@ def test_bad_encoder_settings_are_one_line_before_any_frame(tmp_path: Path, mode
 
 def test_settings_that_work_pass_the_check() -> None:
     pytest.importorskip("av")
-    for args in (("libx264", None, None), ("libx264", 18, "slow"), ("mpeg4", 30, None), ("libvpx-vp9", 40, None)):
+    for args in (("libx264", None, None), ("libx264", 18, "slow"), ("mpeg4", 30, None), ("libvpx-vp9", 40, None),
+                 ("libx264", 0, None), ("libx264", 51, None), ("libvpx-vp9", 63, None)):
         check_codec(*args)

@@ -10,6 +10,11 @@ from .errors import VideoError, load_av
 # Output suffix -> FFmpeg muxer (the temp file has no suffix, so the format is named explicitly).
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
 DEFAULT_CRF = {"libx264": 23, "libx265": 28, "libvpx-vp9": 32, "libvpx": 10, "libaom-av1": 32, "libsvtav1": 35}
+# The CRF each encoder takes (8-bit video; libavcodec would clamp a value outside silently, or take -1 as "unset").
+# Encoders without CRF map it to a qscale (see codec_options), from x264's scale.
+CRF_RANGE = {"libx264": (0, 51), "libx265": (0, 51), "libvpx-vp9": (0, 63), "libvpx": (0, 63), "libaom-av1": (0, 63),
+             "libsvtav1": (1, 63)}
+LOSSLESS = ("ffv1", "png", "prores_ks", "prores_aw")  # no quality setting (ProRes: the profile's)
 # Suffixes taken as video files where images are also accepted (``segblur mask``).
 VIDEO_SUFFIXES = (*CONTAINERS, ".mpg", ".mpeg", ".ts", ".mts", ".m2ts", ".wmv", ".flv", ".3gp", ".ogv", ".mxf")
 # What a processed frame holds: RGB (the default), RGB with an alpha channel (a transparent background), or a
@@ -52,10 +57,10 @@ def codec_options(codec: str, crf: float | None, preset: str | None = None) -> t
 
     ``preset`` is the user's x264/x265 preset; without one segblur uses its own speed setting.
     """
-    if codec in ("ffv1", "png"):
-        return {}, None  # lossless: no quality setting
     if codec in ("prores_ks", "prores_aw"):
         return {"profile": "4"}, None  # 4444 (the only ProRes profile with alpha); quality is the profile's
+    if codec in LOSSLESS:
+        return {}, None  # lossless: no quality setting
     crf = DEFAULT_CRF.get(codec, 23) if crf is None else crf
     q = f"{crf:g}"
     if codec == "libx264" and preset is None:
@@ -103,6 +108,12 @@ def check_codec(name: str, crf: float | None = None, preset: str | None = None, 
     if formats and pix_fmt not in formats:
         raise VideoError(f"{name} cannot encode {pix_fmt} video (it takes {', '.join(formats)}); "
                          "try libx264, libvpx-vp9 or mpeg4")
+    if crf is not None:
+        if name in LOSSLESS:
+            raise VideoError(f"--crf does not apply to {name}, which has no quality setting; leave it out")
+        lo, hi = CRF_RANGE.get(name, (0, 51))
+        if not lo <= crf <= hi:
+            raise VideoError(f"--crf {crf:g} is out of range for {name} ({lo}..{hi}, lower is better)")
     opts, qscale = codec_options(name, crf, preset)
     trial = av.CodecContext.create(codec, "w")
     trial.width, trial.height, trial.pix_fmt = 64, 64, pix_fmt
