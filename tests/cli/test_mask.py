@@ -171,7 +171,8 @@ def test_a_frame_folder_holds_one_run_whole_or_the_one_before(tmp_path: Path, mo
 
     monkeypatch.setattr(VideoReader, "check_complete", truncated)
     code, _, err = run_cli(capsys, "mask", tmp_path / "long.mp4", "-o", frames, "--model", model_path, "-q")
-    assert code == 1 and one_error_line(err) == f"segblur: {tmp_path / 'long.mp4'}: truncated (data ends at 0.20 s of 0.60 s)"
+    assert code == 1
+    assert one_error_line(err) == f"segblur: {tmp_path / 'long.mp4'}: truncated (data ends at 0.20 s of 0.60 s)"
     assert {f: (frames / f).read_bytes() for f in files_in(frames)} == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".segblur-")]
 
