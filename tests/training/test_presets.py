@@ -162,7 +162,9 @@ def test_a_recipe_changes_the_preset_by_name_and_bad_changes_are_named() -> None
                        ({"max_aspect": 0.5}, "max_aspect must be at least 1"),
                        ({"paste_scale": [-1, 1]}, "paste_scale must be above 0"),
                        ({"p_gray": 5}, "p_gray must be a probability in 0..1"),
-                       ({"p_noise": float("nan")}, "p_noise must be a probability")]:
+                       ({"p_noise": float("nan")}, "p_noise must be a probability"),
+                       ({"max_aspect": float("inf")}, "max_aspect must be at least 1 and finite, got inf"),
+                       ({"paste_scale": [float("inf")] * 2}, "paste_scale must be above 0 and finite")]:
         with pytest.raises(ValueError, match=words):
             augment_options("person", bad)
     for kind, bad, words in [("lfw", {"scale": [0, 2]}, "scale must be above 0"),

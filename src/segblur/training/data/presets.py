@@ -112,8 +112,8 @@ def augment_options(kind: str, changes: Mapping[str, Any] | None = None) -> Augm
         low, high, above, what = rule
         for v in value if isinstance(value, tuple) else (value,):
             ok = (v > low if above else v >= low) and (high is None or v <= high)  # NaN is never ok
-            if not ok:
-                raise ValueError(f"augment: {key} must be {what}, got {value!r}")
+            if not ok or not math.isfinite(v):  # .inf passed the range, then overflowed in the first batch
+                raise ValueError(f"augment: {key} must be {what} and finite, got {value!r}")
     return opts
 
 
