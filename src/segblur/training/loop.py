@@ -137,10 +137,7 @@ class Trainer:
                                      shuffle=False, num_workers=cfg.workers, collate_fn=eval_collate)
         self.steps_per_epoch = min(len(self.loader), cfg.steps_per_epoch or len(self.loader))
 
-        try:
-            model = create_model(cfg.arch, num_classes=len(self.classes), **cfg.arch_kwargs)
-        except TypeError as e:
-            raise ValueError(f"architecture {cfg.arch} does not take the options {cfg.arch_kwargs} ({e})") from None
+        model = create_model(cfg.arch, num_classes=len(self.classes), **cfg.arch_kwargs)  # bad options: ValueError
         if cfg.pretrained:
             from .models.pretrained import load_pretrained
 
