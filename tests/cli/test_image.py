@@ -178,6 +178,20 @@ def test_cli_several_inputs_into_an_existing_file_is_refused_up_front(photo: Pat
     assert target.read_bytes() == b"x"
 
 
+def test_cli_a_bad_output_file_is_exit_2_with_one_line(photo: Path, tmp_path: Path, model_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """An output under a file, or with a suffix no image is written as, is a bad output (exit 2), not a failed
+    input (exit 1, with a second "0 written" line)."""
+    (tmp_path / "taken").write_bytes(b"x")
+    for command, out, words in [("image", tmp_path / "taken" / "v.jpg", "is a file, not a folder"),
+                                ("mask", tmp_path / "taken" / "m.png", "is a file, not a folder"),
+                                ("image", tmp_path / "out.xyz", "cannot write '.xyz' files")]:
+        code, _, err = run_cli(capsys, command, photo, "-o", out, "--model", model_path)
+        line = one_error_line(err)
+        assert code == 2 and line.startswith(f"segblur: error: {out}: ") and words in line, line
+    assert files_in(tmp_path) == ["a.png", "taken"]
+
+
 def test_cli_background_is_never_overwritten(photo: Path, tmp_path: Path, model_path: Path) -> None:
     bg = tmp_path / "beach.png"
     write_image(bg, np.full((40, 60, 3), 90, np.uint8))

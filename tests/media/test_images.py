@@ -312,9 +312,21 @@ def test_missing_input_and_empty_folder_are_errors(tmp_path: Path) -> None:
 
 def test_unwritable_output_suffix_is_an_error(tmp_path: Path) -> None:
     src = write(tmp_path / "pic.jpg", b"1")
-    jobs, errors = plan_jobs([src], tmp_path / "out.gif")
-    assert jobs == []
-    assert len(errors) == 1 and "out.gif" in errors[0] and ".gif" in errors[0]
+    with pytest.raises(ImageError) as ei:
+        plan_jobs([src], tmp_path / "out.gif")
+    assert_one_line_naming(ei.value, tmp_path / "out.gif")
+    assert "cannot write '.gif' files" in str(ei.value)
+
+
+def test_an_output_under_a_file_is_an_error(tmp_path: Path) -> None:
+    src = write(tmp_path / "pic.jpg", b"1")
+    taken = write(tmp_path / "taken", b"x")
+    for out, inputs in [(taken / "v.jpg", [src]), (taken / "deeper" / "v.jpg", [src]), (taken / "d", [src, src]),
+                        (str(taken / "d") + os.sep, [src])]:
+        with pytest.raises(ImageError) as ei:
+            plan_jobs(inputs, out)
+        assert_one_line_naming(ei.value, Path(out))
+        assert f"{taken} is a file, not a folder" in str(ei.value)
 
 
 def test_written_files_get_normal_permissions(tmp_path: Path) -> None:
@@ -591,9 +603,9 @@ def test_unwritable_input_suffix_in_a_folder_output_becomes_png(tmp_path: Path) 
 
 def test_unwritable_suffix_of_a_named_output_file_is_still_an_error(tmp_path: Path) -> None:
     gif = write(tmp_path / "x.gif", b"GIF89a")
-    jobs, errors = plan_jobs([gif], tmp_path / "named.gif")
-    assert jobs == [] and len(errors) == 1
-    assert_one_line_naming(errors[0], tmp_path / "named.gif")
+    with pytest.raises(ImageError) as ei:
+        plan_jobs([gif], tmp_path / "named.gif")
+    assert_one_line_naming(ei.value, tmp_path / "named.gif")
 
 
 def test_hidden_folders_are_skipped(tree: Path, tmp_path: Path) -> None:

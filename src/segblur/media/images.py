@@ -303,6 +303,20 @@ def _scan_folder(folder: Path, out_real: str, errors: list[str]) -> list[tuple[P
     return sorted(found, key=lambda x: x[0])
 
 
+def _check_folder_above(folder: Path, out: Path) -> None:
+    """ImageError when the nearest existing path at or above ``folder`` (where ``out`` goes) is not a folder:
+    ``-o photo.jpg/x.png`` would fail for every input with "File exists" or "Not a directory"."""
+    for q in (folder, *folder.parents):
+        try:
+            st = _stat(q)
+        except OSError:
+            return  # a name the system refuses: the writer says so
+        if st is not None:
+            if not stat.S_ISDIR(st.st_mode):
+                raise ImageError(f"{out}: {q} is a file, not a folder; choose another output")
+            return
+
+
 def plan_jobs(inputs: Iterable[str | Path], out: str | Path, suffix: str | None = None, *,
               protect: Iterable[str | Path] = ()) -> tuple[list[Job], list[str]]:
     """Expand files and folders into jobs, and say what went wrong with the rest.
@@ -314,7 +328,8 @@ def plan_jobs(inputs: Iterable[str | Path], out: str | Path, suffix: str | None 
     Several inputs (or a folder) with an ``out`` named like an image file, or an existing file,
     raise :class:`ImageError` (that is never a folder the user meant), as does an ``out`` the
     system refuses. ``suffix`` replaces each output's suffix in a folder (``.png`` for masks); a
-    single output file must already have it (else :class:`ImageError`). In a folder, an output
+    single output file must already have it, and a writable suffix, and lie under a folder, not a file (else
+    :class:`ImageError`: a bad output, said before any input is read). In a folder, an output
     whose suffix cannot be written gets ``.png``. A source named twice (``a.jpg ./a.jpg``, a folder
     and a file inside it) is processed once. An output that would overwrite an input or one of the
     ``protect`` files, or collide with another output, is an error.
@@ -377,6 +392,9 @@ def plan_jobs(inputs: Iterable[str | Path], out: str | Path, suffix: str | None 
     if as_file and suffix and out.suffix.lower() != suffix:
         raise ImageError(f"{out}: this output is written as {suffix}; name it {out.with_suffix(suffix).name} "
                          "or give a folder")
+    if as_file and out.suffix.lower() not in WRITE_SUFFIXES:  # the user named this output file: a bad output
+        raise ImageError(f"{out}: cannot write '{out.suffix}' files (use one of {', '.join(WRITE_SUFFIXES)})")
+    _check_folder_above(out if not as_file else out.parent, out)
     jobs: list[Job] = []
     used: dict[str, Path] = {}
     for src, rel in found:
@@ -384,9 +402,6 @@ def plan_jobs(inputs: Iterable[str | Path], out: str | Path, suffix: str | None 
         if suffix and not as_file:
             dst = dst.with_suffix(suffix)
         if dst.suffix.lower() not in WRITE_SUFFIXES:
-            if as_file:  # the user named this output file
-                errors.append(f"{dst}: cannot write '{dst.suffix}' files (use one of {', '.join(WRITE_SUFFIXES)})")
-                continue
             dst = dst.with_suffix(".png")  # reading the source will say what is wrong with it
         try:
             real = os.path.realpath(dst)
