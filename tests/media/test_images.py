@@ -721,7 +721,7 @@ def test_an_image_over_the_pixel_limit_is_refused_before_it_is_decoded(tmp_path:
     with pytest.raises(ImageError) as ei:
         read_image(path)
     assert_one_line_naming(str(ei.value), path)
-    assert "60x40" in str(ei.value) and "SEGBLUR_MAX_PIXELS" in str(ei.value)
+    assert "60x40 is 0.0024 MP, over the limit of 0.002 MP set by SEGBLUR_MAX_PIXELS" in str(ei.value)
     monkeypatch.setenv("SEGBLUR_MAX_PIXELS", "2400")
     monkeypatch.undo()
     assert read_image(path).shape == (40, 60, 3)
@@ -741,6 +741,25 @@ def test_the_pixel_limit_is_sized_for_the_machine_unless_set(monkeypatch: pytest
     monkeypatch.setenv("SEGBLUR_MAX_PIXELS", "lots")
     assert limits.max_pixels() == limits.OPENCV_MAX_PIXELS
     assert limits.too_many_pixels(100, 100) is None
+    with pytest.raises(ValueError, match="SEGBLUR_MAX_PIXELS='lots' is not a positive number of pixels"):
+        limits.env_limit()
+    monkeypatch.delenv("SEGBLUR_MAX_PIXELS")
+    assert "for this machine's memory (set SEGBLUR_MAX_PIXELS" in limits.too_many_pixels(1 << 16, 1 << 16)
+
+
+@pytest.mark.parametrize("value", ["bogus", "-5", "0", "nan"])
+def test_a_bad_pixel_limit_is_one_line_before_any_input(tmp_path: Path, value: str, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from segblur.cli.main import main
+
+    path = tmp_path / "a.png"
+    write_image(path, sample(8, 8))
+    monkeypatch.setenv("SEGBLUR_MAX_PIXELS", value)
+    assert main(["image", str(path), "-o", str(tmp_path / "b.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"segblur: error: SEGBLUR_MAX_PIXELS={value!r} is not a positive number of pixels (e.g. " \
+        "400000000, 400e6 or 400M)"
+    assert not (tmp_path / "b.png").exists()
 
 
 def test_a_png_header_too_wide_for_opencv_is_refused_before_libpng_sees_it(tmp_path: Path,

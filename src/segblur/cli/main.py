@@ -73,6 +73,12 @@ def _main(argv: list[str] | None) -> int:
     if hasattr(args, "keep"):
         args.keep = keep_list(args.keep)
     try:
+        from ..media.limits import env_limit
+
+        try:
+            env_limit()  # a bad SEGBLUR_MAX_PIXELS is said once, up front, not ignored
+        except ValueError as e:
+            raise CommandError(str(e)) from None
         return int(args.func(args))
     except CommandError as e:
         print(f"segblur: error: {e}", file=sys.stderr)

@@ -44,18 +44,29 @@ def _parse(text: str) -> int:
     return int(value)
 
 
+def env_limit() -> int | None:
+    """``SEGBLUR_MAX_PIXELS`` as a pixel count; None when unset or empty. ValueError (one line) when it is set to
+    something that is not a positive number: the commands say so up front rather than quietly using the default."""
+    text = os.environ.get(ENV, "").strip()
+    if not text:
+        return None
+    try:
+        return _parse(text)
+    except ValueError:
+        raise ValueError(f"{ENV}={text!r} is not a positive number of pixels (e.g. 400000000, 400e6 or 400M)") from None
+
+
 def max_pixels() -> int:
     """The largest width x height segblur takes: ``SEGBLUR_MAX_PIXELS``, else sized for this machine's memory.
 
-    A ``SEGBLUR_MAX_PIXELS`` that is not a positive number is ignored (the machine's default applies).
+    A ``SEGBLUR_MAX_PIXELS`` that is not a positive number is ignored here (the machine's default applies); the
+    commands refuse it first (:func:`env_limit`).
     """
-    text = os.environ.get(ENV)
-    if text:
-        try:
-            return _parse(text)
-        except ValueError:
-            pass
-    return min(OPENCV_MAX_PIXELS, memory_bytes() // 2 // BYTES_PER_PIXEL)
+    try:
+        limit = env_limit()
+    except ValueError:
+        limit = None
+    return limit if limit is not None else min(OPENCV_MAX_PIXELS, memory_bytes() // 2 // BYTES_PER_PIXEL)
 
 
 def max_file_bytes() -> int:
@@ -63,10 +74,19 @@ def max_file_bytes() -> int:
     return max_pixels() * 8 + (1 << 20)
 
 
+def _mp(pixels: int) -> str:
+    """A pixel count in megapixels, with the digits that tell it apart (0.0001 MP, not 0 MP)."""
+    return f"{pixels / 1e6:.3g} MP" if pixels < 10e6 else f"{pixels / 1e6:.0f} MP"
+
+
 def too_many_pixels(width: int, height: int) -> str | None:
     """None when a ``width`` x ``height`` picture is within :func:`max_pixels`, else the reason (one phrase)."""
     limit = max_pixels()
     if width * height <= limit:
         return None
-    return (f"{width}x{height} is {width * height / 1e6:.0f} MP, over the limit of {limit / 1e6:.0f} MP "
-            f"for this machine's memory (set {ENV} to change it)")
+    try:
+        from_env = env_limit() is not None
+    except ValueError:
+        from_env = False
+    why = f"set by {ENV}" if from_env else f"for this machine's memory (set {ENV} to change it)"
+    return f"{width}x{height} is {_mp(width * height)}, over the limit of {_mp(limit)} {why}"
