@@ -35,6 +35,12 @@ def test_run_benchmark_refuses_a_bad_photo_and_a_bad_reference(model_path: Path,
         run_benchmark(make, (64, 48), image=bad, repeats=1)
     with pytest.raises(BenchmarkError, match="missing.tflite"):
         run_benchmark(make, (64, 48), repeats=1, reference=tmp_path / "missing.tflite")
+    # Said before segblur is timed (a 100-run benchmark took a minute to get there).
+    timed: list[str] = []
+    with pytest.raises(BenchmarkError, match="missing.tflite"):
+        run_benchmark(lambda **kw: timed.append("pipeline") or make(**kw), (64, 48), repeats=1,
+                      reference=tmp_path / "missing.tflite", notify=timed.append)
+    assert timed == []
 
 
 def test_format_report_has_the_header_the_table_the_speedup_and_the_streams() -> None:

@@ -89,6 +89,14 @@ def run_benchmark(make_pipeline: Callable[..., Pipeline], size: tuple[int, int],
         frame = make_frame(size, image)
     except (ValueError, ImageError) as e:
         raise BenchmarkError(str(e)) from None
+    ref_model = None
+    if reference:  # loaded first: a missing or foreign file is said before a minute of timing segblur
+        from .reference import MediaPipeSelfie
+
+        try:
+            ref_model = MediaPipeSelfie(reference, threads=threads)
+        except (RuntimeError, ValueError, OSError) as e:
+            raise BenchmarkError(f"{reference}: {e}") from None
     results: dict[str, dict[str, float]] = {}
     for effect in effects:
         pipe = make_pipeline(effect=effect, background=frame[:, ::-1] if effect == "image" else None)
@@ -97,7 +105,7 @@ def run_benchmark(make_pipeline: Callable[..., Pipeline], size: tuple[int, int],
     if reference:
         notify(f"timing the reference: {repeats} runs")
         try:
-            results[REFERENCE] = time_reference(reference, frame, repeats, threads=threads)
+            results[REFERENCE] = time_reference(ref_model, frame, repeats)
         except (RuntimeError, ValueError, OSError) as e:
             raise BenchmarkError(f"{reference}: {e}") from None
     stream = None

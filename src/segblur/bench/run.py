@@ -52,12 +52,16 @@ def core_share(cpu_ms: float, fps: float = CAMERA_FPS) -> float:
     return cpu_ms * fps / 10.0
 
 
-def time_reference(model_path: str | Path, frame: np.ndarray, repeats: int = 100,
+def time_reference(model: str | Path | Any, frame: np.ndarray, repeats: int = 100,
                    threads: int | None = None) -> dict[str, float]:
-    """Median milliseconds per stage of the MediaPipe-style reference (LiteRT selfie model, 31x31 blur, blend)."""
+    """Median milliseconds per stage of the MediaPipe-style reference (LiteRT selfie model, 31x31 blur, blend).
+
+    ``model``: the .tflite path, or a :class:`~segblur.bench.reference.MediaPipeSelfie` already loaded (so that a
+    bad file is said before anything else is timed)."""
     from .reference import MediaPipeSelfie, stage_times
 
-    return stage_times(MediaPipeSelfie(model_path, threads=threads), frame, repeats)
+    seg = MediaPipeSelfie(model, threads=threads) if isinstance(model, (str, Path)) else model
+    return stage_times(seg, frame, repeats)
 
 
 def machine() -> dict[str, Any]:
