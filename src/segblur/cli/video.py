@@ -80,13 +80,17 @@ def report_videos(processor: object, args: argparse.Namespace, **settings: objec
                                        **settings)
     except video.VideoError as e:
         raise CommandError(str(e)) from None
-    failed = 0
+    failed = done = 0
     for result in results:
         if result.error:
             report(result.error)
             failed += 1
-        elif not args.quiet:
-            report(_summary(result.dst, result.stats))
+        else:
+            done += 1
+            if not args.quiet:
+                report(_summary(result.dst, result.stats))
+    if done + failed > 1 and not args.quiet:  # as segblur image ends: the tally, when there were several
+        report(f"{done} written to {args.output}" + (f", {failed} failed" if failed else ""))
     return 1 if failed else 0
 
 

@@ -74,6 +74,25 @@ def test_several_inputs_to_a_folder_and_no_temporal(tmp_path: Path, model_path: 
     assert seen[-1] is not None  # temporal smoothing is on by default for video
 
 
+def test_several_inputs_end_with_a_tally_and_a_photo_is_not_a_video(tmp_path: Path, model_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    import cv2
+
+    a = make_video(tmp_path / "a.mp4", frames=3)
+    photo = tmp_path / "p.jpg"
+    cv2.imwrite(str(photo), np.full((32, 48, 3), 128, np.uint8))
+    out = tmp_path / "out"
+    assert main(["video", str(a), str(photo), "-o", str(out), "--model", str(model_path)]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert f"segblur: {photo}: a still image, not a video; use segblur image for pictures" in lines
+    assert lines[-1] == f"segblur: 1 written to {out}, 1 failed"
+    assert sorted(p.name for p in out.iterdir()) == ["a.mp4"]
+    assert main(["video", str(a), "-o", str(tmp_path / "one.mp4"), "--model", str(model_path)]) == 0
+    assert "written to" not in capsys.readouterr().err  # one input: its own summary line is enough
+    assert main(["video", str(photo), "-o", str(tmp_path / "p.mp4"), "--model", str(model_path), "-q"]) == 1
+    assert not (tmp_path / "p.mp4").exists()
+
+
 def test_missing_pyav_is_one_error_for_all_inputs(tmp_path: Path, model_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
@@ -94,6 +113,8 @@ def test_plan_outputs(tmp_path: Path) -> None:
         plan_outputs(["a.mp4", "b.mp4"], tmp_path / "file")
     with pytest.raises(VideoError, match="names a file; several inputs"):  # it used to become a folder "x.MP4"
         plan_outputs(["a.mp4", "b.mp4"], tmp_path / "x.MP4")
+    new = str(tmp_path / "new") + "/"  # a name ending in "/" is a folder, made if needed, even for one input
+    assert plan_outputs(["x/a.mp4"], new) == [(Path("x/a.mp4"), tmp_path / "new" / "a.mp4")]
     (tmp_path / "dir.mp4").mkdir()  # an existing folder is a folder, whatever its name
     assert plan_outputs(["a.mp4", "b.mp4"], tmp_path / "dir.mp4")[1] == (Path("b.mp4"), tmp_path / "dir.mp4" / "b.mp4")
 

@@ -7,6 +7,7 @@ failure being one line naming the file, and the others go on.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import cv2
 
 from ...io import one_line
-from ..images import WRITE_SUFFIXES
+from ..images import READ_SUFFIXES, WRITE_SUFFIXES
 from ..protocols import FrameProcessor, ProgressLine
 from .codecs import CONTAINERS, MATTE_FORMATS, check_codec, default_codec, is_frame_folder, kind_format
 from .errors import VideoError, require_av
@@ -33,13 +34,15 @@ class VideoResult:
 
 
 def plan_outputs(inputs: Sequence[str | Path], output: str | Path, kind: str = "rgb") -> list[tuple[Path, Path]]:
-    """(input, output) pairs: ``output`` is the file for one input unless it is a folder, else ``output/<name>``.
+    """(input, output) pairs: ``output`` is the file for one input unless it is a folder (or a string ending in a
+    path separator: ``out/``), else ``output/<name>``.
 
     Several inputs and an ``output`` that is a file, or is named like a video file, are a :class:`VideoError`
     (a folder named ``x.mp4`` is never what was meant). A ``matte`` goes to a video file when ``output`` has a
     video suffix, else to folders of PNG frames: ``output`` itself for one input, ``output/<input stem>`` for
     several; an ``output`` named like an image (``matte.png``) is refused rather than made a folder.
     """
+    named_folder = isinstance(output, str) and output.endswith(tuple(s for s in (os.sep, os.altsep) if s))
     out = Path(output)
     if is_frame_folder(out, kind) and out.suffix.lower() in WRITE_SUFFIXES and not out.is_dir():
         videos = ", ".join(sorted(s for s, f in CONTAINERS.items() if f in MATTE_FORMATS))
@@ -47,7 +50,7 @@ def plan_outputs(inputs: Sequence[str | Path], output: str | Path, kind: str = "
                          f"lossless video ({videos})")
     if is_frame_folder(out, kind):
         return [(Path(inputs[0]), out)] if len(inputs) == 1 else [(Path(i), out / Path(i).stem) for i in inputs]
-    if len(inputs) == 1 and not out.is_dir():
+    if len(inputs) == 1 and not out.is_dir() and not named_folder:
         return [(Path(inputs[0]), out)]
     if out.is_file() or (not out.is_dir() and out.suffix.lower() in CONTAINERS):
         raise VideoError(f"{output}: {'is' if out.is_file() else 'names'} a file; several inputs need an output "
@@ -96,6 +99,8 @@ def _each(jobs: list[tuple[Path, Path]], processor: FrameProcessor,
                     raise VideoError(f"{src}: another input already writes {dst}")
                 seen.add(dst)
                 info = probe_video(src)
+                if (info.frames or 1) == 1 and src.suffix.lower() in READ_SUFFIXES:  # FFmpeg reads a photo too
+                    raise VideoError(f"{src}: a still image, not a video; use segblur image for pictures")
                 line = progress(info.frames) if progress is not None else None
                 stats = process_video(src, dst, processor, progress=line, info=info, **settings)
             except (VideoError, cv2.error, MemoryError, ValueError, OSError) as e:  # all one video can cause
