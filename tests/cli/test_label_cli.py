@@ -103,3 +103,15 @@ def test_default_teachers_missing_says_how_to_fetch_them(tmp_path: Path, monkeyp
     assert code == 2
     (line,) = error_lines(err)
     assert "fetch_teachers.py" in line and not (tmp_path / "out").exists()
+
+
+def test_help_gives_the_label_settings_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    """--low, --high and --min-box say their defaults, written out in the parser: they must be LabelSettings'."""
+    from segblur.training.label import LabelSettings
+
+    with pytest.raises(SystemExit):
+        main(["label", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    s = LabelSettings()
+    for option, value in (("below: background", s.low), ("above: person", s.high), ("to label: ignore", s.min_box)):
+        assert f"{option} (default {value:g})" in text, option

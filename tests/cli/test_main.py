@@ -65,6 +65,15 @@ def test_every_subcommand_module_adds_its_parsers_and_help_lists_them_in_order()
     assert list(sub.choices)[:6] == ["image", "mask", "models", "benchmark", "video", "camera"]  # --help's order
 
 
+def test_every_option_of_every_command_has_help() -> None:
+    import argparse
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    bare = [f"{name} {'/'.join(a.option_strings) or a.dest}" for name, parser in sub.choices.items()
+            for a in parser._actions if not a.help and not isinstance(a, argparse._HelpAction)]
+    assert bare == []
+
+
 def test_cli_modules_import_no_private_names_of_each_other() -> None:
     # What subcommands share is public, in common.py; nobody reaches into another command's module.
     import ast

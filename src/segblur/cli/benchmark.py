@@ -22,7 +22,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--image", type=Path, default=None, help="photo to use (default: the bundled sample)")
     p.add_argument("--effect", action="append", choices=EFFECTS, default=None,
                    help="effect(s) to time (default: blur; image uses the mirrored frame as the picture)")
-    p.add_argument("--repeats", type=int_in(1), default=100)
+    p.add_argument("--repeats", type=int_in(1), default=100, metavar="N",
+                   help="timed runs of each pipeline, after warm-up; the median is reported (default 100)")
     p.add_argument("--reference", type=Path, default=None, metavar="TFLITE",
                    help="MediaPipe selfie_segmentation.tflite to time alongside (needs segblur[bench])")
     p.add_argument("--stream", action="store_true",

@@ -26,8 +26,9 @@ def add_parsers(sub) -> None:
         "from frame to frame differs from the true mask's change, 1/255) and the flicker of the first frame "
         "held still with noise.")
     what = p.add_mutually_exclusive_group()
-    what.add_argument("--model", help="built-in model name, .onnx file or training checkpoint (.pt); with --sequence "
-                      "a built-in name or .onnx file (default: the default model)")
+    what.add_argument("--model", help="built-in model name, .onnx file or training checkpoint (.pt) to score on "
+                      "--data (this or --predictions is needed); with --sequence a built-in name or .onnx file "
+                      "(default there: the default model)")
     what.add_argument("--predictions", type=Path, metavar="DIR", help="folder of predicted masks <id>.png")
     p.add_argument("--data", metavar="KIND:PATH", help="dataset: voc:PATH, lfw:PATH or folder:PATH")
     p.add_argument("--split", default=None, metavar="NAME", help="split to score (default: the dataset's test split)")

@@ -19,7 +19,8 @@ def add_parsers(sub) -> None:
                        "calibrated on the images in --calibration.")
     p.add_argument("checkpoint", type=Path, metavar="CHECKPOINT",
                    help="training checkpoint (.pt); or an exported .onnx model to quantise with --int8")
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="MODEL.onnx")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="MODEL.onnx",
+                   help="the ONNX file to write (atomically; never the checkpoint itself)")
     p.add_argument("--name", help="model name in the metadata (default: the output's stem)")
     p.add_argument("--foreground", action="append", metavar="CLASS[,CLASS]",
                    help="default kept classes (default: the dataset's, e.g. person)")

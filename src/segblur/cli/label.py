@@ -32,10 +32,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     g = p.add_argument_group("settings (defaults tuned on training data)")
     g.add_argument("--margin", type=finite, default=None, metavar="F",
                    help="crop = box grown by F x its long side on every side (default 0.1)")
-    g.add_argument("--low", type=finite, default=None, metavar="P", help="probability at or below: background")
-    g.add_argument("--high", type=finite, default=None, metavar="P", help="probability at or above: person")
+    # The defaults are LabelSettings' (written out: importing it costs every command 0.2 s; a test compares them).
+    g.add_argument("--low", type=finite, default=None, metavar="P",
+                   help="probability at or below: background (default 0.35)")
+    g.add_argument("--high", type=finite, default=None, metavar="P",
+                   help="probability at or above: person (default 0.65); in between: ignore")
     g.add_argument("--min-box", type=finite, default=None, metavar="PX",
-                   help="boxes less tall than PX pixels are too small to label: ignore")
+                   help="boxes less tall than PX pixels are too small to label: ignore (default 30)")
     existing = p.add_mutually_exclusive_group()
     existing.add_argument("--overwrite", action="store_true", help="replace labels already in OUT")
     existing.add_argument("--skip-existing", action="store_true",
