@@ -39,7 +39,7 @@ def one_line(e: BaseException, limit: int = 200) -> str:
     """
     mark = getattr(e, "problem_mark", None)
     if mark is not None and getattr(e, "problem", None):
-        return f"line {mark.line + 1}, column {mark.column + 1}: {e.problem}"[:limit]
+        return _cut(f"line {mark.line + 1}, column {mark.column + 1}: {e.problem}", limit)
     text = str(getattr(e, "strerror", None) or e or "").strip()
     if not text:
         return type(e).__name__
@@ -49,7 +49,17 @@ def one_line(e: BaseException, limit: int = 200) -> str:
         line = rest if rest and head.endswith(("Error", "Exception")) else lines[-1]
     else:
         line = lines[-1] if len(lines) > 1 else lines[0]
-    return line.split("] ", 1)[-1][:limit]
+    return _cut(line.split("] ", 1)[-1], limit)
+
+
+def _cut(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` characters: cut at a word boundary where one is near, marked with "...",
+    so a long message never ends mid-word as if that were all of it."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit - 4]
+    space = head.rfind(" ")
+    return (head[:space] if space > limit // 2 else head).rstrip(" ,;:") + " ..."
 
 
 def read_ids(path: str | Path) -> list[str]:

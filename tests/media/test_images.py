@@ -671,7 +671,10 @@ def test_one_line_reason() -> None:
     assert one_line(OSError(2, "No such file or directory")) == "No such file or directory"
     assert one_line(ValueError("first\n[mp4 @ 0x1] moov atom not found")) == "moov atom not found"
     assert one_line(RuntimeError()) == "RuntimeError"
-    assert len(one_line(ValueError("x" * 500))) == 200
+    assert len(one_line(ValueError("x" * 500))) == 200 and one_line(ValueError("x" * 500)).endswith("x ...")
+    words = one_line(ValueError("unknown option 'bogus'; known: " + ", ".join(f"option{i}" for i in range(60))))
+    assert len(words) <= 200 and words.endswith(" ...") and words[:-4].split()[-1].startswith("option")
+    assert one_line(ValueError("short")) == "short"
 
 
 # --- what is refused before reading or decoding; what is kept beyond 8-bit RGB ---------------------------------
