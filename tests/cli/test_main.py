@@ -148,3 +148,12 @@ def test_a_signal_ignored_on_purpose_stays_ignored(monkeypatch: pytest.MonkeyPat
         assert seen == [signal.SIG_IGN] and signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGHUP, old)
+
+
+@pytest.mark.parametrize("command", ["image", "mask", "video", "evaluate", "label", "train", "soup"])
+def test_threads_has_an_upper_bound(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """--threads 100000 started tens of thousands of threads (16 GB) or crashed: refused at parse time."""
+    with pytest.raises(SystemExit) as ei:
+        main([command, "x", "--threads", "100000"])
+    err = capsys.readouterr().err
+    assert ei.value.code == 2 and "--threads: 100000 is outside 1..1024" in err

