@@ -150,9 +150,10 @@ def test_a_frame_folder_holds_one_run_whole_or_the_one_before(tmp_path: Path, mo
     code, _, err = run_cli(capsys, "mask", clip(tmp_path / "long.mp4", 6), "-o", frames, "--model", model_path, "-q")
     assert code == 0, err
     (frames / "notes.txt").write_text("mine")  # not a frame: never touched
+    (frames / "000050.png").write_bytes(b"mine too")  # after a gap: not the earlier run's, never touched
     code, _, err = run_cli(capsys, "mask", clip(tmp_path / "short.mp4", 3), "-o", frames, "--model", model_path, "-q")
     assert code == 0, err
-    assert files_in(frames) == ["000001.png", "000002.png", "000003.png", "notes.txt"]
+    assert files_in(frames) == ["000001.png", "000002.png", "000003.png", "000050.png", "notes.txt"]
     before = {f: (frames / f).read_bytes() for f in files_in(frames)}
     real_write = FrameFolder.write
 

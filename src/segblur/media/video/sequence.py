@@ -10,7 +10,6 @@ the video is complete, so a stopped run, a truncated input or a failure leaves t
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,6 @@ from ..images import ImageError, write_image
 from .errors import VideoError
 
 DIGITS = 6  # 000001.png: a million frames (over 9 hours at 30 fps) sort by name
-_FRAME_NAME = re.compile(rf"\d{{{DIGITS}}}\.png\Z")
 
 
 class FrameFolder:
@@ -30,9 +28,9 @@ class FrameFolder:
     ``folder`` by :meth:`close`.
 
     Frames are H x W (grey), H x W x 3 (RGB) or H x W x 4 (RGBA) uint8 of one size. ``close`` replaces the
-    frames of an earlier run there (numbered files it no longer has are removed: a shorter clip rerun into the
-    folder leaves no stale frames); other files are left alone. ``abort`` (or an error inside ``with``) deletes
-    the temp folder and leaves ``folder`` as it was.
+    frames of an earlier run there (the numbered files that follow on from its last frame are removed: a shorter
+    clip rerun into the folder leaves no stale frames); other files, a number after a gap included, are left
+    alone. ``abort`` (or an error inside ``with``) deletes the temp folder and leaves ``folder`` as it was.
     """
 
     copied_streams = 0
@@ -91,10 +89,10 @@ class FrameFolder:
                 return
             for i in range(1, self.frames + 1):
                 os.replace(tmp / _name(i), self.path / _name(i))
-            with os.scandir(self.path) as entries:  # the numbered frames of a longer earlier run
-                old = [e.path for e in entries if _FRAME_NAME.match(e.name) and int(e.name[:DIGITS]) > self.frames]
-            for f in old:
-                os.unlink(f)
+            i = self.frames + 1  # the rest of a longer earlier run: the numbers that follow on, and no others
+            while (self.path / _name(i)).is_file():
+                os.unlink(self.path / _name(i))
+                i += 1
         except OSError as e:
             raise VideoError(f"{self.path}: cannot move the frames into place ({e.strerror or e})") from None
         finally:
