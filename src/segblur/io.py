@@ -160,6 +160,33 @@ def remove_stale_temps(folder: str | Path, older_than: float = STALE_AFTER_S) ->
     return removed
 
 
+def _sweep_once(folder: Path) -> None:
+    """:func:`remove_stale_temps` in ``folder`` the first time this process writes there."""
+    real = os.path.realpath(folder)
+    if real not in _swept:
+        _swept.add(real)
+        remove_stale_temps(real)
+
+
+def _temp_name(folder: Path) -> Path:
+    """A new random temp name in ``folder`` (``.segblur-xxxxxxxx.tmp``), for a file or a folder."""
+    return folder / f"{TEMP_PREFIX}{secrets.token_hex(4)}{TEMP_SUFFIX}"
+
+
+def blocking_file(path: str | Path) -> Path | None:
+    """The file (not a folder) at ``path`` or the nearest existing path above it, which would stop ``path`` from
+    being written or made as a folder ("File exists", "Not a directory"); None when nothing is in the way, or when
+    the system refuses the name (the writer then says why)."""
+    p = Path(path)
+    for q in (p, *p.parents):
+        try:
+            if q.exists() or q.is_symlink():
+                return None if q.is_dir() else q
+        except OSError:
+            return None
+    return None
+
+
 def open_temp(path: str | Path, track: list[Path] | None = None) -> tuple[int, Path]:
     """Create a new hidden temp file beside ``path``; returns (fd, temp path).
 
@@ -172,13 +199,10 @@ def open_temp(path: str | Path, track: list[Path] | None = None) -> tuple[int, P
     holds when interrupted also removes a file created just before a Ctrl-C or SIGTERM landed, between the
     creation and this function's return (a run stopped while saving a checkpoint left one behind).
     """
-    folder = os.path.realpath(Path(path).parent)
-    if folder not in _swept:
-        _swept.add(folder)
-        remove_stale_temps(folder)
+    _sweep_once(Path(path).parent)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     while True:
-        tmp = Path(path).parent / f"{TEMP_PREFIX}{secrets.token_hex(4)}{TEMP_SUFFIX}"
+        tmp = _temp_name(Path(path).parent)
         if track is not None:
             track.append(tmp)
         try:
@@ -198,12 +222,9 @@ def make_temp_folder(path: str | Path) -> Path:
     """
     parent = Path(path).parent
     parent.mkdir(parents=True, exist_ok=True)
-    real = os.path.realpath(parent)
-    if real not in _swept:
-        _swept.add(real)
-        remove_stale_temps(real)
+    _sweep_once(parent)
     while True:
-        tmp = parent / f"{TEMP_PREFIX}{secrets.token_hex(4)}{TEMP_SUFFIX}"
+        tmp = _temp_name(parent)
         try:
             tmp.mkdir()
             return tmp

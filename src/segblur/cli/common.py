@@ -190,13 +190,12 @@ def check_outputs(outputs: Iterable[str | Path | None], inputs: Iterable[str | P
 def check_out_folder(folder: str | Path, option: str = "--out") -> None:
     """CommandError (exit 2) when ``folder`` (a run or soup folder, created if needed) or the nearest existing
     folder above it is a file: said before any work, not after an hour of training or scoring."""
-    p = Path(folder)
-    for q in (p, *p.parents):
-        if q.exists() or q.is_symlink():
-            if not q.is_dir():
-                where = "is a file" if q == p else f"lies under the file {q}"
-                raise CommandError(f"{folder}: {where}, not a folder; choose another {option}")
-            return
+    from ..io import blocking_file
+
+    q = blocking_file(folder)
+    if q is not None:
+        where = "is a file" if q == Path(folder) else f"lies under the file {q}"
+        raise CommandError(f"{folder}: {where}, not a folder; choose another {option}")
 
 
 def model_file(model: str | Path | None) -> Path | None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..io import write_atomic
+from ..io import blocking_file, write_atomic
 from .headers import beyond_rgb8, dimensions, sniff_format, truncated
 from .limits import ENV as LIMIT_ENV
 from .limits import max_file_bytes, max_pixels, too_many_pixels
@@ -303,18 +303,9 @@ def _scan_folder(folder: Path, out_real: str, errors: list[str]) -> list[tuple[P
     return sorted(found, key=lambda x: x[0])
 
 
-def _check_folder_above(folder: Path, out: Path) -> None:
-    """ImageError when the nearest existing path at or above ``folder`` (where ``out`` goes) is not a folder:
-    ``-o photo.jpg/x.png`` would fail for every input with "File exists" or "Not a directory"."""
-    for q in (folder, *folder.parents):
-        try:
-            st = _stat(q)
-        except OSError:
-            return  # a name the system refuses: the writer says so
-        if st is not None:
-            if not stat.S_ISDIR(st.st_mode):
-                raise ImageError(f"{out}: {q} is a file, not a folder; choose another output")
-            return
+def names_a_folder(out: str | Path) -> bool:
+    """Whether an output given as ``out`` is meant as a folder by its spelling: a string ending in a separator."""
+    return isinstance(out, str) and out.endswith(tuple(s for s in (os.sep, os.altsep) if s))
 
 
 def plan_jobs(inputs: Iterable[str | Path], out: str | Path, suffix: str | None = None, *,
@@ -334,8 +325,7 @@ def plan_jobs(inputs: Iterable[str | Path], out: str | Path, suffix: str | None 
     and a file inside it) is processed once. An output that would overwrite an input or one of the
     ``protect`` files, or collide with another output, is an error.
     """
-    seps = tuple(s for s in (os.sep, os.altsep) if s)
-    out_named_folder = isinstance(out, str) and out.endswith(seps)
+    out_named_folder = names_a_folder(out)
     out = Path(out)
     errors: list[str] = []
     try:
@@ -394,7 +384,9 @@ def plan_jobs(inputs: Iterable[str | Path], out: str | Path, suffix: str | None 
                          "or give a folder")
     if as_file and out.suffix.lower() not in WRITE_SUFFIXES:  # the user named this output file: a bad output
         raise ImageError(f"{out}: cannot write '{out.suffix}' files (use one of {', '.join(WRITE_SUFFIXES)})")
-    _check_folder_above(out if not as_file else out.parent, out)
+    in_the_way = blocking_file(out.parent if as_file else out)  # -o photo.jpg/x.png: "File exists" for every input
+    if in_the_way is not None:
+        raise ImageError(f"{out}: {in_the_way} is a file, not a folder; choose another output")
     jobs: list[Job] = []
     used: dict[str, Path] = {}
     for src, rel in found:

@@ -7,7 +7,6 @@ failure being one line naming the file, and the others go on.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import cv2
 
 from ...io import one_line
-from ..images import READ_SUFFIXES, WRITE_SUFFIXES
+from ..images import READ_SUFFIXES, WRITE_SUFFIXES, names_a_folder
 from ..protocols import FrameProcessor, ProgressLine
 from .codecs import CONTAINERS, MATTE_FORMATS, check_codec, default_codec, is_frame_folder, kind_format
 from .errors import VideoError, require_av
@@ -42,7 +41,7 @@ def plan_outputs(inputs: Sequence[str | Path], output: str | Path, kind: str = "
     video suffix, else to folders of PNG frames: ``output`` itself for one input, ``output/<input stem>`` for
     several; an ``output`` named like an image (``matte.png``) is refused rather than made a folder.
     """
-    named_folder = isinstance(output, str) and output.endswith(tuple(s for s in (os.sep, os.altsep) if s))
+    named_folder = names_a_folder(output)
     out = Path(output)
     if is_frame_folder(out, kind) and out.suffix.lower() in WRITE_SUFFIXES and not out.is_dir():
         videos = ", ".join(sorted(s for s, f in CONTAINERS.items() if f in MATTE_FORMATS))
