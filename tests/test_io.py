@@ -39,6 +39,20 @@ def test_an_output_inside_an_input_folder_is_refused(tmp_path: Path) -> None:
     io.check_output(tmp_path / "out", [tmp_path / "missing-folder"])
 
 
+def test_a_source_may_hold_the_output_folder_but_never_be_the_output(tmp_path: Path) -> None:
+    """The photos and videos a command works through: -o may not name one, but may be a folder inside a source folder
+    (the command skips it when reading the folder), unlike a data folder."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "a.png").write_bytes(b"x")
+    for out, given in ((photos, photos), (tmp_path / "." / "photos" / "a.png", photos / "a.png")):
+        with pytest.raises(io.OverwriteError, match="is the input"):
+            io.check_output(out, [], sources=[given])
+    io.check_output(photos / "blurred", [], sources=[photos])
+    with pytest.raises(io.OverwriteError, match="inside the input folder"):
+        io.check_output(photos / "blurred", [photos], sources=[photos])
+
+
 def test_an_unusable_output_name_is_left_to_the_writer(tmp_path: Path) -> None:
     io.check_output(tmp_path / ("n" * 300 + ".png"), [tmp_path / "m.onnx"])  # ENAMETOOLONG: not an overwrite
 

@@ -73,23 +73,25 @@ def read_ids(path: str | Path) -> list[str]:
     return list(seen)
 
 
-def check_output(output: str | Path, inputs: Iterable[str | Path | None]) -> None:
+def check_output(output: str | Path, inputs: Iterable[str | Path | None],
+                 sources: Iterable[str | Path] = ()) -> None:
     """Raise :class:`OverwriteError` when writing ``output`` would replace one of ``inputs`` (the same path, a link
     to it or a hard link of it) or land inside one of them that is a folder (a data or calibration folder).
 
     The one check every writing command runs on its model, checkpoint, data and calibration inputs before it
-    writes anything; None entries (options not given) are skipped.
+    writes anything; None entries (options not given) are skipped. ``sources`` are the photos, videos and folders
+    a command works through: the output may not be one of them, but may be a folder inside a source folder (the
+    command skips it when it reads that folder: ``image photos/ -o photos/blurred``).
     """
     out = Path(output)
     out_real = os.path.realpath(out)
     out_id = _file_id(out)
-    for given in inputs:
-        if given is None:
-            continue
+    given_inputs = [(i, False) for i in inputs if i is not None]
+    for given, is_source in given_inputs + [(s, True) for s in sources]:
         real = os.path.realpath(given)
         if real == out_real or (out_id is not None and out_id == _file_id(Path(given))):
             raise OverwriteError(f"{output}: is the input {given}; choose another output")
-        if out_real.startswith(real.rstrip(os.sep) + os.sep) and os.path.isdir(real):
+        if not is_source and out_real.startswith(real.rstrip(os.sep) + os.sep) and os.path.isdir(real):
             raise OverwriteError(f"{output}: is inside the input folder {given}; choose another output")
 
 

@@ -79,13 +79,37 @@ def test_image_quiet_prints_nothing_on_success(tmp_path: Path, model_path: Path,
     assert (code, out, err) == (0, "", "")
 
 
-def test_image_never_overwrites_its_input(tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("spelling", ["same", "dot", "symlink", "hardlink", "folder"])
+def test_image_output_that_is_an_input_is_refused_up_front(tmp_path: Path, model_path: Path, spelling: str,
+                                                           capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """-o naming an input (however spelled: ./a.png, a link, a hard link, the input folder itself) is a bad output:
+    one line, exit 2, before anything is read or written; not a failed input (exit 1)."""
+    import os
+
     src = save_image(tmp_path / "in.png", split_image(16, 16))
     before = src.read_bytes()
-    code, _, err = run_cli(capsys, "image", src, "-o", src, "--model", model_path)
-    assert code == 1
-    assert str(src) in err
+    monkeypatch.chdir(tmp_path)
+    given: str | Path = src
+    out: str | Path = {"same": src, "dot": "./in.png", "folder": tmp_path}.get(spelling, tmp_path / "other.png")
+    if spelling == "symlink":
+        Path(out).symlink_to(src)
+    elif spelling == "hardlink":
+        os.link(src, out)
+    elif spelling == "folder":
+        given = tmp_path
+    code, _, err = run_cli(capsys, "image", given, "-o", out, "--model", model_path)
+    line = one_error_line(err)
+    assert code == 2 and line.startswith(f"segblur: error: {out}: is the input") and "Traceback" not in err, line
     assert src.read_bytes() == before
+
+
+def test_image_output_folder_inside_the_input_folder_is_still_allowed(tmp_path: Path, model_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    src = save_image(tmp_path / "photos" / "a.png", split_image(16, 16))
+    code, _, err = run_cli(capsys, "image", src.parent, "-o", src.parent / "blurred", "--model", model_path, "-q")
+    assert code == 0, err
+    assert files_in(src.parent / "blurred") == ["a.png"]
 
 
 @pytest.mark.parametrize("model", ["no-such-model", "missing.onnx", "text.onnx", "empty.onnx"])

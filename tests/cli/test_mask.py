@@ -193,3 +193,17 @@ def test_mask_refuses_images_with_videos_and_mattes_in_lossy_containers(tmp_path
     for argv in ([src, photo, "-o", tmp_path / "o"], [src, "-o", tmp_path / "m.mp4"]):
         code, _, err = run_cli(capsys, "mask", *argv, "--model", model_path)
         assert code == 2 and one_error_line(err).startswith("segblur: error:"), argv
+
+
+def test_mask_output_that_is_an_input_is_refused_up_front(tmp_path: Path, model_path: Path, photo: Path,
+                                                         capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A photo or a video given as its own output, however spelled, is a bad output (exit 2, one line)."""
+    monkeypatch.chdir(tmp_path)
+    video = clip(tmp_path / "in.mkv", 2)
+    for src, out in [(photo, photo), (photo, "./a.png"), (video, "./in.mkv")]:
+        before = Path(src).read_bytes()
+        code, _, err = run_cli(capsys, "mask", src, "-o", out, "--model", model_path)
+        line = one_error_line(err)
+        assert code == 2 and line.startswith(f"segblur: error: {out}: is the input"), line
+        assert Path(src).read_bytes() == before

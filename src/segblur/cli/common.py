@@ -172,17 +172,20 @@ class CommandError(Exception):
         self.status = status
 
 
-def check_outputs(outputs: Iterable[str | Path | None], inputs: Iterable[str | Path | None]) -> None:
+def check_outputs(outputs: Iterable[str | Path | None], inputs: Iterable[str | Path | None],
+                  sources: Iterable[str | Path] = ()) -> None:
     """CommandError (exit 2) when an output given is, or lies inside, one of the inputs given (model, checkpoint,
-    data or calibration folder, pictures): :func:`segblur.io.check_output` on each output, before anything is
-    written. None entries (options not given) are skipped."""
+    data or calibration folder, pictures), or is one of the ``sources`` (the photos, videos and folders the command
+    works through) or lies under one of them that is a file: :func:`segblur.io.check_output` on each output, before
+    anything is written. None entries (options not given) are skipped."""
     from ..io import OverwriteError, check_output
 
     inputs = [i for i in inputs if i is not None]
+    sources = list(sources)
     try:
         for out in outputs:
             if out is not None:
-                check_output(out, inputs)
+                check_output(out, inputs, sources)
     except OverwriteError as e:
         raise CommandError(str(e)) from None
 

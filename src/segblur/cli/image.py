@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     )
 
     effect = chosen_effect(args)
-    check_outputs([args.output], [model_file(args.model), args.background])
+    check_outputs([args.output], [model_file(args.model), args.background], sources=args.inputs)
     try:
         jobs, errors = plan_jobs(args.inputs, args.output, protect=[args.background] if args.background else ())
     except ImageError as e:

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from ..runtime.masks import mask_edge
     from .common import CommandError, check_outputs, make_pipeline, model_file, stream_settings
 
-    check_outputs([args.output], [model_file(args.model)])
+    check_outputs([args.output], [model_file(args.model)], sources=args.inputs)
     try:
         edge = mask_edge(args.soft, args.threshold, args.softness)
     except ValueError:

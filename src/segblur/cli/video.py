@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--alpha writes the person on a transparent background: no --effect, --strength, "
                            "--background or --color")
     effect = chosen_effect(args)
-    check_outputs([args.output], [model_file(args.model), args.background])
+    check_outputs([args.output], [model_file(args.model), args.background], sources=args.inputs)
     if args.threads is None:  # several frames in flight, one core each: less CPU than threads within one run
         args.threads = 1
     pipe = make_pipeline(args, effect=effect, strength=args.strength, background=args.background, color=args.color,

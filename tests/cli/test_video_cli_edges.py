@@ -1,0 +1,43 @@
+"""``segblur video`` at its edges: outputs that name an input, repeated inputs, --alpha with a codec that has no
+alpha, odd frame sizes, a system out of threads."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import GREEN, RED, one_error_line, run_cli, split_image
+
+av = pytest.importorskip("av")
+
+
+def make_video(path: Path, frames: int = 2, size: tuple[int, int] = (64, 48), codec: str | None = None) -> Path:
+    """A small clip (no audio): a red (person) square on green."""
+    from segblur.media.video import VideoWriter
+
+    w, h = size
+    with VideoWriter(path, w, h, 10, codec=codec, pix_fmt="yuv444p" if codec == "ffv1" else "yuv420p") as out:
+        for i in range(frames):
+            img = split_image(h, w, left=GREEN, right=GREEN)
+            img[h // 4:h // 2, 2 + i:w // 3 + i] = RED
+            out.write(img)
+    return path
+
+
+@pytest.mark.parametrize("spelling", ["same", "dot", "symlink", "hardlink"])
+def test_video_output_that_is_the_input_is_refused_up_front(tmp_path: Path, model_path: Path, spelling: str,
+                                                            capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    src = make_video(tmp_path / "v.mp4")
+    before = src.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    out: str | Path = {"same": src, "dot": "./v.mp4"}.get(spelling, tmp_path / "other.mp4")
+    if spelling == "symlink":
+        Path(out).symlink_to(src)
+    elif spelling == "hardlink":
+        os.link(src, out)
+    code, _, err = run_cli(capsys, "video", src, "-o", out, "--model", model_path)
+    line = one_error_line(err)
+    assert code == 2 and line.startswith(f"segblur: error: {out}: is the input") and "Traceback" not in err, line
+    assert src.read_bytes() == before
