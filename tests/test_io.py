@@ -53,6 +53,17 @@ def test_a_source_may_hold_the_output_folder_but_never_be_the_output(tmp_path: P
         io.check_output(photos / "blurred", [photos], sources=[photos])
 
 
+def test_an_output_under_an_input_file_is_refused(tmp_path: Path) -> None:
+    """-o clip.mp4/out.mp4: no file can be written there; said as an output problem naming the input."""
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"video")
+    for out in (clip / "out.mp4", clip / "frames" / "000001.png"):
+        for kw in ({"inputs": [clip]}, {"inputs": [], "sources": [clip]}):
+            with pytest.raises(io.OverwriteError, match="lies under the input file") as ei:
+                io.check_output(out, **kw)
+            assert_one_line_naming(str(ei.value), out)
+
+
 def test_an_unusable_output_name_is_left_to_the_writer(tmp_path: Path) -> None:
     io.check_output(tmp_path / ("n" * 300 + ".png"), [tmp_path / "m.onnx"])  # ENAMETOOLONG: not an overwrite
 

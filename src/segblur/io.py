@@ -76,12 +76,13 @@ def read_ids(path: str | Path) -> list[str]:
 def check_output(output: str | Path, inputs: Iterable[str | Path | None],
                  sources: Iterable[str | Path] = ()) -> None:
     """Raise :class:`OverwriteError` when writing ``output`` would replace one of ``inputs`` (the same path, a link
-    to it or a hard link of it) or land inside one of them that is a folder (a data or calibration folder).
+    to it or a hard link of it), land inside one of them that is a folder (a data or calibration folder), or lie
+    under one that is a file.
 
     The one check every writing command runs on its model, checkpoint, data and calibration inputs before it
     writes anything; None entries (options not given) are skipped. ``sources`` are the photos, videos and folders
-    a command works through: the output may not be one of them, but may be a folder inside a source folder (the
-    command skips it when it reads that folder: ``image photos/ -o photos/blurred``).
+    a command works through: the output may not be one of them or lie under one that is a file, but may be a folder
+    inside a source folder (the command skips it when it reads that folder: ``image photos/ -o photos/blurred``).
     """
     out = Path(output)
     out_real = os.path.realpath(out)
@@ -91,7 +92,13 @@ def check_output(output: str | Path, inputs: Iterable[str | Path | None],
         real = os.path.realpath(given)
         if real == out_real or (out_id is not None and out_id == _file_id(Path(given))):
             raise OverwriteError(f"{output}: is the input {given}; choose another output")
-        if not is_source and out_real.startswith(real.rstrip(os.sep) + os.sep) and os.path.isdir(real):
+        if not out_real.startswith(real.rstrip(os.sep) + os.sep):
+            continue
+        if not os.path.isdir(real):
+            if os.path.exists(real):  # -o in.mp4/out.mp4: no file can be written there
+                raise OverwriteError(f"{output}: lies under the input file {given}, not a folder; choose another "
+                                     "output")
+        elif not is_source:
             raise OverwriteError(f"{output}: is inside the input folder {given}; choose another output")
 
 

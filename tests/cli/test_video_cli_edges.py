@@ -41,3 +41,20 @@ def test_video_output_that_is_the_input_is_refused_up_front(tmp_path: Path, mode
     line = one_error_line(err)
     assert code == 2 and line.startswith(f"segblur: error: {out}: is the input") and "Traceback" not in err, line
     assert src.read_bytes() == before
+
+
+def test_video_output_under_a_file_is_refused_up_front(tmp_path: Path, model_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """-o under the input file (v.mp4/out.mp4), or under another file, is a bad output: exit 2, one line, before the
+    input is read; not "File exists" as a failed input (exit 1)."""
+    src = make_video(tmp_path / "v.mp4")
+    (tmp_path / "taken").write_bytes(b"x")
+    for command, out, words in [("video", src / "out.mp4", f"lies under the input file {src}"),
+                                ("mask", src / "frames", f"lies under the input file {src}"),
+                                ("video", tmp_path / "taken" / "x.mp4", "taken is a file, not a folder"),
+                                ("mask", tmp_path / "taken" / "frames", "taken is a file, not a folder"),
+                                ("mask", tmp_path / "taken", "taken: is a file, not a folder")]:
+        code, _, err = run_cli(capsys, command, src, "-o", out, "--model", model_path)
+        line = one_error_line(err)
+        assert code == 2 and line.startswith(f"segblur: error: {out}") and words in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken", "v.mp4"]
