@@ -320,3 +320,20 @@ def test_training_flushes_subnormal_floats_and_restores_the_setting(folder: Path
             on_epoch=lambda epoch, metrics: seen.append(flushing_subnormals())).fit()
     assert seen == [True]
     assert not flushing_subnormals()
+
+
+@pytest.mark.parametrize("schedule", ["plateau", "poly", "cosine"])
+def test_a_learning_rate_changed_on_resume_applies(folder: Path, tmp_path: Path, schedule: str) -> None:
+    """Resumed with another lr (and weight decay), the run continues on the new curve, not the checkpoint's."""
+    kw = dict(schedule=schedule, epochs=3, min_lr=1e-6)
+    new = dict(lr=1e-4, weight_decay=0.0)
+    Trainer(cfg(folder, tmp_path / "straight", **kw, **new), quiet=True).fit()
+    with pytest.raises(RunStoppedError):
+        Trainer(cfg(folder, tmp_path / "split", **kw), quiet=True, on_epoch=stop_after(1)).fit()
+    Trainer(cfg(folder, tmp_path / "split", **kw, **new), resume=True, quiet=True).fit()
+    straight = [float(r["lr"]) for r in read_log(tmp_path / "straight" / "log.csv")]
+    split = [float(r["lr"]) for r in read_log(tmp_path / "split" / "log.csv")]
+    assert split[0] != pytest.approx(straight[0])  # epoch 1 ran at lr 3e-3
+    assert split[1:] == pytest.approx(straight[1:], rel=1e-6, abs=1e-12)
+    group = load(tmp_path / "split" / "last.pt")["optimizer"]["param_groups"][0]
+    assert group["weight_decay"] == 0.0 and group.get("max_lr", group.get("initial_lr", 1e-4)) == 1e-4

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -216,12 +216,20 @@ def layered_config(options: Mapping[str, Any], *, recipe: str | Path | None = No
     values["out"] = str(values["out"])
     cfg = TrainConfig(**values)
     cfg.validate()
+    if resume is None:
+        return cfg, []
     exact = EXACTNESS_FIELDS + (("epochs",) if cfg.schedule in PER_BATCH else ())
-    # A setting the checkpoint predates ran with its default then (each was added with the old behaviour as it).
+    changed = changed_settings(saved, cfg, exact)
+    return cfg, [f"{k} {old!r} -> {new!r}" for k, (old, new) in changed.items()]
+
+
+def changed_settings(saved: Mapping[str, Any], cfg: TrainConfig, keys: Iterable[str]) -> dict[str, tuple[Any, Any]]:
+    """The settings among ``keys`` that ``cfg`` changes from a checkpoint's config ``saved``, as name: (old, new).
+
+    A setting the checkpoint predates ran with its default then (each was added with the old behaviour as it).
+    """
     defaults = {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
                 for f in dataclasses.fields(TrainConfig)
                 if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING}
-    before = {k: saved[k] if k in saved else defaults.get(k) for k in exact
-              if resume is not None and (k in saved or k in defaults)}
-    changed = [f"{k} {before[k]!r} -> {getattr(cfg, k)!r}" for k in before if before[k] != getattr(cfg, k)]
-    return cfg, changed
+    before = {k: saved[k] if k in saved else defaults.get(k) for k in keys if k in saved or k in defaults}
+    return {k: (before[k], getattr(cfg, k)) for k in before if before[k] != getattr(cfg, k)}

@@ -38,14 +38,14 @@ from ..io import write_atomic
 from ..media.images import write_image
 from ..progress import Progress, format_duration
 from .checkpoint import load, save
-from .config import TrainConfig, monitor_score
+from .config import TrainConfig, changed_settings, monitor_score
 from .data.presets import augment_options
 from .data.segmentation import SegTorchDataset, eval_collate
 from .distributed import init_distributed, pick_device
 from .ema import WeightAverage
 from .models import create_model
 from .sampling import EpochSampler, ShapeBatches, sampling_groups
-from .schedules import PER_BATCH, make_scheduler, schedule_length
+from .schedules import PER_BATCH, SETTINGS, make_scheduler, retune, schedule_length
 from .tracking import Tracker, comparison_grid
 
 log = logging.getLogger("segblur")
@@ -219,8 +219,14 @@ class Trainer:
         self.model.load_state_dict(ck.get("train_model", ck["model"]))
         if self.average is not None:  # a run that had no average starts one from its weights
             self.average.load_state_dict(ck["model"], ck.get("ema_updates", 0))
+        # Settings changed on resume (--lr, --min-lr...) apply: the state dicts bring the old run's along.
+        fresh_groups = [{k: v for k, v in g.items() if k != "params"} for g in self.opt.param_groups]
+        fresh_schedule = self.sched.state_dict()
         self.opt.load_state_dict(ck["optimizer"])
         self.sched.load_state_dict(ck["scheduler"])
+        changed = changed_settings(old, self.cfg, SETTINGS)
+        if changed:
+            retune(self.opt, self.sched, fresh_groups, fresh_schedule, changed)
         if ck.get("scaler"):
             self.scaler.load_state_dict(ck["scaler"])
         torch.set_rng_state(ck["torch_rng"])
