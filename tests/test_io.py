@@ -64,6 +64,18 @@ def test_an_output_under_an_input_file_is_refused(tmp_path: Path) -> None:
             assert_one_line_naming(str(ei.value), out)
 
 
+def test_split_repeats_keeps_the_first_spelling_of_each_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.mp4").write_bytes(b"a")
+    (tmp_path / "link.mp4").symlink_to(tmp_path / "a.mp4")
+    kept, repeats = io.split_repeats(["a.mp4", "b.mp4", "./a.mp4", str(tmp_path / "link.mp4"), "b.mp4"])
+    assert kept == ["a.mp4", "b.mp4"]
+    assert repeats == [("./a.mp4", "a.mp4"), (str(tmp_path / "link.mp4"), "a.mp4"), ("b.mp4", "b.mp4")]
+    pairs = [(Path("a.mp4"), "x"), (Path("./a.mp4"), "y")]
+    assert io.split_repeats(pairs, lambda p: p[0]) == ([pairs[0]], [(pairs[1], pairs[0])])
+
+
 def test_an_unusable_output_name_is_left_to_the_writer(tmp_path: Path) -> None:
     io.check_output(tmp_path / ("n" * 300 + ".png"), [tmp_path / "m.onnx"])  # ENAMETOOLONG: not an overwrite
 

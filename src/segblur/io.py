@@ -14,7 +14,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 TEMP_PREFIX = ".segblur-"  # hidden temp files: TEMP_PREFIX + 8 hex digits + TEMP_SUFFIX
 TEMP_SUFFIX = ".tmp"
@@ -23,6 +23,7 @@ _TEMP_NAME = re.compile(re.escape(TEMP_PREFIX) + r"[0-9a-f]{8}" + re.escape(TEMP
 # being encoded, a recording, a checkpoint being saved) writes to its temp file far more often than this.
 STALE_AFTER_S = 15 * 60
 _swept: set[str] = set()  # folders already cleaned by this process
+T = TypeVar("T")
 
 
 class OverwriteError(ValueError):
@@ -71,6 +72,26 @@ def read_ids(path: str | Path) -> list[str]:
         if line and not line.startswith("#"):
             seen.setdefault(line, None)
     return list(seen)
+
+
+def split_repeats(items: Iterable[T], path: Callable[[T], str | Path] = lambda item: item
+                  ) -> tuple[list[T], list[tuple[T, T]]]:
+    """``items`` without those whose ``path`` names a file named before (``a.jpg ./a.jpg``, a symbolic link to it:
+    the same real path), the first spelling kept; and each repeat with the item it repeats.
+
+    The one way a command treats an input given twice: processed once (``image``, ``video``) or refused by name.
+    """
+    first: dict[str, T] = {}
+    kept: list[T] = []
+    repeats: list[tuple[T, T]] = []
+    for item in items:
+        real = os.path.realpath(path(item))
+        if real in first:
+            repeats.append((item, first[real]))
+        else:
+            first[real] = item
+            kept.append(item)
+    return kept, repeats
 
 
 def check_output(output: str | Path, inputs: Iterable[str | Path | None],

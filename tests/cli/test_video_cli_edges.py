@@ -58,3 +58,16 @@ def test_video_output_under_a_file_is_refused_up_front(tmp_path: Path, model_pat
         line = one_error_line(err)
         assert code == 2 and line.startswith(f"segblur: error: {out}") and words in line, line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken", "v.mp4"]
+
+
+def test_the_same_video_named_twice_is_processed_once(tmp_path: Path, model_path: Path,
+                                                      capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """As segblur image does: a.mp4 ./a.mp4 (or a link to it) is one input, not a second one that fails."""
+    src = make_video(tmp_path / "v.mp4")
+    (tmp_path / "link.mp4").symlink_to(src)
+    monkeypatch.chdir(tmp_path)
+    for command, out in [("video", tmp_path / "out"), ("mask", tmp_path / "mattes")]:
+        code, _, err = run_cli(capsys, command, src, "./v.mp4", "link.mp4", "-o", out, "--model", model_path, "-q")
+        assert code == 0 and err == "", err
+        assert sorted(p.name for p in out.iterdir()) == ["v.mp4" if command == "video" else "v"]

@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..io import blocking_file, write_atomic
+from ..io import blocking_file, split_repeats, write_atomic
 from .headers import beyond_rgb8, dimensions, sniff_format, truncated
 from .limits import ENV as LIMIT_ENV
 from .limits import max_file_bytes, max_pixels, too_many_pixels
@@ -337,6 +337,7 @@ def plan_jobs(inputs: Iterable[str | Path], out: str | Path, suffix: str | None 
     found: list[tuple[Path, Path]] = []  # (source, relative output)
     guarded: set[str] = set()  # real paths that must not be written
     guarded_ids: set[tuple[int, int]] = set()  # and their (device, inode)
+    every: list[tuple[Path, Path, os.stat_result]] = []  # (source, relative output, its stat), repeats included
     inputs = [Path(i) for i in inputs]
     first_is_dir = False
     for n, i in enumerate(inputs):
@@ -354,15 +355,13 @@ def plan_jobs(inputs: Iterable[str | Path], out: str | Path, suffix: str | None 
                 candidates = [(f, f.relative_to(i), fst) for f, fst in files]
             else:
                 candidates = [(i, Path(i.name), st)]
-            for src, rel, fst in candidates:
-                real = os.path.realpath(src)
-                if real in guarded:
-                    continue  # the same source again: once is enough
-                guarded.add(real)
-                guarded_ids.add(_file_id(fst))
-                found.append((src, rel))
+            every.extend(candidates)
         except OSError as e:
             errors.append(f"{i}: {e.strerror or e}")
+    for src, rel, fst in split_repeats(every, lambda c: c[0])[0]:  # the same source again: once is enough
+        guarded.add(os.path.realpath(src))
+        guarded_ids.add(_file_id(fst))
+        found.append((src, rel))
     for p in protect or ():
         guarded.add(os.path.realpath(p))
         try:

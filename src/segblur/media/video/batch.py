@@ -13,7 +13,7 @@ from pathlib import Path
 
 import cv2
 
-from ...io import blocking_file, one_line
+from ...io import blocking_file, one_line, split_repeats
 from ..images import READ_SUFFIXES, WRITE_SUFFIXES, names_a_folder
 from ..protocols import FrameProcessor, ProgressLine
 from .codecs import CONTAINERS, MATTE_FORMATS, check_codec, default_codec, is_frame_folder, kind_format
@@ -39,7 +39,8 @@ def plan_outputs(inputs: Sequence[str | Path], output: str | Path, kind: str = "
     Several inputs and an ``output`` that is a file, or is named like a video file, are a :class:`VideoError`
     (a folder named ``x.mp4`` is never what was meant). A ``matte`` goes to a video file when ``output`` has a
     video suffix, else to folders of PNG frames: ``output`` itself for one input, ``output/<input stem>`` for
-    several; an ``output`` named like an image (``matte.png``) is refused rather than made a folder.
+    several; an ``output`` named like an image (``matte.png``) is refused rather than made a folder. An input named
+    twice (``a.mp4 ./a.mp4``) is processed once.
     """
     named_folder = names_a_folder(output)
     out = Path(output)
@@ -49,15 +50,17 @@ def plan_outputs(inputs: Sequence[str | Path], output: str | Path, kind: str = "
                          f"lossless video ({videos})")
     if is_frame_folder(out, kind):
         _nothing_in_the_way(out, output)
-        return [(Path(inputs[0]), out)] if len(inputs) == 1 else [(Path(i), out / Path(i).stem) for i in inputs]
-    if len(inputs) == 1 and not out.is_dir() and not named_folder:
+        pairs = [(Path(inputs[0]), out)] if len(inputs) == 1 else [(Path(i), out / Path(i).stem) for i in inputs]
+    elif len(inputs) == 1 and not out.is_dir() and not named_folder:
         _nothing_in_the_way(out.parent, output)
-        return [(Path(inputs[0]), out)]
-    if out.is_file() or (not out.is_dir() and out.suffix.lower() in CONTAINERS):
+        pairs = [(Path(inputs[0]), out)]
+    elif out.is_file() or (not out.is_dir() and out.suffix.lower() in CONTAINERS):
         raise VideoError(f"{output}: {'is' if out.is_file() else 'names'} a file; several inputs need an output "
                          "folder")
-    _nothing_in_the_way(out, output)
-    return [(Path(i), out / Path(i).name) for i in inputs]
+    else:
+        _nothing_in_the_way(out, output)
+        pairs = [(Path(i), out / Path(i).name) for i in inputs]
+    return split_repeats(pairs, lambda pair: pair[0])[0]  # a video named twice (a.mp4 ./a.mp4): once, as image does
 
 
 def _nothing_in_the_way(folder: Path, output: str | Path) -> None:
