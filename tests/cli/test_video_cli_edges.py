@@ -71,3 +71,19 @@ def test_the_same_video_named_twice_is_processed_once(tmp_path: Path, model_path
         code, _, err = run_cli(capsys, command, src, "./v.mp4", "link.mp4", "-o", out, "--model", model_path, "-q")
         assert code == 0 and err == "", err
         assert sorted(p.name for p in out.iterdir()) == ["v.mp4" if command == "video" else "v"]
+
+
+@pytest.mark.parametrize("suffix, codec", [(".mov", "libx264"), (".webm", "prores_ks"), (".mkv", "mpeg4")])
+def test_alpha_with_a_codec_without_it_points_to_those_with_alpha(tmp_path: Path, model_path: Path, suffix: str,
+                                                                  codec: str, capsys: pytest.CaptureFixture[str]
+                                                                  ) -> None:
+    """--alpha --codec libx264 is refused pointing to the encoders that carry alpha, never back to libx264."""
+    src = make_video(tmp_path / "v.mp4")
+    code, _, err = run_cli(capsys, "video", src, "-o", tmp_path / f"out{suffix}", "--alpha", "--codec", codec,
+                           "--model", model_path)
+    line = one_error_line(err)
+    assert code == 2 and line.startswith(f"segblur: error: {codec} cannot encode"), line
+    advice = line.split(";", 1)[1]
+    assert "prores_ks" in advice and ".mov" in advice and "libvpx-vp9" in advice and ".webm" in advice, line
+    assert "libx264" not in advice and "mpeg4" not in advice, line
+    assert not (tmp_path / f"out{suffix}").exists()

@@ -24,6 +24,7 @@ ALPHA_FORMATS = {"mov": ("prores_ks", "yuva444p10le"),  # ProRes 4444: what vide
                  "webm": ("libvpx-vp9", "yuva420p"),  # VP9 with alpha: what browsers play
                  "matroska": ("ffv1", "yuva444p")}  # FFV1: lossless, for archives and FFmpeg tools
 MATTE_FORMATS = {"matroska": ("ffv1", "gray"), "mov": ("png", "gray")}  # lossless 8-bit grey
+ALPHA_NAMES = {"prores_ks": "ProRes 4444", "libvpx-vp9": "VP9 with alpha", "ffv1": "FFV1"}  # for messages
 
 
 def default_codec(path: str | Path) -> str:
@@ -83,6 +84,21 @@ def codec_options(codec: str, crf: float | None, preset: str | None = None) -> t
     return {}, int(min(31, max(1, round(crf / 6))))
 
 
+def _is_alpha(pix_fmt: str) -> bool:
+    """Whether ``pix_fmt`` is one that --alpha writes (a transparent background)."""
+    return pix_fmt in {pf for _, pf in ALPHA_FORMATS.values()}
+
+
+def _suggestion(pix_fmt: str) -> str:
+    """What to try instead of an encoder that failed for ``pix_fmt``: for a transparent background (--alpha), the
+    encoders that carry alpha and their containers, not libx264 (which has none)."""
+    if not _is_alpha(pix_fmt):
+        return "try libx264, libvpx-vp9 or mpeg4"
+    suffix = {f: s for s, f in reversed(CONTAINERS.items())}  # the first suffix of each container
+    choices = [f"{ALPHA_NAMES.get(codec, codec)} ({codec}) in {suffix[f]}" for f, (codec, _) in ALPHA_FORMATS.items()]
+    return f"for --alpha use {', '.join(choices[:-1])} or {choices[-1]} (each the default when --codec is left out)"
+
+
 X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
                 "placebo")
 
@@ -98,7 +114,7 @@ def check_codec(name: str, crf: float | None = None, preset: str | None = None, 
     except (av.error.FFmpegError, ValueError):
         codec = None
     if codec is None or codec.type != "video":
-        raise VideoError(f"no video encoder {name!r} in this FFmpeg build (try libx264, libvpx-vp9 or mpeg4)")
+        raise VideoError(f"no video encoder {name!r} in this FFmpeg build; {_suggestion(pix_fmt)}")
     if preset is not None:
         if name not in ("libx264", "libx265"):
             raise VideoError(f"--preset is for libx264 and libx265, not {name}")
@@ -106,8 +122,8 @@ def check_codec(name: str, crf: float | None = None, preset: str | None = None, 
             raise VideoError(f"unknown preset {preset!r} for {name} (choose from {', '.join(X26X_PRESETS)})")
     formats = [f.name for f in codec.video_formats or ()]
     if formats and pix_fmt not in formats:
-        raise VideoError(f"{name} cannot encode {pix_fmt} video (it takes {', '.join(formats)}); "
-                         "try libx264, libvpx-vp9 or mpeg4")
+        takes = "a transparent background" if _is_alpha(pix_fmt) else f"it takes {', '.join(formats)}"
+        raise VideoError(f"{name} cannot encode {pix_fmt} video ({takes}); {_suggestion(pix_fmt)}")
     if crf is not None:
         if name in LOSSLESS:
             raise VideoError(f"--crf does not apply to {name}, which has no quality setting; leave it out")
@@ -129,4 +145,4 @@ def check_codec(name: str, crf: float | None = None, preset: str | None = None, 
             value = crf if crf is not None else DEFAULT_CRF.get(name, 23)
             raise VideoError(f"--crf {value:g} is out of range for {name}") from None
         raise VideoError(f"{name} cannot encode with these settings ({getattr(e, 'strerror', None) or e}); "
-                         "try libx264, libvpx-vp9 or mpeg4") from None
+                         f"{_suggestion(pix_fmt)}") from None
