@@ -180,3 +180,12 @@ def test_cli_train_person_recipe_from_another_folder(tmp_path: Path, monkeypatch
     config = load(run / "last.pt")["config"]
     assert config["data"].startswith("person:") and config["monitor"] == "iou_person"
     assert config["epoch_samples"] == 1286 + 2 * 247
+
+
+@pytest.mark.parametrize("option", ["--min-lr", "--weight-decay", "--teacher-weight"])
+def test_a_negative_rate_or_weight_is_refused_as_the_options_are_read(option: str, tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--data", "folder:x", "--arch", "unet", "--out", str(tmp_path / "r"), option, "-1"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and f"argument {option}: must be >= 0, got -1" in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()

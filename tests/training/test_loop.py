@@ -92,11 +92,12 @@ def test_existing_run_needs_resume_and_resume_needs_a_run(folder: Path, tmp_path
         Trainer(cfg(folder, tmp_path / "r", epochs=2, image_size=64), resume=True, quiet=True).fit()
 
 
-def test_sgd_poly_schedule_decays_to_zero(folder: Path, tmp_path: Path) -> None:
-    Trainer(cfg(folder, tmp_path / "p", optimizer="sgd", schedule="poly", lr=0.05, epochs=2), quiet=True).fit()
+def test_sgd_poly_schedule_decays_to_min_lr(folder: Path, tmp_path: Path) -> None:
+    Trainer(cfg(folder, tmp_path / "p", optimizer="sgd", schedule="poly", lr=0.05, min_lr=1e-3, epochs=2),
+            quiet=True).fit()
     rows = read_log(tmp_path / "p" / "log.csv")
     lrs = [float(r["lr"]) for r in rows]
-    assert lrs[0] < 0.05 and lrs[-1] == pytest.approx(0.0, abs=1e-9)
+    assert 1e-3 < lrs[0] < 0.05 and lrs[-1] == pytest.approx(1e-3)
 
 
 def test_cosine_resume_is_exact_bit_for_bit(folder: Path, tmp_path: Path) -> None:

@@ -25,6 +25,20 @@ def test_poly_lambda() -> None:
     assert f(0) == 1.0 and f(10) == 0.0 and f(5) == pytest.approx(0.5**0.9)
 
 
+@pytest.mark.parametrize("min_lr", [0.0, 1e-4])
+def test_poly_decays_to_the_floor(min_lr: float) -> None:
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1e-2)
+    sched = make_scheduler(opt, "poly", lr=1e-2, total_steps=50, warmup=0.0, min_lr=min_lr)
+    curve = [opt.param_groups[0]["lr"]]
+    for _ in range(50):
+        opt.step()
+        sched.step()
+        curve.append(opt.param_groups[0]["lr"])
+    assert curve[0] == pytest.approx(1e-2) and curve[-1] == pytest.approx(min_lr, abs=1e-12)
+    assert all(a > b for a, b in zip(curve, curve[1:])) and min(curve) >= min_lr * (1 - 1e-9)
+    assert curve[25] == pytest.approx(min_lr + (1e-2 - min_lr) * 0.5**0.9)
+
+
 def test_cosine_warms_up_to_the_peak_and_decays_to_the_floor() -> None:
     curve = lrs("cosine", 100, warmup=0.1, min_lr=1e-5)
     assert curve[0] == pytest.approx(1e-3)  # lr / 10

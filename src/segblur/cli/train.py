@@ -29,6 +29,14 @@ def _kv(text: str) -> tuple[str, object]:
         return key.strip(), value
 
 
+def _at_least_zero(text: str) -> float:
+    """A finite number >= 0 (--min-lr, --weight-decay, --teacher-weight): refused when the options are read."""
+    v = finite(text)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return v
+
+
 def add_run_options(p: argparse.ArgumentParser, tune: bool = False) -> None:
     """Options shared by train and tune (defaults None: a --config file or TrainConfig fills them)."""
     p.add_argument("--data", metavar="KIND:PATH", help="dataset: voc:PATH, lfw:PATH, folder:PATH, person:DIR (the "
@@ -50,13 +58,14 @@ def add_run_options(p: argparse.ArgumentParser, tune: bool = False) -> None:
                    "keep its aspect ratio at about SxS pixels (1280x720 -> 256x144; person data)")
     if not tune:
         p.add_argument("--lr", type=finite, help="learning rate (default 1e-3; the peak of --schedule cosine)")
-        p.add_argument("--weight-decay", type=finite, help="weight decay (default 1e-4)")
+        p.add_argument("--weight-decay", type=_at_least_zero, help="weight decay (default 1e-4)")
     p.add_argument("--optimizer", choices=["adam", "sgd"], help="adam (default) or sgd")
     p.add_argument("--schedule", choices=["plateau", "poly", "cosine"],
-                   help="ReduceLROnPlateau on the validation score (default), poly decay per step, or one-cycle "
-                   "cosine per step (warm-up from lr/10 to lr, then cosine decay to --min-lr)")
+                   help="ReduceLROnPlateau on the validation score (default), poly decay per step to --min-lr, or "
+                   "one-cycle cosine per step (warm-up from lr/10 to lr, then cosine decay to --min-lr)")
     p.add_argument("--warmup", type=finite, help="--schedule cosine: warm-up fraction of all steps (default 0.05)")
-    p.add_argument("--min-lr", type=finite, help="the learning rate's floor (default 1e-6)")
+    p.add_argument("--min-lr", type=_at_least_zero, help="the learning rate's floor: plateau never goes below it, "
+                   "poly and cosine decay to it (default 1e-6)")
     p.add_argument("--early-stop", type=int_in(0), help="stop after N epochs without a better score (0 = off; "
                    "default 10)")
     p.add_argument("--seed", type=int_in(0), help="random seed (default 0)")
@@ -70,7 +79,7 @@ def add_run_options(p: argparse.ArgumentParser, tune: bool = False) -> None:
     p.add_argument("--teacher", metavar="[KIND=]MODEL", help="distil a person teacher: its probabilities on every "
                    "training view are a second target (KIND pose, selfie or onnx, as segblur label --teacher; "
                    ".tflite teachers need the bench extra)")
-    p.add_argument("--teacher-weight", type=finite, help="weight of the teacher's term beside the labels' "
+    p.add_argument("--teacher-weight", type=_at_least_zero, help="weight of the teacher's term beside the labels' "
                    "cross-entropy (default 0.5)")
     p.add_argument("--ema", type=finite, metavar="DECAY", help="validate, save and export a moving average of the "
                    "weights with this decay per step, e.g. 0.998 (default 0: off)")

@@ -1,5 +1,6 @@
 """Learning-rate schedules: ReduceLROnPlateau on the validation score (per epoch), or poly and one-cycle cosine
-decay (per batch). Their state is saved in every checkpoint, so a resumed run continues the same curve."""
+decay (per batch), all floored at min_lr. Their state is saved in every checkpoint, so a resumed run continues the
+same curve."""
 
 from __future__ import annotations
 
@@ -13,15 +14,17 @@ PER_BATCH = ("poly", "cosine")
 COSINE_START = 10.0  # one-cycle: the warm-up starts at lr / COSINE_START (torch's OneCycleLR div_factor)
 
 
-def poly_lambda(total_steps: int, power: float = 0.9) -> Callable[[int], float]:
-    """``(1 - step / total) ** power`` (DeepLab's poly schedule)."""
-    return lambda step: max(0.0, 1.0 - step / max(1, total_steps)) ** power
+def poly_lambda(total_steps: int, power: float = 0.9, floor: float = 0.0) -> Callable[[int], float]:
+    """``(1 - step / total) ** power`` (DeepLab's poly schedule), rising to end at ``floor`` instead of 0 (a fraction
+    of the peak: min_lr / lr)."""
+    return lambda step: floor + (1.0 - floor) * max(0.0, 1.0 - step / max(1, total_steps)) ** power
 
 
 def make_scheduler(opt: torch.optim.Optimizer, schedule: str, *, lr: float, total_steps: int, warmup: float,
                    min_lr: float, plateau_factor: float = 0.5, plateau_patience: int = 3):
-    """The scheduler of ``schedule`` for ``opt``.
+    """The scheduler of ``schedule`` for ``opt``; each keeps the learning rate at or above ``min_lr``.
 
+    ``poly`` decays from ``lr`` to ``min_lr`` over ``total_steps``.
     ``cosine`` is one-cycle (torch's OneCycleLR, as the person-fast model was trained): a cosine warm-up over the
     first ``warmup`` fraction of ``total_steps`` from lr/10 to ``lr``, then cosine decay to ``min_lr``; Adam's
     beta1 (SGD's momentum) cycles 0.95 -> 0.85 -> 0.95 against it.
@@ -30,7 +33,7 @@ def make_scheduler(opt: torch.optim.Optimizer, schedule: str, *, lr: float, tota
         return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=plateau_factor,
                                                           patience=plateau_patience, min_lr=min_lr)
     if schedule == "poly":
-        return torch.optim.lr_scheduler.LambdaLR(opt, poly_lambda(total_steps))
+        return torch.optim.lr_scheduler.LambdaLR(opt, poly_lambda(total_steps, floor=min_lr / lr))
     if schedule == "cosine":
         total = max(1, total_steps)
         # OneCycleLR divides by zero when the warm-up is exactly one step (torch 2.13); one step of warm-up is none.
