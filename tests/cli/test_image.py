@@ -327,3 +327,16 @@ def test_the_subject_and_smoothing_options_are_in_help(command: str, options: li
         main([command, "--help"])
     out = capsys.readouterr().out
     assert all(o in out for o in options), [o for o in options if o not in out]
+
+
+@pytest.mark.parametrize("text", ["8x8", "15x720", "1280x3"])
+def test_size_under_the_minimum_says_the_minimum(text: str) -> None:
+    """--size (camera, benchmark; the type lives with the other shared option types in cli/common)."""
+    import argparse
+
+    from segblur.cli.common import MIN_SIDE, size
+
+    with pytest.raises(argparse.ArgumentTypeError) as ei:
+        size(text)
+    assert str(ei.value) == f"size {text!r} is too small: each side must be at least {MIN_SIDE} pixels"
+    assert size("16x16") == (16, 16)

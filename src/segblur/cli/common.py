@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 # The most threads any --threads takes: 100000 made ONNX Runtime and torch start tens of thousands of threads (16 GB,
 # a machine out of processes) or crash; no CPU this runs on has more cores than this.
 MAX_THREADS = 1024
+MIN_SIDE = 16  # the smallest frame side --size (camera, benchmark) takes
 
 
 def int_in(lo: int, hi: int | None = None):
@@ -48,14 +49,14 @@ def finite(text: str) -> float:
 
 
 def size(text: str) -> tuple[int, int]:
-    """Argparse type for a frame size: ``"1280x720"`` -> (1280, 720), each side at least 16, within the pixel
-    limit (:func:`segblur.media.limits.max_pixels`)."""
+    """Argparse type for a frame size: ``"1280x720"`` -> (1280, 720), each side at least :data:`MIN_SIDE`, within
+    the pixel limit (:func:`segblur.media.limits.max_pixels`)."""
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"size {text!r} must look like 1280x720") from None
-    if w < 16 or h < 16:
-        raise argparse.ArgumentTypeError(f"size {text!r} is too small")
+    if w < MIN_SIDE or h < MIN_SIDE:
+        raise argparse.ArgumentTypeError(f"size {text!r} is too small: each side must be at least {MIN_SIDE} pixels")
     from ..media.limits import too_many_pixels  # standard library only: cheap
 
     if (problem := too_many_pixels(w, h)):
