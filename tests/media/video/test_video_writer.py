@@ -60,7 +60,7 @@ def test_video_writer_is_atomic_and_aborts_on_error(tmp_path: Path) -> None:
 def test_output_problems(tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = make_video(tmp_path / "in.mkv", frames=4)
     before = src.read_bytes()
-    assert main(["video", str(src), "-o", str(src), "--model", str(model_path), "-q"]) == 1
+    assert main(["video", str(src), "-o", str(src), "--model", str(model_path), "-q"]) == 2  # refused up front
     assert_one_line_naming(capsys.readouterr().err.strip(), src)
     assert src.read_bytes() == before
     locked = tmp_path / "locked"
@@ -75,8 +75,8 @@ def test_output_problems(tmp_path: Path, model_path: Path, capsys: pytest.Captur
         locked.chmod(0o700)
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
-    assert main(["video", str(src), "-o", str(blocker / "o.mkv"), "--model", str(model_path), "-q"]) == 1
-    assert_one_line_naming(capsys.readouterr().err.strip(), blocker / "o.mkv")  # folder cannot be made
+    assert main(["video", str(src), "-o", str(blocker / "o.mkv"), "--model", str(model_path), "-q"]) == 2
+    assert_one_line_naming(capsys.readouterr().err.strip(), blocker / "o.mkv")  # folder cannot be made: up front
     assert main(["video", str(src), "-o", str(tmp_path / "o.xyz"), "--model", str(model_path), "-q"]) == 1
     assert_one_line_naming(capsys.readouterr().err.strip(), tmp_path / "o.xyz")
 
