@@ -87,3 +87,24 @@ def test_alpha_with_a_codec_without_it_points_to_those_with_alpha(tmp_path: Path
     assert "prores_ks" in advice and ".mov" in advice and "libvpx-vp9" in advice and ".webm" in advice, line
     assert "libx264" not in advice and "mpeg4" not in advice, line
     assert not (tmp_path / f"out{suffix}").exists()
+
+
+def test_an_odd_size_is_kept_where_the_codec_can_and_padded_with_a_note_where_not(
+        tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """VP9 (.webm), mpeg4 and FFV1 store 63x47 as it is; libx264 in 4:2:0 (the .mp4 default) cannot, so the frame
+    gets its last column and row repeated, said in one note line (also with -q)."""
+    src = make_video(tmp_path / "odd.webm", frames=3, size=(63, 47))
+    for name, codec, size in [("same.webm", None, (63, 47)), ("ffv1.mkv", "ffv1", (63, 47)),
+                              ("mpeg4.avi", "mpeg4", (63, 47)), ("x264.mp4", None, (64, 48))]:
+        out = tmp_path / name
+        code, _, err = run_cli(capsys, "video", src, "-o", out, "--model", model_path, "-q",
+                               *(["--codec", codec] if codec else []))
+        assert code == 0, err
+        with av.open(str(out)) as c:
+            frames = list(c.decode(video=0))
+        assert len(frames) == 3 and (frames[0].width, frames[0].height) == size, name
+        if size == (63, 47):
+            assert err == "", err
+        else:
+            line = one_error_line(err)
+            assert line.startswith(f"segblur: note: {out}: 63x47 is written as 64x48") and "libx264" in line, line

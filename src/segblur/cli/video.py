@@ -96,8 +96,7 @@ def report_videos(processor: object, args: argparse.Namespace, **settings: objec
 
 def _summary(dst: Path, stats: VideoStats) -> str:
     """The line reported for one finished video."""
-    pad = f", padded to {stats.padded[0]}x{stats.padded[1]}" if stats.padded else ""
     kept = f"{stats.copied_streams - stats.converted_streams} audio/subtitle stream(s) copied" + \
         (f", {stats.converted_streams} converted" if stats.converted_streams else "")
-    return (f"{dst}: {stats.frames} frames, {stats.width}x{stats.height}{pad} at {float(stats.fps):.3g} fps, "
+    return (f"{dst}: {stats.frames} frames, {stats.width}x{stats.height} at {float(stats.fps):.3g} fps, "
             f"{stats.duration:.2f} s, {kept}; {stats.rate:.1f} frames/s")

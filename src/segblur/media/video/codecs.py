@@ -24,12 +24,24 @@ ALPHA_FORMATS = {"mov": ("prores_ks", "yuva444p10le"),  # ProRes 4444: what vide
                  "webm": ("libvpx-vp9", "yuva420p"),  # VP9 with alpha: what browsers play
                  "matroska": ("ffv1", "yuva444p")}  # FFV1: lossless, for archives and FFmpeg tools
 MATTE_FORMATS = {"matroska": ("ffv1", "gray"), "mov": ("png", "gray")}  # lossless 8-bit grey
+# Encoders that store any width and height in 4:2:0 and 4:2:2 (the chroma planes rounded up). The others, above all
+# H.264 and H.265 (libx264, libx265), store only even sides there, so an odd frame size is padded by one edge pixel.
+ODD_SIZES = ("libvpx-vp9", "libvpx", "ffv1", "mpeg4", "mjpeg")
 ALPHA_NAMES = {"prores_ks": "ProRes 4444", "libvpx-vp9": "VP9 with alpha", "ffv1": "FFV1"}  # for messages
 
 
 def default_codec(path: str | Path) -> str:
     """libvpx-vp9 for .webm (the only video codecs WebM allows are VP8, VP9 and AV1), libx264 otherwise."""
     return "libvpx-vp9" if Path(path).suffix.lower() == ".webm" else "libx264"
+
+
+def even_sides(codec: str, pix_fmt: str) -> tuple[bool, bool]:
+    """Whether ``codec`` needs an even (width, height) for frames in ``pix_fmt``: 4:2:0 halves both, 4:2:2 the width,
+    unless the encoder is one of :data:`ODD_SIZES`."""
+    if codec in ODD_SIZES:
+        return False, False
+    return (pix_fmt.startswith(("yuv420", "yuv422", "nv12", "nv21", "yuvj420", "yuvj422", "yuva420", "yuva422")),
+            pix_fmt.startswith(("yuv420", "nv", "yuvj420", "yuva420")))
 
 
 def is_frame_folder(path: str | Path, kind: str) -> bool:

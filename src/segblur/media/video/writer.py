@@ -14,7 +14,7 @@ import numpy as np
 
 from ...io import one_line, open_temp, remove_temps
 from ...runtime.workspace import Workspace
-from .codecs import CONTAINERS, codec_options, default_codec
+from .codecs import CONTAINERS, codec_options, default_codec, even_sides
 from .color import SWS_CS, ColorInfo, rgb_to_i420
 from .errors import VideoError, load_av
 from .passthrough import Passthrough
@@ -35,7 +35,8 @@ class VideoWriter:
     :class:`~fractions.Fraction`, e.g. 30000/1001). Frames are stamped
     ``0, 1, 2, ...`` in units of ``time_base`` (default ``1/fps``; always ``1/fps`` for AVI, which
     stores frame slots, not timestamps) unless :meth:`write` is given a ``pts``. An odd width or
-    height is padded by one edge pixel for 4:2:0/4:2:2 pixel formats.
+    height is padded by one edge pixel where the encoder stores only even sides in the pixel format (libx264 and
+    libx265 in 4:2:0, see :func:`~segblur.media.video.codecs.even_sides`), with a note; VP9 keeps it.
     Frames are RGB (H x W x 3), or RGBA (H x W x 4) for a pixel format with alpha (``yuva444p10le``,
     ``yuva420p``, ...), or grey (H x W) for a ``gray`` pixel format (a matte).
     ``color`` is the YUV matrix and range the RGB frames are converted with and the colour tags
@@ -70,10 +71,8 @@ class VideoWriter:
         # (with the input's 1/12800 players read a 25 fps clip as 600 fps).
         self.time_base = 1 / fps if fmt == "avi" or not time_base else Fraction(time_base)
         self._step = max(1, round(1 / (fps * self.time_base)))  # pts units from one frame slot to the next
-        subsampled = pix_fmt.startswith(("yuv420", "yuv422", "nv12", "nv21", "yuvj420", "yuvj422", "yuva420",
-                                         "yuva422"))
-        self._pad = (width % 2 if subsampled else 0,
-                     height % 2 if pix_fmt.startswith(("yuv420", "nv", "yuvj420", "yuva420")) else 0)
+        even_w, even_h = even_sides(codec, pix_fmt)
+        self._pad = (width % 2 if even_w else 0, height % 2 if even_h else 0)
         # What write() takes: grey for a grey stream, RGBA for one with alpha, else RGB.
         self._input = "gray" if pix_fmt.startswith("gray") else \
             "rgba" if pix_fmt.startswith(("yuva", "rgba", "bgra", "argb", "abgr", "gbrap", "ya")) else "rgb24"
@@ -110,13 +109,18 @@ class VideoWriter:
         except BaseException:
             self.abort()
             raise
+        if any(self._pad):
+            w, h = self.size
+            self._note(f"note: {self.path}: {width}x{height} is written as {w}x{h}, the last "
+                       f"{'column and row' if all(self._pad) else 'column' if self._pad[0] else 'row'} repeated "
+                       f"({codec} stores only even sizes in {pix_fmt}; a .webm output keeps {width}x{height})")
 
     def _add_video(self, codec: str, pix_fmt: str, crf: float | None, fmt: str, rotation: int,
                    options: dict[str, str] | None) -> Any:
         vs = self._container.add_stream(codec, rate=self.fps)
         vs.width, vs.height = self.size
         vs.pix_fmt = pix_fmt
-        self._i420 = pix_fmt == "yuv420p"
+        self._i420 = pix_fmt == "yuv420p" and vs.width % 2 == 0 and vs.height % 2 == 0  # our I420 needs even sides
         self._yuv = pix_fmt.startswith(("yuv", "nv"))
         vs.time_base = self.time_base
         cc = vs.codec_context
