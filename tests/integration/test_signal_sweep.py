@@ -2,6 +2,7 @@
 and killed by SIGKILL and run again, as separate processes. Afterwards no temp file is left and nothing is lost:
 outputs are whole or absent, a recording is finalised and kept, a checkpoint loads and the training log holds every
 finished epoch once (after --resume too), and a killed run's temp file is removed by the next run into the folder.
+The commands that write nothing but run until stopped (serve) end on those signals the same way.
 
 Each case says how to start the command, when it is surely mid-run (it is wrong to signal a run that has finished),
 and what must hold after a clean stop. Synthetic inputs and the tiny test model: no ../shared/data needed.
@@ -13,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -239,3 +241,45 @@ def test_after_sigkill_the_next_run_into_the_folder_removes_the_stale_temp_file(
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert temps(case.out) == [fresh]
     case.after_rerun(case.out)
+
+
+# Commands that write nothing and run until stopped: the argv after ``segblur`` ("{model}": the tiny model), the start
+# of the stderr line that says the run is under way, and the seconds to wait after it to be in the thick of the run.
+UNTIL_STOPPED = {"serve": (["serve", "--port", "0"], "segblur: serving ", 0.0)}
+
+
+@pytest.mark.parametrize("name", list(UNTIL_STOPPED))
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP", "SIGINT"])
+def test_a_command_stopped_mid_run_ends_with_the_signals_status_and_line(tmp_path: Path, model_path: Path, name: str,
+                                                                         sig: str) -> None:
+    argv, under_way, settle_s = UNTIL_STOPPED[name]
+    argv = segblur(*(str(model_path) if a == "{model}" else a for a in argv))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    seen = threading.Event()
+
+    def read() -> None:
+        for line in proc.stderr:
+            lines.append(line)
+            if line.startswith(under_way):
+                seen.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + START_S
+    while not seen.wait(0.05):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            reader.join()
+            pytest.fail(f"{name} did not get going (status {proc.returncode}): {''.join(lines)[-2000:]}")
+    time.sleep(settle_s)
+    proc.send_signal(getattr(signal, sig))
+    proc.wait(timeout=120)
+    reader.join()
+    err = "".join(lines)
+    assert proc.returncode == 128 + getattr(signal, sig), err[-2000:]
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == ("segblur: interrupted" if sig == "SIGINT" else
+                                            f"segblur: terminated ({sig})")

@@ -32,7 +32,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Start the server and serve until Ctrl-C; 0 when stopped, 2 when it cannot start."""
+    """Start the server and serve until stopped; 2 when it cannot start.
+
+    Ctrl-C, SIGTERM and SIGHUP end it as they end every command (``cli.main``: one line, exit 128 + the signal).
+    """
     import sys
 
     from ..io import one_line
@@ -53,9 +56,7 @@ def run(args: argparse.Namespace) -> int:
 
         webbrowser.open(server.url)
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        print("segblur: stopped", file=sys.stderr)
+        server.serve_forever()  # only a signal ends it: the KeyboardInterrupt goes on to cli.main
     finally:
         server.server_close()
     return 0
