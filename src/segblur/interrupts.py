@@ -64,6 +64,15 @@ def interrupt_on_signals() -> Iterator[None]:
             signal.signal(s, handler)
 
 
+def interruption() -> KeyboardInterrupt:
+    """The exception to raise again for a stop that a loop caught to end cleanly (``run_stream``'s "interrupted").
+
+    :class:`Terminated` for the last SIGTERM or SIGHUP received, else a plain KeyboardInterrupt (Ctrl-C), so
+    ``cli.main`` says and returns what the signal was.
+    """
+    return Terminated(_received[-1]) if _received else KeyboardInterrupt()
+
+
 def interrupted_status(e: BaseException | None = None) -> int:
     """The exit status of a run that was interrupted: 128 + the signal's number (130 for Ctrl-C).
 

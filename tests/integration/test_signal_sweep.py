@@ -2,7 +2,8 @@
 and killed by SIGKILL and run again, as separate processes. Afterwards no temp file is left and nothing is lost:
 outputs are whole or absent, a recording is finalised and kept, a checkpoint loads and the training log holds every
 finished epoch once (after --resume too), and a killed run's temp file is removed by the next run into the folder.
-The commands that write nothing but run until stopped (serve) end on those signals the same way.
+The commands that write nothing but run until stopped or for long (serve, benchmark --stream) end on those signals
+the same way.
 
 Each case says how to start the command, when it is surely mid-run (it is wrong to signal a run that has finished),
 and what must hold after a clean stop. Synthetic inputs and the tiny test model: no ../shared/data needed.
@@ -243,9 +244,16 @@ def test_after_sigkill_the_next_run_into_the_folder_removes_the_stale_temp_file(
     case.after_rerun(case.out)
 
 
-# Commands that write nothing and run until stopped: the argv after ``segblur`` ("{model}": the tiny model), the start
-# of the stderr line that says the run is under way, and the seconds to wait after it to be in the thick of the run.
-UNTIL_STOPPED = {"serve": (["serve", "--port", "0"], "segblur: serving ", 0.0)}
+# Commands that write nothing and run until stopped or for long: the argv after ``segblur`` ("{model}": the tiny
+# model), the start of the stderr line that says the run is under way, and the seconds to wait after it to be in the
+# thick of the run.
+UNTIL_STOPPED = {
+    "serve": (["serve", "--port", "0"], "segblur: serving ", 0.0),
+    # 1 s after its line the first stream run is going (the tiny model warms up in milliseconds): a stop there
+    # must end the benchmark, not only that run.
+    "benchmark --stream": (["benchmark", "--model", "{model}", "--size", "64x48", "--repeats", "1", "--threads", "1",
+                            "--stream", "--stream-seconds", "10", "--file-frames", "0"], "segblur: stream: ", 1.0),
+}
 
 
 @pytest.mark.parametrize("name", list(UNTIL_STOPPED))

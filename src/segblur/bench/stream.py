@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..eval.sequence import alpha_changes
+from ..interrupts import interruption
 from ..media.camera import Controls, NullSink, SyntheticSource, noisy_frames, run_stream
 from ..media.video import VideoError, VideoWriter, process_video
 
@@ -36,7 +37,8 @@ def measure_stream(pipeline: Any, frame: np.ndarray, fps: float = 30.0, seconds:
     """Stream ``frame`` at ``fps`` for ``seconds`` through the threaded loop into a null sink; the stream's summary.
 
     ``noise``: Gaussian sensor noise (sigma, grey levels) drawn afresh for each frame, as a camera gives it.
-    The pipeline is warmed up first (ONNX Runtime's first runs are slow) and left with its settings.
+    The pipeline is warmed up first (ONNX Runtime's first runs are slow) and left with its settings. A stop (Ctrl-C,
+    SIGTERM, SIGHUP), which the loop turns into the end of its stream, is raised again: it stops the benchmark.
     """
     _warm(pipeline, frame, warmup)
     controls = Controls()
@@ -48,6 +50,8 @@ def measure_stream(pipeline: Any, frame: np.ndarray, fps: float = 30.0, seconds:
 
     source = SyntheticSource(frame, fps=fps, count=max(1, round(fps * seconds)), noise=noise)
     stats = run_stream(source, pipeline, [NullSink()], controls=controls, on_frame=stop_when_done)
+    if stats.ended == "interrupted":
+        raise interruption()
     return {"source_fps": fps, "seconds": seconds, **stats.summary()}
 
 
