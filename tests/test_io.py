@@ -76,6 +76,16 @@ def test_split_repeats_keeps_the_first_spelling_of_each_file(tmp_path: Path, mon
     assert io.split_repeats(pairs, lambda p: p[0]) == ([pairs[0]], [(pairs[1], pairs[0])])
 
 
+def test_thread_refused_knows_the_systems_refusals_and_nothing_else() -> None:
+    import errno
+
+    assert io.thread_refused(RuntimeError("can't start new thread"))
+    assert io.thread_refused(BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable"))
+    assert not io.thread_refused(RuntimeError("something else"))
+    assert not io.thread_refused(OSError(errno.EIO, "Input/output error"))
+    assert not io.thread_refused(ValueError("can't start new thread"))
+
+
 def test_an_unusable_output_name_is_left_to_the_writer(tmp_path: Path) -> None:
     io.check_output(tmp_path / ("n" * 300 + ".png"), [tmp_path / "m.onnx"])  # ENAMETOOLONG: not an overwrite
 

@@ -7,6 +7,7 @@ Imports only the standard library, so the runtime, media, data and training wing
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import secrets
@@ -51,6 +52,20 @@ def one_line(e: BaseException, limit: int = 200) -> str:
     else:
         line = lines[-1] if len(lines) > 1 else lines[0]
     return _cut(line.split("] ", 1)[-1], limit)
+
+
+# What a command says when the system refuses it a thread (a process/thread limit reached, RLIMIT_NPROC): one line, not
+# a traceback, nor a healthy input blamed as corrupt.
+NO_THREAD = "the system could not start a thread (too many processes or threads for this user: see ulimit -u)"
+
+
+def thread_refused(e: BaseException) -> bool:
+    """Whether ``e`` is the system refusing a new thread: Python's "can't start new thread", or EAGAIN ("Resource
+    temporarily unavailable", which no regular file gives) from a library starting its own threads, as FFmpeg's
+    decoder and scaler do."""
+    if isinstance(e, RuntimeError):
+        return "can't start new thread" in str(e)
+    return isinstance(e, OSError) and e.errno == errno.EAGAIN
 
 
 def _cut(text: str, limit: int) -> str:

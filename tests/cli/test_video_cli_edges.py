@@ -108,3 +108,49 @@ def test_an_odd_size_is_kept_where_the_codec_can_and_padded_with_a_note_where_no
         else:
             line = one_error_line(err)
             assert line.startswith(f"segblur: note: {out}: 63x47 is written as 64x48") and "libx264" in line, line
+
+
+@pytest.mark.parametrize("command", ["video", "mask"])
+def test_a_thread_the_system_refuses_is_one_line_not_a_traceback(tmp_path: Path, model_path: Path, command: str,
+                                                                 capsys: pytest.CaptureFixture[str],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Out of threads (ulimit -u): one line saying so, no traceback, nothing left at the output."""
+    import threading
+
+    src = make_video(tmp_path / "v.mp4")
+
+    def refused(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refused)
+    other = make_video(tmp_path / "w.mp4")
+    out = tmp_path / "out"
+    code, _, err = run_cli(capsys, command, src, other, "-o", out, "--model", model_path)
+    assert code == 2 and one_error_line(err) == "segblur: error: the system could not start a thread (too many " \
+        "processes or threads for this user: see ulimit -u)"  # once, not once per input
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["video", "mask"])
+def test_decoder_threads_refused_do_not_make_the_input_corrupt(tmp_path: Path, model_path: Path, command: str,
+                                                               capsys: pytest.CaptureFixture[str],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """FFmpeg says EAGAIN when it cannot start its decoder's threads: the system's limit, not corrupt video data."""
+    import errno
+
+    from segblur.media.video import reader
+
+    class Packet:
+        pts = time_base = duration = None
+
+        def __init__(self, stream: object) -> None:
+            self.stream = stream
+
+        def decode(self) -> list:
+            raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    src = make_video(tmp_path / "v.mp4")
+    monkeypatch.setattr(reader, "demux", lambda container, path: iter([Packet(container.streams.video[0])]))
+    code, _, err = run_cli(capsys, command, src, "-o", tmp_path / "out.mkv", "--model", model_path, "-q")
+    line = one_error_line(err)
+    assert code == 2 and "could not start a thread" in line and "corrupt" not in line, line

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import cv2
 
-from ...io import blocking_file, one_line, split_repeats
+from ...io import blocking_file, one_line, split_repeats, thread_refused
 from ..images import READ_SUFFIXES, WRITE_SUFFIXES, names_a_folder
 from ..protocols import FrameProcessor, ProgressLine
 from .codecs import CONTAINERS, MATTE_FORMATS, check_codec, default_codec, is_frame_folder, kind_format
@@ -85,7 +85,8 @@ def process_videos(inputs: Sequence[str | Path], output: str | Path, processor: 
     x264/x265 speed preset; ``workers`` the frames the model works on at once
     (:func:`~segblur.media.video.process.process_video`); ``progress(frames)`` makes the progress line of one
     video (its frame count, None if unknown). A failed input's progress line is cleared before its result is
-    yielded, and closed after.
+    yielded, and closed after. A thread the system refuses (:func:`segblur.io.thread_refused`) is raised as it is,
+    stopping the batch: every other input would fail the same way.
     """
     jobs = plan_outputs(inputs, output, kind)
     require_av()  # once, before any input: without PyAV no video can be processed
@@ -120,6 +121,8 @@ def _each(jobs: list[tuple[Path, Path]], processor: FrameProcessor,
             except (VideoError, cv2.error, MemoryError, ValueError, OSError) as e:  # all one video can cause
                 if line is not None:
                     line.clear()
+                if thread_refused(e):  # the system's limit, not this video's fault: the caller stops the batch
+                    raise
                 yield VideoResult(src, dst, error=str(e) if isinstance(e, VideoError) else
                                   f"{src}: cannot process ({one_line(e)})")
                 continue

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ...io import one_line
+from ...io import one_line, thread_refused
 from ..limits import too_many_pixels
 from ..protocols import Frame
 from .color import UNTAGGED, ColorInfo
@@ -172,6 +172,8 @@ def demux(container: Any, path: Path) -> Iterator[Any]:
         except StopIteration:
             return
         except (av.error.FFmpegError, OSError) as e:
+            if thread_refused(e):  # not the file's fault: said once for the whole command
+                raise
             raise VideoError(f"{path}: cannot read, truncated or corrupt ({one_line(e)})") from None
         yield packet
 
@@ -223,6 +225,8 @@ class VideoReader:
             try:
                 frames = packet.decode()
             except (av.error.FFmpegError, OSError) as e:
+                if thread_refused(e):  # the decoder's threads (EAGAIN), not corrupt data
+                    raise
                 raise VideoError(f"{self.path}: corrupt video data ({one_line(e)})") from None
             for frame in frames:
                 item = copied, self._frame(frame, n)
