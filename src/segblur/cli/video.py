@@ -18,7 +18,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Add the ``video`` subcommand."""
     p = sub.add_parser("video", help="blur the background of video files (audio and subtitles copied)",
                        description="Run every frame of each video through the pipeline and re-encode it with the "
-                       "same size, frame rate, timestamps and colours; audio and subtitle streams are copied "
+                       "same size (an odd width or height is padded by one edge pixel, with a note, where the "
+                       "codec needs even sides, as H.264 does; .webm keeps it), frame rate, timestamps and colours; "
+                       "audio and subtitle streams are copied "
                        "unchanged (re-encoded or converted, with a note, where the output container cannot hold "
                        "them). "
                        "OUTPUT is a file for one input, otherwise a folder (OUTPUT/<input name>). Outputs are "
