@@ -189,3 +189,29 @@ def test_a_negative_rate_or_weight_is_refused_as_the_options_are_read(option: st
     err = capsys.readouterr().err
     assert e.value.code == 2 and f"argument {option}: must be >= 0, got -1" in err and "Traceback" not in err
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(("command", "option", "value", "message"), [
+    ("train", "--workers", "1000", "1000 is outside 0..64"),
+    ("tune", "--workers", "65", "65 is outside 0..64"),
+    ("train", "--image-size", str(10**9), f"{10**9} is outside 32..8192"),
+    ("tune", "--image-size", "8193", "8193 is outside 32..8192"),
+    ("train", "--seed", str(2**70), f"{2**70} is outside 0..{2**63 - 1}"),
+])
+def test_out_of_range_limits_are_refused_before_a_run_folder_exists(command: str, option: str, value: str,
+                                                                     message: str, tmp_path: Path, capsys) -> None:
+    # No data: were the value let through, the run would stop at once (1000 workers hung it) instead of exiting here.
+    extra = ["--trials", "1"] if command == "tune" else []
+    with pytest.raises(SystemExit) as e:
+        main([command, "--data", f"folder:{tmp_path / 'none'}", "--arch", "unet", "--out", str(tmp_path / "r"),
+              option, value, *extra])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and f"argument {option}: {message}" in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_largest_seed_trains(folder: Path, tmp_path: Path) -> None:
+    assert main(["train", "--data", f"folder:{folder}", "--arch", "unet", "--arch-option", "width=4", "--epochs", "1",
+                 "--batch-size", "3", "--image-size", "32", "--threads", "1", "--seed", str(2**63 - 1),
+                 "--out", str(tmp_path / "r"), "-q", "--no-tensorboard"]) == 0
+    assert load(tmp_path / "r" / "last.pt")["config"]["seed"] == 2**63 - 1

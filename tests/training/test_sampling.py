@@ -99,3 +99,12 @@ def test_shape_batches_give_each_batch_one_shape_as_a_function_of_seed_and_epoch
     lo, hi = view_shape(192, VIEW_ASPECTS[0]), view_shape(192, VIEW_ASPECTS[1])
     assert (lo, hi) == ((256, 144), (144, 256)) and max_view_side(192) == 256
     assert all(min(lo[1], hi[0]) <= min(s) and max(s) <= 256 for s in shapes)
+
+
+@pytest.mark.parametrize("seed", [2**48, 2**63 - 1])
+def test_a_large_seed_draws_an_order(seed: int) -> None:
+    # torch's generators take 64 bits: seed * 100003 * 1000003 overflowed them ("Overflow when unpacking long long").
+    groups = [(range(4), 1.0), (range(4, 8), 1.5)]
+    order = epoch_order(groups, seed, 3)
+    assert order == epoch_order(groups, seed, 3) and len(order) == epoch_draws(groups)
+    assert epoch_order(groups, 5, 3) == epoch_order(groups, 5 + 2**64, 3)  # as before for the seeds that worked

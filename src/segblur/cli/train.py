@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..io import one_line
 from ..names import ARCHITECTURES, RESIZES
+from ..training.limits import MAX_IMAGE_SIZE, MAX_SEED, MAX_WORKERS
 from .common import MAX_THREADS, CommandError, check_out_folder, check_outputs, dataset_folder, finite, int_in
 
 ORDER = 40
@@ -52,8 +53,8 @@ def add_run_options(p: argparse.ArgumentParser, tune: bool = False) -> None:
                    "its relative data/backgrounds paths are taken from its folder)")
     p.add_argument("--epochs", type=int_in(1), help="epochs (default 50)")
     p.add_argument("--batch-size", type=int_in(1), help="images per step per process (default 8)")
-    p.add_argument("--image-size", type=int_in(32), help="input size S: SxS, or with --resize keep SxS pixels "
-                   "(default 256)")
+    p.add_argument("--image-size", type=int_in(32, MAX_IMAGE_SIZE), help="input size S: SxS, or with --resize keep "
+                   "SxS pixels (default 256)")
     p.add_argument("--resize", choices=RESIZES, help="stretch every view and frame to SxS (default), or "
                    "keep its aspect ratio at about SxS pixels (1280x720 -> 256x144; person data)")
     if not tune:
@@ -68,9 +69,10 @@ def add_run_options(p: argparse.ArgumentParser, tune: bool = False) -> None:
                    "poly and cosine decay to it (default 1e-6)")
     p.add_argument("--early-stop", type=int_in(0), help="stop after N epochs without a better score (0 = off; "
                    "default 10)")
-    p.add_argument("--seed", type=int_in(0), help="random seed (default 0)")
+    p.add_argument("--seed", type=int_in(0, MAX_SEED), help="random seed (default 0)")
     p.add_argument("--device", help="auto (default), cpu or cuda")
-    p.add_argument("--workers", type=int_in(0), help="data-loading processes (default 0)")
+    p.add_argument("--workers", type=int_in(0, MAX_WORKERS), help=f"data-loading processes, up to {MAX_WORKERS} "
+                   "(default 0)")
     p.add_argument("--threads", type=int_in(1, MAX_THREADS), help="torch CPU threads (default: torch's)")
     p.add_argument("--pretrained", metavar="URL|PATH|NAME", help="initial weights: a torchvision-compatible state "
                    "dict, a segblur checkpoint (a warm restart), or efficientnet-lite0/1/2 (ImageNet weights from the "

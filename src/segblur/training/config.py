@@ -18,6 +18,7 @@ from ..data import resolve_spec
 from ..data.person import join_path
 from ..io import one_line
 from ..names import RESIZES
+from .limits import MAX_IMAGE_SIZE, MAX_SEED, MAX_WORKERS
 from .schedules import PER_BATCH, SCHEDULES
 
 OPTIMIZERS = ("adam", "sgd")
@@ -82,7 +83,10 @@ class TrainConfig:
         checks = [
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
             (self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),
-            (self.image_size >= 32, f"image size must be >= 32, got {self.image_size}"),
+            (32 <= self.image_size <= MAX_IMAGE_SIZE,
+             f"image size must be in 32..{MAX_IMAGE_SIZE}, got {self.image_size}"),
+            (0 <= self.workers <= MAX_WORKERS, f"workers must be in 0..{MAX_WORKERS}, got {self.workers}"),
+            (0 <= self.seed <= MAX_SEED, f"seed must be in 0..{MAX_SEED}, got {self.seed}"),
             (self.resize in RESIZES, f"resize must be one of {', '.join(RESIZES)}, got {self.resize!r}"),
             (self.lr > 0 and math.isfinite(self.lr), f"learning rate must be positive, got {self.lr}"),
             (self.weight_decay >= 0, f"weight decay must be >= 0, got {self.weight_decay}"),

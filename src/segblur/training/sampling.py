@@ -43,9 +43,9 @@ def epoch_order(groups: Groups, seed: int, epoch: int) -> list[int]:
         full, part = divmod(round(w * len(idx)), len(idx)) if len(idx) else (0, 0)
         picks += list(idx) * full
         if part:  # which images get one more draw this epoch
-            g = torch.Generator().manual_seed(base * 1_000_003 + k + 1)
+            g = torch.Generator().manual_seed((base * 1_000_003 + k + 1) % 2**64)
             picks += [idx[i] for i in torch.randperm(len(idx), generator=g)[:part].tolist()]
-    g = torch.Generator().manual_seed(base)
+    g = torch.Generator().manual_seed(base % 2**64)  # torch takes 64 bits: a large seed wraps
     return [picks[i] for i in torch.randperm(len(picks), generator=g).tolist()]
 
 
