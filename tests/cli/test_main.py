@@ -157,3 +157,27 @@ def test_threads_has_an_upper_bound(command: str, capsys: pytest.CaptureFixture[
         main([command, "x", "--threads", "100000"])
     err = capsys.readouterr().err
     assert ei.value.code == 2 and "--threads: 100000 is outside 1..1024" in err
+
+
+@pytest.mark.parametrize("error", [RuntimeError("can't start new thread"),
+                                   BlockingIOError(11, "Resource temporarily unavailable")])
+def test_a_thread_the_system_refuses_is_one_line_for_any_command(
+        error: BaseException, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Out of threads (ulimit -u) wherever it is met: one line, exit 2, no traceback; other errors still raise."""
+    from segblur.cli import models
+
+    def refused(args: object) -> int:
+        raise error
+
+    monkeypatch.setattr(models, "run", refused)
+    assert main(["models"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == ["segblur: error: the system could not start a thread (too many processes "
+                                        "or threads for this user: see ulimit -u)"]
+
+    def broken(args: object) -> int:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(models, "run", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["models"])

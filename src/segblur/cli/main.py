@@ -83,9 +83,15 @@ def _main(argv: list[str] | None) -> int:
     except CommandError as e:
         print(f"segblur: error: {e}", file=sys.stderr)
         return e.status
-    except OSError as e:  # a path the system refuses (name too long, no permission...) wherever it was first used
-        if e.filename is None:
+    except (RuntimeError, OSError) as e:
+        from ..io import NO_THREAD, thread_refused
+
+        if thread_refused(e):  # the system's limit (ulimit -u), whichever command or library met it
+            print(f"segblur: error: {NO_THREAD}", file=sys.stderr)
+            return 2
+        if not isinstance(e, OSError) or e.filename is None:
             raise
+        # a path the system refuses (name too long, no permission...) wherever it was first used
         print(f"segblur: error: {e.filename}: {e.strerror or e}", file=sys.stderr)
         return 2
     except MemoryError:

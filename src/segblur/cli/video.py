@@ -72,7 +72,6 @@ def run(args: argparse.Namespace) -> int:
 def report_videos(processor: object, args: argparse.Namespace, **settings: object) -> int:
     """Run ``media.video.process_videos`` on ``args.inputs`` -> ``args.output`` with a progress line; one line per
     failure, a summary per success unless ``args.quiet``; 1 if any input failed (``segblur video`` and ``mask``)."""
-    from ..io import NO_THREAD, thread_refused
     from ..media import video
     from ..progress import Progress
     from .common import CommandError, report
@@ -92,10 +91,6 @@ def report_videos(processor: object, args: argparse.Namespace, **settings: objec
                     report(_summary(result.dst, result.stats))
     except video.VideoError as e:
         raise CommandError(str(e)) from None
-    except (RuntimeError, OSError) as e:
-        if thread_refused(e):
-            raise CommandError(NO_THREAD) from None
-        raise
     if done + failed > 1 and not args.quiet:  # as segblur image ends: the tally, when there were several
         report(f"{done} written to {args.output}" + (f", {failed} failed" if failed else ""))
     return 1 if failed else 0
