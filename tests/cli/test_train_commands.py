@@ -215,3 +215,20 @@ def test_the_largest_seed_trains(folder: Path, tmp_path: Path) -> None:
                  "--batch-size", "3", "--image-size", "32", "--threads", "1", "--seed", str(2**63 - 1),
                  "--out", str(tmp_path / "r"), "-q", "--no-tensorboard"]) == 0
     assert load(tmp_path / "r" / "last.pt")["config"]["seed"] == 2**63 - 1
+
+
+def test_resume_with_another_network_is_one_line_naming_the_checkpoint(folder: Path, tmp_path: Path, capsys,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import segblur.training.loop as loop
+
+    run = tmp_path / "run"
+    common = ["--no-tensorboard", "-q", "--threads", "1"]
+    assert main(["train", "--data", f"folder:{folder}", "--arch", "unet", "--arch-option", "width=4",
+                 "--image-size", "32", "--batch-size", "3", "--epochs", "1", "--out", str(run), *common]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(loop, "create_model", lambda *a, **k: pytest.fail("the network was built"))
+    for change, setting in [(["--arch", "deconvnet"], "arch"), (["--arch-option", "width=8"], "arch option width")]:
+        assert main(["train", "--out", str(run), "--resume", "--epochs", "2", *change, *common]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"segblur: error: {run / 'last.pt'}: cannot resume, the checkpoint's {setting} is ")
+        assert len(err.strip().splitlines()) == 1 and "changed settings" not in err

@@ -149,3 +149,15 @@ def test_a_recipe_with_bad_yaml_names_the_line_and_the_problem(tmp_path: Path) -
     msg = str(ei.value)
     assert msg.startswith(f"{bad}: cannot read the config (line 3, column ") and "mapping values" in msg, msg
     assert "\n" not in msg and "^" not in msg
+
+
+def test_an_arch_option_left_out_on_resume_is_its_default(tmp_path: Path) -> None:
+    from segblur.training.config import check_resumable
+
+    saved = {"arch": "unet", "arch_kwargs": {}, "image_size": 32}
+    check_resumable(saved, TrainConfig(data="folder:x", arch="unet", out="o", image_size=32,
+                                       arch_kwargs={"width": 64}), tmp_path / "last.pt")
+    with pytest.raises(ValueError, match="last.pt: cannot resume, the checkpoint's arch option width is 64, this "
+                       "run's is 32"):
+        check_resumable(saved, TrainConfig(data="folder:x", arch="unet", out="o", image_size=32,
+                                           arch_kwargs={"width": 32}), tmp_path / "last.pt")

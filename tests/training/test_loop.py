@@ -338,3 +338,30 @@ def test_a_learning_rate_changed_on_resume_applies(folder: Path, tmp_path: Path,
     assert split[1:] == pytest.approx(straight[1:], rel=1e-6, abs=1e-12)
     group = load(tmp_path / "split" / "last.pt")["optimizer"]["param_groups"][0]
     assert group["weight_decay"] == 0.0 and group.get("max_lr", group.get("initial_lr", 1e-4)) == 1e-4
+
+
+def test_resume_refuses_another_network_before_building_it(folder: Path, tmp_path: Path, monkeypatch) -> None:
+    """A resumed run that names another architecture, option, input size or classes is refused before the network is
+    built (a wrong one may not fit in memory: DeconvNet did not), naming the checkpoint and the setting."""
+    import segblur.training.loop as loop
+
+    Trainer(cfg(folder, tmp_path / "r", epochs=1), quiet=True).fit()
+    last = tmp_path / "r" / "last.pt"
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the network was built")
+
+    monkeypatch.setattr(loop, "create_model", no_network)
+    for change, message in [({"arch": "deconvnet", "arch_kwargs": {}}, "the checkpoint's arch is 'unet', this "
+                             "run's is 'deconvnet'"),
+                            ({"arch_kwargs": {"width": 8}}, "the checkpoint's arch option width is 4, this run's is 8"),
+                            ({"image_size": 64}, "the checkpoint's image_size is 32, this run's is 64")]:
+        with pytest.raises(ValueError, match=message) as e:
+            Trainer(cfg(folder, tmp_path / "r", epochs=2, **change), resume=True, quiet=True).fit()
+        assert str(e.value).startswith(f"{last}: cannot resume")
+    ck = load(last)
+    ck["config"]["classes"] = ["background", "foreground", "sky"]
+    torch.save(ck, last)
+    with pytest.raises(ValueError, match=r"last.pt: cannot resume, the checkpoint's classes are \['background', "
+                       r"'foreground', 'sky'\], this run's are \['background', 'foreground'\]"):
+        Trainer(cfg(folder, tmp_path / "r", epochs=2), resume=True, quiet=True).fit()

@@ -225,9 +225,31 @@ def layered_config(options: Mapping[str, Any], *, recipe: str | Path | None = No
     cfg.validate()
     if resume is None:
         return cfg, []
+    check_resumable(saved, cfg, Path(resume) / "last.pt")
     exact = EXACTNESS_FIELDS + (("epochs",) if cfg.schedule in PER_BATCH else ())
     changed = changed_settings(saved, cfg, exact)
     return cfg, [f"{k} {old!r} -> {new!r}" for k, (old, new) in changed.items()]
+
+
+def check_resumable(saved: Mapping[str, Any], cfg: TrainConfig, checkpoint: str | Path) -> None:
+    """ValueError naming ``checkpoint`` and the setting when ``cfg`` cannot continue its weights (config ``saved``):
+    another architecture, architecture option (an option left out counts as its default) or input size. Checked
+    before the network is built: a wrong one could be huge, and the weights would not load into it anyway."""
+    def refuse(what: str, old: Any, new: Any) -> None:
+        raise ValueError(f"{checkpoint}: cannot resume, the checkpoint's {what} is {old!r}, this run's is {new!r} "
+                         f"(start a new run with another --out)")
+
+    if "arch" in saved and saved["arch"] != cfg.arch:
+        refuse("arch", saved["arch"], cfg.arch)
+    from .models import model_options
+
+    defaults = model_options(cfg.arch)
+    old, new = {**defaults, **(saved.get("arch_kwargs") or {})}, {**defaults, **cfg.arch_kwargs}
+    for key in sorted(set(old) | set(new)):
+        if old.get(key, "not set") != new.get(key, "not set"):
+            refuse(f"arch option {key}", old.get(key, "not set"), new.get(key, "not set"))
+    if "image_size" in saved and saved["image_size"] != cfg.image_size:
+        refuse("image_size", saved["image_size"], cfg.image_size)
 
 
 def changed_settings(saved: Mapping[str, Any], cfg: TrainConfig, keys: Iterable[str]) -> dict[str, tuple[Any, Any]]:

@@ -38,7 +38,7 @@ from ..io import write_atomic
 from ..media.images import write_image
 from ..progress import Progress, format_duration
 from .checkpoint import load, save
-from .config import TrainConfig, changed_settings, monitor_score
+from .config import TrainConfig, changed_settings, check_resumable, monitor_score
 from .data.presets import augment_options
 from .data.segmentation import SegTorchDataset, eval_collate
 from .distributed import init_distributed, pick_device
@@ -91,6 +91,7 @@ class Trainer:
         self.quiet = quiet
         self.on_epoch = on_epoch
         self.out = Path(config.out)
+        self.resumed: dict | None = None  # the checkpoint --resume continues, read before the network is built
 
     # -- set-up -----------------------------------------------------------------------------------------------
     def build(self) -> None:
@@ -137,6 +138,10 @@ class Trainer:
                                      shuffle=False, num_workers=cfg.workers, collate_fn=eval_collate)
         self.steps_per_epoch = min(len(self.loader), cfg.steps_per_epoch or len(self.loader))
 
+        old_classes = (self.resumed or {}).get("config", {}).get("classes")
+        if old_classes is not None and old_classes != self.classes:
+            raise ValueError(f"{self.out / 'last.pt'}: cannot resume, the checkpoint's classes are {old_classes!r}, "
+                             f"this run's are {self.classes!r}")
         model = create_model(cfg.arch, num_classes=len(self.classes), **cfg.arch_kwargs)  # bad options: ValueError
         if cfg.pretrained:
             from .models.pretrained import load_pretrained
@@ -205,12 +210,7 @@ class Trainer:
                 "cuda_rng": torch.cuda.get_rng_state_all() if self.cuda else None}
 
     def _restore(self, ck: dict) -> tuple[int, float, int, list]:
-        old = ck.get("config", {})
-        for key in ("arch", "classes", "image_size"):
-            mine = self.run_config()[key]
-            if key in old and old[key] != mine:
-                raise ValueError(f"{self.out / 'last.pt'}: cannot resume, the checkpoint's {key} is {old[key]!r}, "
-                                 f"this run's is {mine!r}")
+        old = ck.get("config", {})  # its arch, options, input size and classes were checked before the build
         saved, mine = schedule_length(ck["scheduler"]), schedule_length(self.sched.state_dict())
         if saved != mine:
             raise ValueError(f"{self.out / 'last.pt'}: cannot resume, its {self.cfg.schedule} schedule was laid out "
@@ -338,12 +338,16 @@ class Trainer:
         if not self.resume and (last.exists() or (self.out / "best.pt").exists()):
             raise FileExistsError(f"{self.out}: holds a run already; pass --resume to continue it or choose "
                                   f"another --out")
+        if self.resume:
+            self.resumed = load(last)
+            check_resumable(self.resumed.get("config", {}), self.cfg, last)
         self._build()
         cfg, main = self.cfg, self.dist.main
         start, best, bad_epochs, history = 0, -math.inf, 0, []
         self.best_val: dict | None = None  # validation metrics of best.pt
         if self.resume:
-            start, best, bad_epochs, history = self._restore(load(last))
+            start, best, bad_epochs, history = self._restore(self.resumed)
+            self.resumed = None  # the weights are in the network now
             if main and not self.quiet:
                 print(f"segblur: resumed {last} after epoch {start}", file=sys.stderr)
         tracker = None
