@@ -25,6 +25,17 @@ def make_video(path: Path, frames: int = 2, size: tuple[int, int] = (64, 48), co
     return path
 
 
+@pytest.mark.parametrize("name", ["out.xyz", "out"])
+def test_a_video_output_with_no_video_suffix_is_refused_up_front(tmp_path: Path, model_path: Path, name: str,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """-o out.xyz is a bad output (exit 2, one line, nothing read or written), not a failed input (exit 1)."""
+    src = make_video(tmp_path / "v.mp4")
+    code, _, err = run_cli(capsys, "video", src, "-o", tmp_path / name, "--model", model_path)
+    line = one_error_line(err)
+    assert code == 2 and f"{name}: cannot write" in line and ".mp4" in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4"]
+
+
 @pytest.mark.parametrize("spelling", ["same", "dot", "symlink", "hardlink"])
 def test_video_output_that_is_the_input_is_refused_up_front(tmp_path: Path, model_path: Path, spelling: str,
                                                             capsys: pytest.CaptureFixture[str],

@@ -77,8 +77,8 @@ def test_output_problems(tmp_path: Path, model_path: Path, capsys: pytest.Captur
     blocker.write_text("x")
     assert main(["video", str(src), "-o", str(blocker / "o.mkv"), "--model", str(model_path), "-q"]) == 2
     assert_one_line_naming(capsys.readouterr().err.strip(), blocker / "o.mkv")  # folder cannot be made: up front
-    assert main(["video", str(src), "-o", str(tmp_path / "o.xyz"), "--model", str(model_path), "-q"]) == 1
-    assert_one_line_naming(capsys.readouterr().err.strip(), tmp_path / "o.xyz")
+    assert main(["video", str(src), "-o", str(tmp_path / "o.xyz"), "--model", str(model_path), "-q"]) == 2
+    assert_one_line_naming(capsys.readouterr().err.strip(), tmp_path / "o.xyz")  # a bad output: up front
 
 
 def _can_write(folder: Path) -> bool:

@@ -52,6 +52,8 @@ def plan_outputs(inputs: Sequence[str | Path], output: str | Path, kind: str = "
         _nothing_in_the_way(out, output)
         pairs = [(Path(inputs[0]), out)] if len(inputs) == 1 else [(Path(i), out / Path(i).stem) for i in inputs]
     elif len(inputs) == 1 and not out.is_dir() and not named_folder:
+        if out.suffix.lower() not in CONTAINERS:  # said once, up front (exit 2), not as the input's failure
+            raise VideoError(f"{output}: cannot write '{out.suffix}' video (use one of {', '.join(CONTAINERS)})")
         _nothing_in_the_way(out.parent, output)
         pairs = [(Path(inputs[0]), out)]
     elif out.is_file() or (not out.is_dir() and out.suffix.lower() in CONTAINERS):
