@@ -77,3 +77,26 @@ def test_benchmark_json_never_replaces_the_model(tmp_path: Path, model_path: Pat
     code, _, err = run_cli(capsys, "benchmark", "--size", "64x48", "--repeats", "1", "--model", model,
                            "--json", model)
     assert code == 2 and "is the input" in one_error_line(err) and model.read_bytes() == model_path.read_bytes()
+
+
+def test_benchmark_json_folder_or_under_a_file_is_refused_before_timing(
+        tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--json that cannot be written is said up front (no "timing" line first), naming the file."""
+    (tmp_path / "afile").write_text("x")
+    for js, words in [(tmp_path, "is a folder"), (tmp_path / "afile" / "b.json", "afile is a file, not a folder")]:
+        code, out, err = run_cli(capsys, "benchmark", "--size", "64x48", "--repeats", "1", "--model", model_path,
+                                 "--json", js)
+        line = one_error_line(err)
+        assert code == 2 and line.startswith(f"segblur: error: {js}: ") and words in line, line
+        assert out == "" and err.count("\n") == 1, err  # nothing was timed
+
+
+def test_benchmark_json_dash_is_standard_output(model_path: Path, capsys: pytest.CaptureFixture[str],
+                                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--json - writes the JSON alone on standard output (for jq), the tables on standard error, no file '-'."""
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(capsys, "benchmark", "--size", "64x48", "--repeats", "1", "--model", model_path,
+                             "--json", "-", "-q")
+    assert code == 0, err
+    assert json.loads(out)["size"] == [64, 48] and "| pipeline |" in err
+    assert not (tmp_path / "-").exists()

@@ -34,7 +34,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="seconds of each threaded stream run (default 10)")
     p.add_argument("--file-frames", type=int_in(0), default=60, metavar="N",
                    help="frames of the 1920x1080 clip for --stream's video file throughput (default 60; 0 skips it)")
-    p.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
+    p.add_argument("--json", type=Path, default=None,
+                   help="also write the results as JSON (-: to standard output, the tables then to standard error)")
     p.add_argument("-q", "--quiet", action="store_true", help="no line as each measurement starts")
     add_model_options(p)
     p.set_defaults(func=run)
@@ -42,9 +43,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark, print its tables, write --json."""
+    import sys
     from functools import partial
 
     from ..bench.report import BenchmarkError, format_report, run_benchmark
+    from . import common
     from .common import CommandError, check_outputs, make_pipeline, model_file, report, size, write_json
 
     try:
@@ -53,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(e)) from None
     if args.stream and not args.stream_seconds > 0:
         raise CommandError(f"--stream-seconds must be positive, got {args.stream_seconds:g}")
+    common.check_output_files([args.json])
     check_outputs([args.json], [model_file(args.model), args.image, args.reference])
     try:
         report = run_benchmark(partial(make_pipeline, args), frame_size, image=args.image,
@@ -61,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
                                file_frames=args.file_frames, notify=(lambda line: None) if args.quiet else report)
     except BenchmarkError as e:
         raise CommandError(str(e)) from None
-    print(format_report(report))
+    print(format_report(report), file=sys.stderr if str(args.json) == "-" else sys.stdout)
     if args.json:
         write_json(args.json, report)
     return 0

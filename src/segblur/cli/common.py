@@ -290,12 +290,33 @@ def run_jobs(jobs: Sequence[Job], errors: Sequence[str], work: Callable[[Job], N
     return 1 if failed else 0
 
 
+def check_output_files(files: Iterable[str | Path | None]) -> None:
+    """CommandError (exit 2) when an output that must be a file (``--json``, ``--record``) is an existing folder or
+    lies under a file: said before the work, not after a whole evaluation or recording. None and ``-`` (standard
+    output) are skipped."""
+    from ..io import blocking_file
+
+    for f in files:
+        if f is None or str(f) == "-":
+            continue
+        p = Path(f)
+        if p.is_dir():
+            raise CommandError(f"{f}: is a folder; give a file name")
+        q = blocking_file(p.parent)
+        if q is not None:
+            raise CommandError(f"{f}: {q} is a file, not a folder; choose another output")
+
+
 def write_json(path: str | Path, data: object) -> None:
-    """Write ``data`` as indented JSON, atomically; CommandError naming the file when it cannot be written."""
+    """Write ``data`` as indented JSON, atomically (``-``: to standard output); CommandError naming the file when it
+    cannot be written."""
     import json
 
     from ..io import write_atomic
 
+    if str(path) == "-":
+        print(json.dumps(data, indent=2, allow_nan=False), flush=True)
+        return
     try:
         write_atomic(path, (json.dumps(data, indent=2, allow_nan=False) + "\n").encode())
     except OSError as e:
