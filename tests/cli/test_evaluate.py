@@ -129,3 +129,22 @@ def test_provider_lists_parse_alike_in_every_command(command: str) -> None:
     where = ["x.png", "-o", "y.png"] if command == "image" else []
     args = build_parser().parse_args([command, *where, "--provider", "cuda,cpu", "--providers", "dml"])
     assert args.providers == ["cuda", "cpu", "dml"]
+
+
+def test_cli_evaluate_sequence_never_writes_over_its_inputs(tmp_path: Path, model_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """--json is checked against the model, the frame folder or video and its true masks before the evaluation."""
+    seq = make_sequence_folder(tmp_path / "seq", 3)
+    model = tmp_path / "m.onnx"
+    model.write_bytes(model_path.read_bytes())
+    mask = seq / "masks" / "f-000.png"
+    truth = mask.read_bytes()
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"not decoded: refused before")
+    for argv, json_out in (([seq], model), ([seq], mask), ([video, "--masks", seq / "masks"], video),
+                           ([video, "--masks", seq / "masks"], mask)):
+        code, _, err = run_cli(capsys, "evaluate", "--sequence", *argv, "--model", model, "--json", json_out, "-q")
+        line = one_error_line(err)
+        assert code == 2 and str(json_out) in line and "input" in line, (argv, json_out)
+    assert model.read_bytes() == model_path.read_bytes() and mask.read_bytes() == truth
+    assert video.read_bytes() == b"not decoded: refused before"

@@ -120,12 +120,14 @@ def run(args: argparse.Namespace) -> int:
 def _sequence(args: argparse.Namespace) -> int:
     """--sequence: the pipeline of ``segblur video`` on the frames in order, scored against their true masks."""
     from ..eval.sequence import SequenceError, evaluate_sequence, format_sequence, open_sequence
-    from .common import CommandError, make_pipeline, stream_settings, write_json
+    from .common import CommandError, check_outputs, make_pipeline, model_file, stream_settings, write_json
 
     if args.data is not None or args.predictions is not None or args.predictions_out is not None:
         raise CommandError("--sequence scores a model: no --data, --predictions or --predictions-out")
     if args.model is not None and Path(args.model).suffix.lower() in CHECKPOINT_SUFFIXES:
         raise CommandError(f"{args.model}: --sequence runs the pipeline: export the checkpoint to .onnx first")
+    # The report must not replace the model, the video or frame folder, or a true mask.
+    check_outputs([args.json], [model_file(args.model or "default"), args.sequence, args.masks])
     settings = stream_settings(args, stream=True)
     options = argparse.Namespace(**{**vars(args), "model": args.model or "default", "keep": None})
     pipe = make_pipeline(options, effect="color", **settings)
