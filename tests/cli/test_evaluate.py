@@ -148,3 +148,30 @@ def test_cli_evaluate_sequence_never_writes_over_its_inputs(tmp_path: Path, mode
         assert code == 2 and str(json_out) in line and "input" in line, (argv, json_out)
     assert model.read_bytes() == model_path.read_bytes() and mask.read_bytes() == truth
     assert video.read_bytes() == b"not decoded: refused before"
+
+
+def test_cli_evaluate_json_to_a_folder_is_refused_before_the_work(tmp_path: Path, model_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """--json that is a folder or lies under a file is one line before any image is scored (no progress line)."""
+    root = make_columns_dataset(tmp_path / "ds")
+    seq = make_sequence_folder(tmp_path / "seq", 3)
+    (tmp_path / "afile").write_text("x")
+    for where in (["--data", f"folder:{root}"], ["--sequence", seq]):
+        for json_out in (tmp_path, tmp_path / "afile" / "r.json"):
+            code, _, err = run_cli(capsys, "evaluate", "--model", model_path, *where, "--json", json_out)
+            assert code == 2 and str(json_out) in one_error_line(err), (where, json_out)
+
+
+def test_cli_evaluate_json_to_standard_output(tmp_path: Path, model_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """--json - writes only the JSON to standard output (the table goes to standard error), for `| jq`."""
+    root = make_columns_dataset(tmp_path / "ds")
+    code, out, err = run_cli(capsys, "evaluate", "--model", model_path, "--data", f"folder:{root}", "--json", "-",
+                             "-q")
+    assert code == 0, err
+    check_columns_scores(json.loads(out))
+    assert "mean IoU 0.7750" in err
+    seq = make_sequence_folder(tmp_path / "seq", 3)
+    code, out, err = run_cli(capsys, "evaluate", "--sequence", seq, "--model", model_path, "--json", "-", "-q")
+    assert code == 0, err
+    assert json.loads(out)["frames"] == 3 and "3 frames, scored on whole frames" in err

@@ -5,7 +5,9 @@ order through the pipeline of ``segblur video`` (accuracy and stability)."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+from typing import TextIO
 
 from ..names import CHECKPOINT_SUFFIXES
 from .common import MAX_THREADS, add_mask_options, add_provider_option, add_stream_options, finite, int_in
@@ -32,7 +34,8 @@ def add_parsers(sub) -> None:
     what.add_argument("--predictions", type=Path, metavar="DIR", help="folder of predicted masks <id>.png")
     p.add_argument("--data", metavar="KIND:PATH", help="dataset: voc:PATH, lfw:PATH or folder:PATH")
     p.add_argument("--split", default=None, metavar="NAME", help="split to score (default: the dataset's test split)")
-    p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the full report as JSON")
+    p.add_argument("--json", type=Path, default=None, metavar="FILE",
+                   help="also write the full report as JSON (-: to standard output, the table then to standard error)")
     p.add_argument("--predictions-out", type=Path, default=None, metavar="DIR",
                    help="with --model: also write each prediction to DIR/<id>.png")
     p.add_argument("--tolerance-px", type=finite, default=None, metavar="PX",
@@ -80,12 +83,17 @@ def _load_model(args: argparse.Namespace):
     return seg.predict_classes, list(seg.classes), name
 
 
+def _table_stream(args: argparse.Namespace) -> TextIO:
+    """Where the human-readable report goes: standard error when --json - takes standard output (for jq)."""
+    return sys.stderr if str(args.json) == "-" else sys.stdout
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the evaluation, print the table, write --json; 1 when some images failed."""
     from ..data import DatasetError, open_dataset
     from ..eval.evaluation import EvaluationError, evaluate_predictions, evaluate_segmenter
     from ..eval.metrics import format_table
-    from .common import CommandError, check_outputs, dataset_folder, model_file, report, write_json
+    from .common import CommandError, check_output_files, check_outputs, dataset_folder, model_file, report, write_json
 
     if args.sequence is not None:
         return _sequence(args)
@@ -95,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("give --data with --model or --predictions, or --sequence")
     if args.predictions_out is not None and args.predictions is not None:
         raise CommandError("--predictions-out is only used with --model")
+    check_output_files([args.json])
     check_outputs([args.json, args.predictions_out], [model_file(args.model), dataset_folder(args.data),
                                                       args.predictions])
     if args.tolerance_px is not None and args.tolerance_px < 0:
@@ -111,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
                                         predictions_out=args.predictions_out, **options)
     except (DatasetError, EvaluationError) as e:
         raise CommandError(str(e)) from None
-    print(format_table(result))
+    print(format_table(result), file=_table_stream(args))
     if args.json is not None:
         write_json(args.json, result)
     return 1 if result["failed"] else 0
@@ -120,12 +129,21 @@ def run(args: argparse.Namespace) -> int:
 def _sequence(args: argparse.Namespace) -> int:
     """--sequence: the pipeline of ``segblur video`` on the frames in order, scored against their true masks."""
     from ..eval.sequence import SequenceError, evaluate_sequence, format_sequence, open_sequence
-    from .common import CommandError, check_outputs, make_pipeline, model_file, stream_settings, write_json
+    from .common import (
+        CommandError,
+        check_output_files,
+        check_outputs,
+        make_pipeline,
+        model_file,
+        stream_settings,
+        write_json,
+    )
 
     if args.data is not None or args.predictions is not None or args.predictions_out is not None:
         raise CommandError("--sequence scores a model: no --data, --predictions or --predictions-out")
     if args.model is not None and Path(args.model).suffix.lower() in CHECKPOINT_SUFFIXES:
         raise CommandError(f"{args.model}: --sequence runs the pipeline: export the checkpoint to .onnx first")
+    check_output_files([args.json])
     # The report must not replace the model, the video or frame folder, or a true mask.
     check_outputs([args.json], [model_file(args.model or "default"), args.sequence, args.masks])
     settings = stream_settings(args, stream=True)
@@ -141,7 +159,7 @@ def _sequence(args: argparse.Namespace) -> int:
               "settings": {"temporal": "off" if not temporal else f"lookahead {temporal.lookahead}",
                            "subject": args.subject, "follow": settings["subject"].follow},
               **report}
-    print(format_sequence(report))
+    print(format_sequence(report), file=_table_stream(args))
     if args.json is not None:
         write_json(args.json, report)
     return 0
