@@ -62,6 +62,38 @@ def test_folder_without_splits_holds_out_a_deterministic_validation_part(tmp_pat
     assert [s.id for s in open_dataset(f"folder:{tmp_path}").samples("val")] == val  # the same every time
 
 
+def _folder_of(tmp_path: Path, n: int, lists: dict[str, range]) -> None:
+    (tmp_path / "masks").mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        write_rgb(tmp_path / "images" / f"im{i:02d}.png", photo(8, 8, i))
+        cv2.imwrite(str(tmp_path / "masks" / f"im{i:02d}.png"), np.zeros((8, 8), np.uint8))
+    (tmp_path / "splits").mkdir()
+    for name, ids in lists.items():
+        (tmp_path / "splits" / f"{name}.txt").write_text("".join(f"im{i:02d}\n" for i in ids))
+
+
+def test_folder_with_a_train_list_and_no_val_list_holds_out_of_the_train_list(tmp_path: Path) -> None:
+    # Validation used the training images (train.txt only) or the test list (train.txt and test.txt), silently.
+    _folder_of(tmp_path, 30, {"train": range(20), "test": range(20, 30)})
+    ds = open_dataset(f"folder:{tmp_path}")
+    train = [s.id for s in ds.samples(ds.default_split("train"))]
+    val = [s.id for s in ds.samples(ds.default_split("val"))]
+    assert val == ["im00", "im10"] and len(train) == 18 and not set(train) & set(val)
+    assert [s.id for s in ds.samples(ds.default_split("test"))] == [f"im{i}" for i in range(20, 30)]
+    assert ds.notes == [f"{tmp_path}: no splits/val.txt: validating on every 10th image of the training list "
+                        "(2 of 20) and training on the rest"]
+
+
+def test_folder_without_a_train_list_trains_on_the_images_no_list_names(tmp_path: Path) -> None:
+    # With only val.txt it trained on every image, the validation images included.
+    _folder_of(tmp_path, 12, {"val": range(3)})
+    ds = open_dataset(f"folder:{tmp_path}")
+    train = [s.id for s in ds.samples(ds.default_split("train"))]
+    assert train == [f"im{i:02d}" for i in range(3, 12)]
+    assert [s.id for s in ds.samples(ds.default_split("val"))] == ["im00", "im01", "im02"]
+    assert ds.notes == [f"{tmp_path}: no splits/train.txt: training on the 9 images that no split list names (val)"]
+
+
 def test_folder_255_is_ignore_with_more_classes(tmp_path: Path) -> None:
     masks = make_folder(tmp_path, classes=["background", "person", "pet"])
     ds = open_dataset(f"folder:{tmp_path}")

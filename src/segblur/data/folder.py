@@ -20,15 +20,16 @@ def image_index(folder: Path) -> dict[str, Path]:
     return index
 
 
-HOLDOUT_EVERY = 10  # without split lists, every 10th image (sorted by name) validates and the rest trains
+HOLDOUT_EVERY = 10  # without a validation list, every 10th training image (sorted by name) validates instead
 
 
 class FolderDataset(SegDataset):
     """``images/*`` + ``masks/<stem>.png``, optional ``splits/<name>.txt`` and ``classes.txt``.
 
-    Without split lists, ``all`` is every image (what ``evaluate`` scores), and training holds out a
-    deterministic validation part: ``val`` is every :data:`HOLDOUT_EVERY`-th image by name and ``train``
-    the rest (so a run never validates on the images it trains on); :attr:`notes` says so.
+    A run never validates on the images it trains on, nor on a test list: without a ``val`` (or ``validation``)
+    list, ``val`` is every :data:`HOLDOUT_EVERY`-th image of the training part by name and ``train`` the rest;
+    without a ``train`` list the training part is every image no split list names. ``all`` is every image (what
+    ``evaluate`` scores when there are no lists). :attr:`notes` says which of these applied.
     """
 
     kind = "folder"
@@ -51,40 +52,73 @@ class FolderDataset(SegDataset):
             self._images = image_index(self.root / "images")
         return self._images
 
-    def _split_files(self) -> dict[str, Path]:
+    def _lists(self) -> dict[str, Path]:
         folder = self.root / "splits"
-        found = {p.stem: p for p in folder.glob("*.txt")} if folder.is_dir() else {}
-        if not found:  # the held-out parts: train and val come from the images folder too
-            found = {"train": self.root / "images", "val": self.root / "images"}
-        found.setdefault("all", self.root / "images")
+        return {p.stem: p for p in sorted(folder.glob("*.txt"))} if folder.is_dir() else {}
+
+    def _split_files(self) -> dict[str, Path]:
+        images = self.root / "images"
+        found = self._lists()
+        found.setdefault("train", images)  # no train list: the images no list names (all of them without lists)
+        if "val" not in found and "validation" not in found:
+            found["val"] = found["train"]  # held out of the training part, never the test list
+        found.setdefault("all", images)
         return found
 
     def _held_out(self) -> bool:
-        return self._split_files().get("train") == self.root / "images"
+        files = self._split_files()
+        return files["val"] == files["train"]
 
-    def _split_ids(self, split: str, where: Path) -> list[str]:
-        if where.is_dir():
-            ids = list(self._image_index())
-            if split == "all" or len(ids) < 2:
-                return ids
-            val = ids[::HOLDOUT_EVERY]
-            note = (f"{self.root}: no split lists (splits/*.txt): validating on every {HOLDOUT_EVERY}th image "
-                    f"({len(val)} of {len(ids)}) and training on the rest")
-            if note not in self.notes:
-                self.notes.append(note)
-            held = set(val)
-            return val if split == "val" else [i for i in ids if i not in held]
+    def _note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def _list_ids(self, where: Path) -> list[str]:
         ids = []
         for line in read_list(where):
             p = Path(line)
             ids.append(p.stem if p.suffix.lower() in READ_SUFFIXES else line)
         return list(dict.fromkeys(ids))
 
+    def _training_ids(self) -> list[str]:
+        """The training part before any hold-out: the train list, or every image no split list names."""
+        where = self._split_files()["train"]
+        if not where.is_dir():
+            return self._list_ids(where)
+        lists = self._lists()
+        named = {i for f in lists.values() for i in self._list_ids(f)}
+        ids = [i for i in self._image_index() if i not in named]
+        if lists:
+            self._note(f"{self.root}: no splits/train.txt: training on the {len(ids)} images that no split list "
+                       f"names ({', '.join(sorted(lists))})")
+        return ids
+
+    def _split_ids(self, split: str, where: Path) -> list[str]:
+        if split in ("train", "val") and self._held_out():
+            ids = self._training_ids()
+            if len(ids) < 2:
+                return ids
+            val = ids[::HOLDOUT_EVERY]
+            if self._lists():
+                what = "the training list" if not self._split_files()["train"].is_dir() else "those"
+                self._note(f"{self.root}: no splits/val.txt: validating on every {HOLDOUT_EVERY}th image of {what} "
+                           f"({len(val)} of {len(ids)}) and training on the rest")
+            else:
+                self._note(f"{self.root}: no split lists (splits/*.txt): validating on every {HOLDOUT_EVERY}th "
+                           f"image ({len(val)} of {len(ids)}) and training on the rest")
+            held = set(val)
+            return val if split == "val" else [i for i in ids if i not in held]
+        if split == "train":
+            return self._training_ids()
+        if where.is_dir():
+            return list(self._image_index())
+        return self._list_ids(where)
+
     def _role_candidates(self) -> dict[str, list[str]]:
-        if self._held_out():  # evaluate scores every image; training holds out its validation part
+        if not self._lists():  # evaluate scores every image; training holds out its validation part
             return {"train": ["train"], "val": ["val"], "test": ["all"]}
-        return {"train": ["train", "all"], "val": ["val", "validation", "test", "all"],
-                "test": ["test", "val", "validation", "all"]}
+        test = ["test"] + ([] if self._held_out() else ["val", "validation"]) + ["all"]
+        return {"train": ["train"], "val": ["val", "validation"], "test": test}
 
     def _paths(self, sid: str) -> tuple[Path | None, Path]:
         return self._image_index().get(sid), self.root / "masks" / f"{sid}.png"
