@@ -55,12 +55,23 @@ def main(argv: list[str] | None = None) -> int:
     """
     with interrupt_on_signals():
         try:
-            return _main(argv)
+            status = _main(argv)
+            sys.stdout.flush()  # here, where a reader gone away (`| head -1`) is caught, not at interpreter exit
+            return status
         except KeyboardInterrupt as e:
             with contextlib.suppress(OSError):
                 print(("\n" if not isinstance(e, Terminated) else "") + f"segblur: {interrupted_message(e)}",
                       file=sys.stderr)
             return interrupted_status(e)
+        except BrokenPipeError:
+            # The reader of the output went away (`segblur models --full | head -1`): end quietly, as cat or grep
+            # do, with 128 + SIGPIPE (what the shell shows for them, and how segblur reports other signals).
+            # Standard output now points at /dev/null so that the interpreter's final flush cannot fail again.
+            import os
+
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141  # 128 + SIGPIPE (13)
 
 
 def _main(argv: list[str] | None) -> int:
