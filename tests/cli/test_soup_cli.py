@@ -25,3 +25,17 @@ def test_the_same_checkpoint_twice_is_refused_by_name(tmp_path: Path, second: st
     assert code == 2 and line.startswith(f"segblur: error: {named}: checkpoint given twice"), line
     assert ("(also as a.pt)" in line) == (named != Path("a.pt")), line
     assert out == "" and not Path("soup").exists()
+
+
+def test_an_out_inside_the_recipes_data_folder_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """soup --out inside the folder the recipe reads was written into it; train and tune refuse it already."""
+    monkeypatch.chdir(tmp_path)
+    Path("data").mkdir()
+    Path("a.pt").write_bytes(b"weights")
+    Path("b.pt").write_bytes(b"other")
+    Path("recipe.yaml").write_text(f"arch: unet\ndata: folder:{tmp_path / 'data'}\n")
+    code, out, err = run_cli(capsys, "soup", "a.pt", "b.pt", "--config", "recipe.yaml", "--out", "data/soup")
+    line = one_error_line(err)
+    assert code == 2 and line.startswith("segblur: error: data/soup: is inside the input folder"), line
+    assert out == "" and sorted(p.name for p in Path("data").iterdir()) == []

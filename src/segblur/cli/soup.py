@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import MAX_THREADS, CommandError, check_out_folder, check_outputs, int_in
+from .common import MAX_THREADS, CommandError, check_out_folder, check_outputs, dataset_folder, int_in
 
 ORDER = 43
 
@@ -49,6 +49,10 @@ def cmd_soup(args: argparse.Namespace) -> int:
         raise CommandError(f"{args.out}: holds a best.pt already; choose another --out")
     try:
         cfg, _ = layered_config({"out": str(args.out), "threads": args.threads}, recipe=args.config)
+    except training_errors() as e:
+        raise CommandError(one_line(e)) from None
+    check_outputs([args.out], [dataset_folder(cfg.data) if isinstance(cfg.data, str) else None])  # as train does
+    try:
         summary = make_soup(cfg, args.checkpoints, greedy=not args.uniform, quiet=args.quiet)
     except training_errors() as e:
         raise CommandError(one_line(e)) from None
