@@ -68,6 +68,21 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def check_record(record: Path | None) -> None:
+    """CommandError (exit 2) when ``--record`` cannot be a video file: a folder, a path under a file, a name with no
+    video suffix or one no video is written as; said before the session, not after a whole recording."""
+    from ..media.video import CONTAINERS
+    from .common import CommandError, check_output_files
+
+    if record is None:
+        return
+    check_output_files([record])
+    suffix = record.suffix.lower()
+    if suffix not in CONTAINERS:
+        what = f"cannot write '{record.suffix}' video" if suffix else "has no video suffix"
+        raise CommandError(f"{record}: {what} (use one of {', '.join(CONTAINERS)})")
+
+
 def run(args: argparse.Namespace) -> int:
     """Open the source, the pipeline and the outputs, stream until done, report; returns the exit status."""
     import sys
@@ -79,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
     from ..runtime.effects import parse_color
     from .common import CommandError, check_outputs, make_pipeline, model_file, report, stream_settings
 
+    check_record(args.record)
     effect = args.effect or ("image" if args.background else "blur")
     if effect == "image" and not args.background:
         raise CommandError("--effect image needs --background")

@@ -1,0 +1,32 @@
+"""``segblur camera``: what it refuses up front (outputs, sources, options), and how a file source that ends early
+ends the run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from camera_fakes import error_line, run, write_clip
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    return write_clip(tmp_path / "clip.mp4", 20)
+
+
+@pytest.mark.parametrize(("record", "says"), [
+    ("rd.mp4", "rd.mp4: is a folder"),  # recorded the whole session, then failed at the end (exit 1)
+    ("afile/x.mp4", "afile is a file"),  # "cannot write (File exists)"
+    ("somedir", "somedir: has no video suffix (use one of .mp4"),  # "cannot write '' video"
+    ("out.xyz", "out.xyz: cannot write '.xyz' video (use one of .mp4"),
+])
+def test_a_record_path_no_video_can_be_written_to_is_refused_up_front(
+        tmp_path: Path, clip: Path, model_path: Path, capsys: pytest.CaptureFixture[str], record: str,
+        says: str) -> None:
+    (tmp_path / "rd.mp4").mkdir()
+    (tmp_path / "afile").write_bytes(b"x")
+    code, err = run(capsys, "camera", "--source", clip, "--no-preview", "-q", "--frames", "2", "--model", model_path,
+                    "--record", tmp_path / record)
+    assert code == 2 and says in error_line(err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "clip.mp4", "rd.mp4"]  # nothing written
+    assert list((tmp_path / "rd.mp4").iterdir()) == []
