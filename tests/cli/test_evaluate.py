@@ -175,3 +175,26 @@ def test_cli_evaluate_json_to_standard_output(tmp_path: Path, model_path: Path,
     code, out, err = run_cli(capsys, "evaluate", "--sequence", seq, "--model", model_path, "--json", "-", "-q")
     assert code == 0, err
     assert json.loads(out)["frames"] == 3 and "3 frames, scored on whole frames" in err
+
+
+def test_cli_evaluate_refuses_options_of_the_other_mode(tmp_path: Path, model_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """The pipeline options go with --sequence, --split with --data: given to the other mode, one line (exit 2)."""
+    root = make_columns_dataset(tmp_path / "ds")
+    data = ["--model", model_path, "--data", f"folder:{root}", "-q"]
+    for extra in (["--region", "frame"], ["--lookahead", "8"], ["--threshold", "0.5"], ["--softness", "0"],
+                  ["--grow", "0"], ["--feather", "1"], ["--no-guided"], ["--subject", "all"], ["--follow"],
+                  ["--no-follow"], ["--no-temporal"], ["--masks", root]):
+        code, out, err = run_cli(capsys, "evaluate", *data, *extra)
+        line = one_error_line(err)
+        assert code == 2 and extra[0].replace("no-", "") in line.replace("no-", "") and "--sequence" in line, extra
+        assert out == ""
+    code, _, err = run_cli(capsys, "evaluate", *data, "--grow", "2", "--no-guided")
+    assert code == 2 and "--grow, --no-guided are only used with --sequence" in one_error_line(err)
+    seq = make_sequence_folder(tmp_path / "seq", 3)
+    code, _, err = run_cli(capsys, "evaluate", "--sequence", seq, "--model", model_path, "--split", "val", "-q")
+    assert code == 2 and "--split" in one_error_line(err)
+    # Left out with --sequence, the options keep their defaults (the smoothing looks 8 frames ahead).
+    code, out, err = run_cli(capsys, "evaluate", "--sequence", seq, "--model", model_path, "--json", "-", "-q")
+    assert code == 0, err
+    assert json.loads(out)["settings"] == {"temporal": "lookahead 8", "subject": "all", "follow": True}

@@ -14,6 +14,13 @@ from .common import MAX_THREADS, add_mask_options, add_provider_option, add_stre
 
 ORDER = 45
 
+# The options only --sequence uses (dest: the option as written), refused without it. Their parser defaults are
+# SUPPRESS, so an option given is told exactly from one left out (--grow 0 too); _sequence puts the real defaults
+# (kept in the namespace as sequence_defaults) back.
+SEQUENCE_ONLY = {"masks": "--masks", "region": "--region", "threshold": "--threshold", "softness": "--softness",
+                 "grow": "--grow", "feather": "--feather", "guided": "--no-guided", "subject": "--subject",
+                 "follow": "--follow/--no-follow", "temporal": "--no-temporal", "lookahead": "--lookahead"}
+
 
 def add_parsers(sub) -> None:
     """Add the ``evaluate`` subcommand."""
@@ -33,7 +40,8 @@ def add_parsers(sub) -> None:
                       "(default there: the default model)")
     what.add_argument("--predictions", type=Path, metavar="DIR", help="folder of predicted masks <id>.png")
     p.add_argument("--data", metavar="KIND:PATH", help="dataset: voc:PATH, lfw:PATH or folder:PATH")
-    p.add_argument("--split", default=None, metavar="NAME", help="split to score (default: the dataset's test split)")
+    p.add_argument("--split", default=None, metavar="NAME",
+                   help="with --data: the split to score (default: the dataset's test split)")
     p.add_argument("--json", type=Path, default=None, metavar="FILE",
                    help="also write the full report as JSON (-: to standard output, the table then to standard error)")
     p.add_argument("--predictions-out", type=Path, default=None, metavar="DIR",
@@ -44,7 +52,9 @@ def add_parsers(sub) -> None:
                    help="inference threads (default: all cores)")
     add_provider_option(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
-    g = p.add_argument_group("sequence", "a video with a true mask for every frame (instead of --data)")
+    g = p.add_argument_group("sequence", "a video with a true mask for every frame (instead of --data); the options "
+                             "of this group and the mask edge and subject and smoothing options are only used with "
+                             "--sequence")
     g.add_argument("--sequence", type=Path, metavar="PATH",
                    help="a folder with images/ and masks/ (the same names, frames in name order), or a video file "
                    "with --masks")
@@ -54,7 +64,14 @@ def add_parsers(sub) -> None:
                    "person among several; default frame)")
     add_mask_options(p)
     add_stream_options(p, stream=True, files=True)
-    p.set_defaults(func=run)
+    for group in p._action_groups:
+        if group.title in ("mask edge", "subject and smoothing"):
+            group.description = "with --sequence: the pipeline's settings, as for `segblur video`"
+    defaults = {}
+    for action in p._actions:
+        if action.dest in SEQUENCE_ONLY:
+            defaults[action.dest], action.default = action.default, argparse.SUPPRESS
+    p.set_defaults(func=run, sequence_defaults=defaults)
 
 
 def _load_model(args: argparse.Namespace):
@@ -97,8 +114,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.sequence is not None:
         return _sequence(args)
-    if args.masks is not None:
-        raise CommandError("--masks is only used with --sequence")
+    given = [option for dest, option in SEQUENCE_ONLY.items() if hasattr(args, dest)]
+    if given:
+        raise CommandError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} only used with --sequence")
     if args.data is None or (args.model is None and args.predictions is None):
         raise CommandError("give --data with --model or --predictions, or --sequence")
     if args.predictions_out is not None and args.predictions is not None:
@@ -139,8 +157,13 @@ def _sequence(args: argparse.Namespace) -> int:
         write_json,
     )
 
+    for dest, value in args.sequence_defaults.items():  # the options left out (SUPPRESS): their defaults
+        if not hasattr(args, dest):
+            setattr(args, dest, value)
     if args.data is not None or args.predictions is not None or args.predictions_out is not None:
         raise CommandError("--sequence scores a model: no --data, --predictions or --predictions-out")
+    if args.split is not None:
+        raise CommandError("--split is only used with --data (a sequence is scored whole)")
     if args.model is not None and Path(args.model).suffix.lower() in CHECKPOINT_SUFFIXES:
         raise CommandError(f"{args.model}: --sequence runs the pipeline: export the checkpoint to .onnx first")
     check_output_files([args.json])
