@@ -160,6 +160,8 @@ def test_export_model_errors_are_one_line(tmp_path: Path) -> None:
     onnx_file.write_bytes(b"x")
     bad_json = tmp_path / "bad.json"
     bad_json.write_text("[1, 2")
+    cal = tmp_path / "cal"
+    cal.mkdir()
     cases = [
         ((junk, tmp_path / "o.onnx"), {}, "junk.pt: not a readable checkpoint"),
         ((tmp_path / "none.pt", tmp_path / "o.onnx"), {}, "none.pt: no such checkpoint"),
@@ -168,6 +170,16 @@ def test_export_model_errors_are_one_line(tmp_path: Path) -> None:
         ((ck, tmp_path / "o.onnx"), {"metrics": bad_json}, "bad.json: cannot use these metrics"),
         ((ck, tmp_path / "o.onnx"), {"metrics": [1]}, "metrics: expected a segblur evaluate --json report"),
         ((ck, tmp_path / "o.onnx"), {"foreground": ["cat"]}, "foreground classes .'cat'. are not among"),
+        # once silently ignored, or stored as if they were this model's
+        ((ck, tmp_path / "o.onnx"), {"calibration": cal}, "--calibration is for --int8"),
+        ((onnx_file, tmp_path / "o.onnx"), {"int8": True, "calibration": cal, "foreground": ["person"]},
+         "m.onnx: an ONNX model keeps its own kept classes and data note"),
+        ((onnx_file, tmp_path / "o.onnx"), {"int8": True, "calibration": cal, "data": "note"},
+         "--foreground and --data-note apply when exporting a checkpoint"),
+        ((ck, tmp_path / "o.onnx"), {"metrics": {"split": "val", "mean_iou": 0.5, "per_class": {"car": {"iou": 0.4}}}},
+         r"metrics: data val scores classes \['car'\] that the model does not have"),
+        ((ck, tmp_path / "o.onnx"), {"metrics": {"sequence": "clip.mp4", "iou": 0.6}},
+         "a segblur evaluate --sequence report scores one video"),
     ]
     for args, kw, message in cases:
         with pytest.raises(ExportError, match=message) as err:

@@ -16,7 +16,8 @@ def add_parsers(sub) -> None:
                        description="Write MODEL.onnx with softmax in the graph and the segblur metadata; "
                        "ONNX Runtime's output is checked against torch's "
                        "before writing. --int8 adds static INT8 quantisation "
-                       "calibrated on the images in --calibration.")
+                       "calibrated on the images in --calibration. Needs segblur[train]: torch to export a "
+                       "checkpoint, onnx to quantise.")
     p.add_argument("checkpoint", type=Path, metavar="CHECKPOINT",
                    help="training checkpoint (.pt); or an exported .onnx model to quantise with --int8")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="MODEL.onnx",

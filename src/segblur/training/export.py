@@ -57,10 +57,16 @@ def export_model(source: str | Path, output: str | Path, *, name: str | None = N
         raise ExportError(f"{output}: a model is written as ONNX; name it {output.stem}.onnx")
     if int8 and calibration is None:
         raise ExportError("--int8 needs --calibration DIR (a few hundred typical images)")
+    if calibration is not None and not int8:
+        raise ExportError("--calibration is for --int8 (the images its quantisation is calibrated on); add --int8 "
+                          "or leave it out")
     summary = _metrics(metrics)
     if source.suffix.lower() == ".onnx" and source.is_file():
         if not int8:
             raise ExportError(f"{source}: already an ONNX model; pass --int8 --calibration DIR to quantise it")
+        if foreground or data is not None:  # they were silently dropped: the quantised model keeps the source's
+            raise ExportError(f"{source}: an ONNX model keeps its own kept classes and data note; --foreground and "
+                              "--data-note apply when exporting a checkpoint")
         return _quantize(source, output, calibration, name=name, metrics=summary)
     if not source.is_file():
         raise ExportError(f"{source}: no such checkpoint")
@@ -155,6 +161,9 @@ def metrics_summary(obj: Any) -> dict:
     and per-class IoU; any other mapping of split names to score mappings is stored as it is.
     """
     reports = obj if isinstance(obj, list) else [obj]
+    if any(isinstance(r, dict) and "sequence" in r for r in reports):
+        raise ValueError("a segblur evaluate --sequence report scores one video, not a split; give a report of "
+                         "segblur evaluate --data ... --json")
     if all(isinstance(r, dict) and "split" in r and "mean_iou" in r for r in reports):
         out: dict[str, dict] = {}
         for r in reports:
@@ -206,6 +215,11 @@ def checkpoint_metadata(ck: dict, name: str, *, foreground: list[str] | None = N
     unknown = [c for c in fg if c not in classes]
     if unknown:
         raise ValueError(f"foreground classes {unknown} are not among the model's classes {classes}")
+    for split, scores in (metrics or {}).items():  # a report of another model's classes would be stored as its own
+        other = [k[4:] for k in scores if isinstance(scores, dict) and k.startswith("iou_") and k[4:] not in classes]
+        if other:
+            raise ValueError(f"metrics: {split} scores classes {other} that the model does not have ({classes}); "
+                             "give a report of this model")
     return {
         "format": 1, "name": name, "architecture": cfg["arch"],
         "classes": classes, "foreground": list(fg),
