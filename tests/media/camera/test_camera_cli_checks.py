@@ -30,3 +30,20 @@ def test_a_record_path_no_video_can_be_written_to_is_refused_up_front(
     assert code == 2 and says in error_line(err)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "clip.mp4", "rd.mp4"]  # nothing written
     assert list((tmp_path / "rd.mp4").iterdir()) == []
+
+
+def test_frames_over_the_pixel_limit_are_refused(clip: Path, model_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """SEGBLUR_MAX_PIXELS holds for a file or stream played like a camera (and a camera), as for segblur video."""
+    from camera_fakes import FakeCapture
+
+    from segblur.media.camera import sources
+
+    monkeypatch.setenv("SEGBLUR_MAX_PIXELS", "500")  # the clip's frames are 32x24 = 768 pixels
+    code, err = run(capsys, "camera", "--source", clip, "--no-preview", "--model", model_path)
+    line = error_line(err)
+    assert code == 2 and "clip.mp4: frames too large (32x24 is" in line and "SEGBLUR_MAX_PIXELS" in line
+    capture = FakeCapture()
+    monkeypatch.setattr(sources.cv2, "VideoCapture", lambda dev: capture)
+    code, err = run(capsys, "camera", "--source", "1", "--no-preview", "--model", model_path)
+    assert code == 2 and "camera 1: frames too large (32x24 is" in error_line(err) and capture.released

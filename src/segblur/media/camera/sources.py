@@ -17,8 +17,10 @@ import cv2
 import numpy as np
 
 from ...io import one_line
+from ..limits import too_many_pixels
 from ..protocols import FrameSource
-from ..video.reader import frame_rotation, stream_rate, upright
+from ..video.errors import VideoError
+from ..video.reader import frame_rotation, stream_rate, upright, video_stream
 
 LOST_AFTER_S = 2.0  # a live source that gives no frame for this long is considered gone
 
@@ -73,8 +75,11 @@ class DeviceSource:
         if not ok or frame is None:
             self._cap.release()
             raise SourceError(f"{self.name}: opened but gives no frames")
-        self._first: np.ndarray | None = frame
         self.height, self.width = frame.shape[:2]
+        if (problem := too_many_pixels(self.width, self.height)):
+            self._cap.release()
+            raise SourceError(f"{self.name}: frames too large ({problem})")
+        self._first: np.ndarray | None = frame
         self.fps = as_fraction(self._cap.get(cv2.CAP_PROP_FPS), default=fps or 30.0)
 
     def read(self) -> np.ndarray | None:
@@ -120,10 +125,11 @@ class AvSource:
             self._container = av.open(self.name, timeout=(10.0, LOST_AFTER_S * 2) if url else None)
         except (self._av_error, OSError) as e:
             raise SourceError(f"{self.name}: cannot open ({one_line(e)})") from None
-        if not self._container.streams.video:
+        try:  # the first that is not cover art, with frames within the pixel limit, as segblur video takes
+            stream = video_stream(self._container, self.name)
+        except VideoError as e:
             self._container.close()
-            raise SourceError(f"{self.name}: has no video stream")
-        stream = self._container.streams.video[0]
+            raise SourceError(str(e)) from None
         stream.thread_type = "SLICE"  # frame threading would hold back a frame per thread (latency)
         self.fps = as_fraction(fps or stream_rate(stream, default=None))
         self._fixed_rate = fps is not None
