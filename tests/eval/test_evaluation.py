@@ -250,6 +250,21 @@ def test_evaluate_predictions_reads_class_ids_and_reports_missing_ones(tmp_path:
     assert r["per_class"]["car"]["iou"] == 0.0 and r["per_class"]["car"]["accuracy"] is None
 
 
+def test_a_prediction_of_another_size_names_the_prediction_file(tmp_path: Path) -> None:
+    """The prediction file is what to fix, not the dataset's image."""
+    root = make_columns_dataset(tmp_path / "ds")
+    ds = open_dataset(f"folder:{root}")
+    pred = tmp_path / "pred"
+    pred.mkdir()
+    for i in ("a", "b", "c"):
+        cv2.imwrite(str(pred / f"{i}.png"), np.zeros((32, 16 if i == "b" else 32), np.uint8))
+    errors: list[str] = []
+    r = evaluate_predictions(pred, ds, on_error=errors.append)
+    assert r["images"] == 2 and r["failed"] == 1
+    assert_one_line_naming(errors[0], pred / "b.png")
+    assert "16x32" in errors[0] and "32x32" in errors[0]
+
+
 def test_checkpoint_and_its_onnx_export_evaluate_the_same(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     from segblur.training.export import checkpoint_metadata, export_onnx

@@ -106,6 +106,25 @@ def test_sequence_problems_are_one_line(tmp_path: Path) -> None:
         open_sequence(root, masks=root / "masks")  # a frame folder has its own masks
 
 
+def test_a_frame_or_mask_of_another_size_is_named(tmp_path: Path, model_path: Path) -> None:
+    """A mask that differs from its frame names the mask; a frame that differs from the first names the frame."""
+    def halve(path: Path) -> None:
+        im = cv2.imread(str(path))
+        cv2.imwrite(str(path), cv2.resize(im, (im.shape[1] // 2, im.shape[0] // 2)))
+
+    root = make_sequence_folder(tmp_path / "mask", 4)
+    halve(root / "masks" / "f-002.png")
+    with pytest.raises(SequenceError) as e:
+        evaluate_sequence(Pipeline(model_path, temporal=True), open_sequence(root), flicker=False)
+    assert_one_line_naming(str(e.value), root / "masks" / "f-002.png")
+    root = make_sequence_folder(tmp_path / "frame", 4)
+    halve(root / "images" / "f-002.jpg")
+    halve(root / "masks" / "f-002.png")
+    with pytest.raises(SequenceError) as e:
+        evaluate_sequence(Pipeline(model_path, temporal=True), open_sequence(root), flicker=False)
+    assert_one_line_naming(str(e.value), root / "images" / "f-002.jpg")
+
+
 def test_a_video_with_a_mask_folder(tmp_path: Path, model_path: Path) -> None:
     pytest.importorskip("av")
     from segblur.media.video import VideoWriter

@@ -280,7 +280,11 @@ def evaluate_predictions(predictions: str | Path, dataset: SegDataset, split: st
         path = folder / f"{sample.id}.png"
         if not path.is_file():
             raise ImageError(f"{path}: no prediction for id {sample.id!r}")
-        return read_prediction(path, n)
+        pred = read_prediction(path, n)
+        if pred.shape != truth.shape:  # the prediction file is the one to fix, not the dataset's image
+            raise ImageError(f"{path}: prediction {pred.shape[1]}x{pred.shape[0]} differs from the size of the true "
+                             f"mask {sample.mask or sample.image}, {truth.shape[1]}x{truth.shape[0]}")
+        return pred
 
     report = _score(dataset, split, read_sample, list(dataset.classes), None, on_error=on_error,
                     show_progress=show_progress, tolerance=tolerance, tolerance_px=tolerance_px)

@@ -170,6 +170,10 @@ class SequenceSource:
     def __len__(self) -> int:
         return len(self.masks)
 
+    def frame_name(self, i: int) -> str:
+        """Frame ``i`` (0-based) as messages name it: its image file, or the video and the frame's number."""
+        return str(self.images[i]) if self.images is not None else f"{self.path} frame {i + 1}"
+
     def __iter__(self) -> Iterator[tuple[np.ndarray, Path]]:
         if self.images is not None:
             for image, mask in zip(self.images, self.masks):
@@ -240,6 +244,18 @@ def still_flicker(pipeline: Any, frame: np.ndarray, frames: int = 60, sigma: flo
     return alpha_changes(pipeline_alphas(pipeline, (noisy[i % len(noisy)] for i in range(frames))), settle)
 
 
+def _check_sizes(alpha: np.ndarray, truth: np.ndarray, frame: str, mask: Path, first: tuple[int, ...]) -> None:
+    """SequenceError naming the frame whose size differs from the first frame's, or the mask that differs from its
+    frame: the file to look at, which :meth:`SequenceMetrics.update` does not know."""
+    h, w = alpha.shape[:2]
+    if (h, w) != tuple(first):
+        raise SequenceError(f"{frame}: {w}x{h}, but the first frame is {first[1]}x{first[0]}; all frames must have one "
+                            "size")
+    if truth.shape != (h, w):
+        raise SequenceError(f"{mask}: true mask {truth.shape[1]}x{truth.shape[0]} differs from its frame's size "
+                            f"{w}x{h} ({frame})")
+
+
 def evaluate_sequence(pipeline: Any, source: SequenceSource, region: str = "frame", *, flicker: bool = True,
                       tolerance_px: float | None = None, show_progress: bool = False) -> dict[str, Any]:
     """Run ``source``'s frames in order through ``pipeline`` (a :class:`~segblur.runtime.pipeline.Pipeline`, fed as
@@ -258,8 +274,11 @@ def evaluate_sequence(pipeline: Any, source: SequenceSource, region: str = "fram
             yield rgb
 
     try:
-        for alpha in pipeline_alphas(pipeline, frames()):
-            metrics.update(alpha, read_truth(pending.popleft()))
+        for i, alpha in enumerate(pipeline_alphas(pipeline, frames())):
+            mask = pending.popleft()
+            truth = read_truth(mask)
+            _check_sizes(alpha, truth, source.frame_name(i), mask, first[0].shape[:2])
+            metrics.update(alpha, truth)
             progress.update()
     finally:
         progress.close()
