@@ -39,7 +39,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     try:
         out = export_model(args.checkpoint, args.output, name=args.name, foreground=keep_list(args.foreground),
-                           data=args.data_note, metrics=args.metrics, int8=args.int8, calibration=args.calibration)
+                           data=args.data_note, metrics=args.metrics, int8=args.int8, calibration=args.calibration,
+                           progress=True)
     except ExportError as e:
         raise CommandError(str(e)) from None
     print(f"segblur: wrote {out} ({out.stat().st_size / 1e6:.2f} MB)" + (" INT8" if args.int8 else ""))

@@ -38,13 +38,15 @@ class ExportError(ValueError):
 def export_model(source: str | Path, output: str | Path, *, name: str | None = None,
                  foreground: Sequence[str] | None = None, data: str | None = None,
                  metrics: Mapping | Sequence | str | Path | None = None, int8: bool = False,
-                 calibration: str | Path | Sequence[str | Path] | None = None, opset: int = 17) -> Path:
+                 calibration: str | Path | Sequence[str | Path] | None = None, opset: int = 17,
+                 progress: bool = False) -> Path:
     """A training checkpoint -> ONNX model (``int8``: then quantised, calibrated on ``calibration`` images), or an
     exported ``.onnx`` model -> its INT8 version. Returns the written path; ExportError (one line) when it cannot,
     among others for an ``output`` that is not ``.onnx`` or that is, or lies inside, one of the inputs.
 
     ``metrics`` is a ``segblur evaluate --json`` report (a file, or the loaded JSON) or ``{split: {metric: value}}``;
-    it goes into the metadata through :func:`metrics_summary`.
+    it goes into the metadata through :func:`metrics_summary`. ``progress``: a progress line over the INT8
+    calibration images.
     """
     source, output = Path(source), Path(output)
     inputs = [source, metrics if isinstance(metrics, (str, Path)) else None,
@@ -67,7 +69,7 @@ def export_model(source: str | Path, output: str | Path, *, name: str | None = N
         if foreground or data is not None:  # they were silently dropped: the quantised model keeps the source's
             raise ExportError(f"{source}: an ONNX model keeps its own kept classes and data note; --foreground and "
                               "--data-note apply when exporting a checkpoint")
-        return _quantize(source, output, calibration, name=name, metrics=summary)
+        return _quantize(source, output, calibration, name=name, metrics=summary, progress=progress)
     if not source.is_file():
         raise ExportError(f"{source}: no such checkpoint")
     try:
@@ -78,7 +80,7 @@ def export_model(source: str | Path, output: str | Path, *, name: str | None = N
         export_checkpoint(source, target, name=name or output.stem, foreground=list(foreground or []) or None,
                           data=data, metrics=summary, opset=opset)
         if int8:
-            _quantize(target, output, calibration, name=None, metrics=None)
+            _quantize(target, output, calibration, name=None, metrics=None, progress=progress)
     return output
 
 
@@ -96,11 +98,12 @@ def _metrics(metrics: Mapping | Sequence | str | Path | None) -> dict | None:
         raise ExportError(f"metrics: {one_line(e)}") from None
 
 
-def _quantize(source: Path, output: Path, calibration: Any, *, name: str | None, metrics: dict | None) -> Path:
+def _quantize(source: Path, output: Path, calibration: Any, *, name: str | None, metrics: dict | None,
+              progress: bool = False) -> Path:
     from ..quantize import quantize_int8
 
     try:
-        return quantize_int8(source, output, calibration, name=name, metrics=metrics)
+        return quantize_int8(source, output, calibration, name=name, metrics=metrics, progress=progress)
     except (ValueError, OSError, RuntimeError) as e:
         raise ExportError(one_line(e)) from None
 
