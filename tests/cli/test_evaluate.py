@@ -95,7 +95,7 @@ def test_cli_evaluates_a_sequence_in_order(tmp_path: Path, model_path: Path,
     assert len(report["per_frame_iou"]) == 8
     code, out, _ = run_cli(capsys, "evaluate", "--sequence", seq, "--model", model_path, "--no-temporal",
                            "--subject", "main", "--no-follow", "-q")
-    assert code == 0 and "'temporal': 'off'" in out and "'follow': False" in out
+    assert code == 0 and "settings: temporal off, subject main, follow off\n" in out
     for argv in (["--sequence", seq, "--data", f"folder:{seq}"], ["--masks", seq, "--model", model_path],
                  ["--model", model_path], ["--sequence", tmp_path / "none"],
                  ["--sequence", seq, "--model", tmp_path / "x.pt"]):

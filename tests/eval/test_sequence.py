@@ -92,6 +92,13 @@ def test_a_frame_folder_is_run_in_order_through_the_pipeline(tmp_path: Path, mod
     assert "8 frames" in text and "temporal error" in text and "flicker" in text
 
 
+def test_the_settings_are_printed_as_words() -> None:
+    report = {"model": "m", "settings": {"temporal": "lookahead 8", "subject": "all", "follow": True}, "frames": 2,
+              "region": "frame", "iou": 1.0, "iou_min": 1.0, "iou_std": 0.0, "boundary_f1": 1.0,
+              "boundary_tolerance_px": 1.0, "temporal_error": 0.0}
+    assert "settings: temporal lookahead 8, subject all, follow on\n" in format_sequence(report)
+
+
 def test_sequence_problems_are_one_line(tmp_path: Path) -> None:
     root = make_sequence_folder(tmp_path / "seq", 3)
     (root / "masks" / "f-001.png").unlink()

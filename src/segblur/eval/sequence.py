@@ -288,9 +288,16 @@ def evaluate_sequence(pipeline: Any, source: SequenceSource, region: str = "fram
     return report
 
 
+def _setting(value: Any) -> str:
+    """One setting as words: on/off for a switch, else as given."""
+    return ("on" if value else "off") if isinstance(value, bool) else str(value)
+
+
 def format_sequence(report: dict[str, Any]) -> str:
     """The report as printed by ``segblur evaluate --sequence``."""
-    lines = [f"{k}: {report[k]}" for k in ("model", "sequence", "settings") if report.get(k) is not None]
+    lines = [f"{k}: {report[k]}" for k in ("model", "sequence") if report.get(k) is not None]
+    if report.get("settings"):  # {"temporal": "lookahead 8", "follow": True} -> temporal lookahead 8, follow on
+        lines.append("settings: " + ", ".join(f"{k} {_setting(v)}" for k, v in report["settings"].items()))
     region = "a box around the subject (the true mask grown by 10%)" if report["region"] == "subject" else \
         "whole frames"
     lines.append(f"{report['frames']} frames, scored on {region}")
