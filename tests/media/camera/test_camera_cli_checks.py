@@ -47,3 +47,16 @@ def test_frames_over_the_pixel_limit_are_refused(clip: Path, model_path: Path, m
     monkeypatch.setattr(sources.cv2, "VideoCapture", lambda dev: capture)
     code, err = run(capsys, "camera", "--source", "1", "--no-preview", "--model", model_path)
     assert code == 2 and "camera 1: frames too large (32x24 is" in error_line(err) and capture.released
+
+
+def test_a_file_that_ends_early_is_a_lost_source(tmp_path: Path, model_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A truncated file ends the run with one line and exit 1 (as segblur video says it); a whole one with 0."""
+    whole = write_clip(tmp_path / "whole.mkv", 200)  # 2 s at 100 fps; Matroska states the duration up front
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[:len(data) // 2])
+    code, err = run(capsys, "camera", "--source", whole, "--no-preview", "-q", "--fps", "1000", "--model", model_path)
+    assert code == 0 and err == ""
+    code, err = run(capsys, "camera", "--source", cut, "--no-preview", "-q", "--fps", "1000", "--model", model_path)
+    assert code == 1 and "cut.mkv: truncated (data ends at" in error_line(err) and "of 2.00 s)" in err

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -108,8 +110,10 @@ class AvSource:
     ``fps`` replaces the file's own frame rate for pacing; ``realtime=False`` decodes as fast as it can.
     Frames are turned upright by the display rotation (as ``segblur video`` does) and, with
     ``size`` (width, height), resized to it, as a camera asked for a size would give them. The
-    end of the media is the end of the stream; a decoding or network error mid-stream is
-    :class:`SourceLostError`. :attr:`frames` is how many frames the media holds, where known.
+    end of the media is the end of the stream; a decoding or network error mid-stream, or media
+    whose data ends well before the duration its header promises (a truncated download or copy,
+    as ``segblur video`` finds it), is :class:`SourceLostError`. :attr:`frames` is how many frames
+    the media holds, where known.
     """
 
     def __init__(self, spec: str | Path, fps: float | None = None, realtime: bool = True,
@@ -135,7 +139,9 @@ class AvSource:
         self._fixed_rate = fps is not None
         live = url and self._container.duration is None
         self._pacer = _Pacer() if realtime and not live else None
-        self._frames = self._container.decode(stream)
+        self._live, self._rate = live, stream_rate(stream)
+        self._data_end = 0.0  # seconds: where the data of any stream ends, seen so far
+        self._frames = self._decoded(stream)
         self._count = 0
         try:  # the first frame tells the display rotation (PyAV shows it on decoded frames only)
             self._first = next(self._frames, None)
@@ -163,6 +169,9 @@ class AvSource:
         try:
             frame = frame if frame is not None else next(self._frames)
         except StopIteration:
+            if (short := self._truncated()) is not None:
+                self._live = True  # said once
+                raise SourceLostError(short) from None
             return None
         except (self._av_error, OSError) as e:
             raise SourceLostError(f"{self.name}: stream broke off after {self._count} frames ({one_line(e)})") from None
@@ -172,6 +181,25 @@ class AvSource:
         self._count += 1
         return np.ascontiguousarray(fit_frame(upright(frame.to_ndarray(format="rgb24"), self.rotation),
                                               self.width, self.height))
+
+    def _decoded(self, stream: Any) -> Iterator[Any]:
+        """The frames of ``stream``; every stream is demuxed, so that :meth:`_truncated` knows where the data ends."""
+        for packet in self._container.demux():
+            if packet.pts is not None and packet.time_base:
+                self._data_end = max(self._data_end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
+            if packet.stream.index == stream.index:
+                yield from packet.decode()
+
+    def _truncated(self) -> str | None:
+        """At the end of the media: why it ended early, or None. Data that stops well before the duration the header
+        promises is a truncated file, as :meth:`segblur.media.video.VideoReader.check_complete` finds it."""
+        c = self._container
+        if self._live or not c.duration:
+            return None
+        expected = (c.duration + (c.start_time or 0)) / 1e6
+        if math.isfinite(expected) and self._data_end < expected - max(0.5, 2 / float(self._rate)):
+            return f"{self.name}: truncated (data ends at {self._data_end:.2f} s of {expected:.2f} s)"
+        return None
 
     def close(self) -> None:
         self._container.close()
