@@ -99,6 +99,14 @@ def test_the_settings_are_printed_as_words() -> None:
     assert "settings: temporal lookahead 8, subject all, follow on\n" in format_sequence(report)
 
 
+def test_the_still_flicker_pass_has_a_progress_line(tmp_path: Path, model_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    evaluate_sequence(Pipeline(model_path, temporal=True), open_sequence(make_sequence_folder(tmp_path / "s", 3)),
+                      show_progress=True)
+    err = capsys.readouterr().err
+    assert "3/3 frames" in err and "60/60 still frames (100%)" in err and "still frames/s" in err and "ETA" in err
+
+
 def test_sequence_problems_are_one_line(tmp_path: Path) -> None:
     root = make_sequence_folder(tmp_path / "seq", 3)
     (root / "masks" / "f-001.png").unlink()

@@ -235,13 +235,25 @@ def pipeline_alphas(pipeline: Any, frames: Iterable[np.ndarray]) -> Iterator[np.
 
 
 def still_flicker(pipeline: Any, frame: np.ndarray, frames: int = 60, sigma: float = 2.5, settle: int = 5,
-                  seed: int = 0) -> dict[str, float]:
+                  seed: int = 0, show_progress: bool = False) -> dict[str, float]:
     """:func:`alpha_changes` of ``frame`` held still with fresh Gaussian noise of ``sigma`` grey levels on each of
-    ``frames`` frames, through the pipeline as a file (:func:`pipeline_alphas`); the benchmark's flicker figure."""
+    ``frames`` frames, through the pipeline as a file (:func:`pipeline_alphas`); the benchmark's flicker figure.
+    ``show_progress``: a progress line of its own (a slow model takes a while on these frames too)."""
     from ..media.camera import noisy_frames
 
     noisy = noisy_frames(frame, sigma, min(frames, 16), seed)
-    return alpha_changes(pipeline_alphas(pipeline, (noisy[i % len(noisy)] for i in range(frames))), settle)
+    progress = Progress(frames, "still frames", enabled=show_progress)
+
+    def counted(alphas: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        for alpha in alphas:
+            yield alpha
+            progress.update()
+
+    try:
+        return alpha_changes(counted(pipeline_alphas(pipeline, (noisy[i % len(noisy)] for i in range(frames)))),
+                             settle)
+    finally:
+        progress.close()
 
 
 def _check_sizes(alpha: np.ndarray, truth: np.ndarray, frame: str, mask: Path, first: tuple[int, ...]) -> None:
@@ -284,7 +296,7 @@ def evaluate_sequence(pipeline: Any, source: SequenceSource, region: str = "fram
         progress.close()
     report = {"sequence": str(source.path), **metrics.compute()}
     if flicker and first:
-        report["still_flicker"] = still_flicker(pipeline, first[0])
+        report["still_flicker"] = still_flicker(pipeline, first[0], show_progress=show_progress)
     return report
 
 
