@@ -70,6 +70,15 @@ def test_cli_evaluate_is_listed_in_help(capsys: pytest.CaptureFixture[str]) -> N
     assert "evaluate" in capsys.readouterr().out
 
 
+def test_cli_evaluate_help_lists_every_dataset_kind(capsys: pytest.CaptureFixture[str]) -> None:
+    from segblur.data import DATASET_KINDS
+
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    out = capsys.readouterr().out
+    assert all(f"{kind}:" in out for kind in DATASET_KINDS), out
+
+
 def test_cli_evaluates_a_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("torch")
     ckpt = tmp_path / "c.pt"

@@ -39,7 +39,10 @@ def add_parsers(sub) -> None:
                       "--data (this or --predictions is needed); with --sequence a built-in name or .onnx file "
                       "(default there: the default model)")
     what.add_argument("--predictions", type=Path, metavar="DIR", help="folder of predicted masks <id>.png")
-    p.add_argument("--data", metavar="KIND:PATH", help="dataset: voc:PATH, lfw:PATH or folder:PATH")
+    # Every kind of segblur.data.DATASET_KINDS (importing it here would load OpenCV for every --help; a test keeps
+    # this list whole).
+    p.add_argument("--data", metavar="KIND:PATH", help="dataset: voc:PATH, lfw:PATH, folder:PATH, person:DIR (the "
+                   "default person mix of the sets in DIR) or person:MIX.yaml")
     p.add_argument("--split", default=None, metavar="NAME",
                    help="with --data: the split to score (default: the dataset's test split)")
     p.add_argument("--json", type=Path, default=None, metavar="FILE",
