@@ -60,3 +60,14 @@ def test_a_file_that_ends_early_is_a_lost_source(tmp_path: Path, model_path: Pat
     assert code == 0 and err == ""
     code, err = run(capsys, "camera", "--source", cut, "--no-preview", "-q", "--fps", "1000", "--model", model_path)
     assert code == 1 and "cut.mkv: truncated (data ends at" in error_line(err) and "of 2.00 s)" in err
+
+
+@pytest.mark.parametrize("name", ["photo.png", "photo.jpg"])
+def test_a_still_image_source_points_to_segblur_image(tmp_path: Path, model_path: Path,
+                                                      capsys: pytest.CaptureFixture[str], name: str) -> None:
+    """FFmpeg reads a photo as a one-frame video: refused (it played as a '0.0 fps' stream), as segblur video does."""
+    from conftest import save_image, split_image
+
+    photo = save_image(tmp_path / name, split_image(24, 32))
+    code, err = run(capsys, "camera", "--source", photo, "--no-preview", "--model", model_path)
+    assert code == 2 and f"{name}: a still image, not a video; use segblur image" in error_line(err)

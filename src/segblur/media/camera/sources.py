@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from ...io import one_line
+from ..images import READ_SUFFIXES
 from ..limits import too_many_pixels
 from ..protocols import FrameSource
 from ..video.errors import VideoError
@@ -252,7 +253,7 @@ def open_source(spec: str | int | Path, size: tuple[int, int] | None = None, fps
     ``size``/``fps`` are requested from a camera (it may give something else: read ``.width``,
     ``.height``, ``.fps``); a file or stream is resized to ``size`` and paced at ``fps`` (default:
     its own size, turned upright, and rate). Raises
-    :class:`SourceError` with one line naming the source when it cannot be opened.
+    :class:`SourceError` with one line naming the source when it cannot be opened, or is a still image.
     """
     text = str(spec)
     if isinstance(spec, int) or text.isdigit():
@@ -267,7 +268,11 @@ def open_source(spec: str | int | Path, size: tuple[int, int] | None = None, fps
             raise SourceError(f"{text}: no such file (and not a camera index or URL)")
         if not p.is_file():
             raise SourceError(f"{text}: is not a file")
-    return AvSource(text, fps=fps, realtime=realtime, size=size)
+    source = AvSource(text, fps=fps, realtime=realtime, size=size)
+    if "://" not in text and (source.frames or 1) == 1 and Path(text).suffix.lower() in READ_SUFFIXES:
+        source.close()  # FFmpeg reads a photo as a one-frame video: refused, as segblur video refuses it
+        raise SourceError(f"{text}: a still image, not a video; use segblur image for pictures")
+    return source
 
 
 def fit_frame(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
