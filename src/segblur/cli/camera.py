@@ -48,7 +48,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--no-preview", dest="preview", action="store_false", help="no window (headless)")
     g.add_argument("--virtual", action="store_true", help="send the frames to a virtual camera (pyvirtualcam)")
     g.add_argument("--virtual-device", default=None, metavar="DEV",
-                   help="virtual camera device, e.g. /dev/video10 (default: the first one found)")
+                   help="with --virtual: the virtual camera device, e.g. /dev/video10 (default: the first one found)")
     g.add_argument("--record", type=Path, default=None, metavar="FILE",
                    help="also save the shown frames as a video (.mp4, .mkv, .mov, .webm, .avi)")
     g.add_argument("--frames", type=int_in(1), default=None, metavar="N", help="stop after N frames shown")
@@ -94,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
     from ..runtime.effects import parse_color
     from .common import CommandError, check_outputs, make_pipeline, model_file, report, stream_settings
 
+    if args.virtual_device is not None and not args.virtual:
+        raise CommandError("--virtual-device needs --virtual")
     check_record(args.record)
     effect = args.effect or ("image" if args.background else "blur")
     if effect == "image" and not args.background:

@@ -71,3 +71,11 @@ def test_a_still_image_source_points_to_segblur_image(tmp_path: Path, model_path
     photo = save_image(tmp_path / name, split_image(24, 32))
     code, err = run(capsys, "camera", "--source", photo, "--no-preview", "--model", model_path)
     assert code == 2 and f"{name}: a still image, not a video; use segblur image" in error_line(err)
+
+
+def test_a_virtual_device_without_virtual_is_refused(clip: Path, model_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """--virtual-device alone was silently ignored: the run went on with no virtual camera."""
+    code, err = run(capsys, "camera", "--source", clip, "--no-preview", "--frames", "2", "--model", model_path,
+                    "--virtual-device", "/dev/video10")
+    assert code == 2 and error_line(err) == "segblur: error: --virtual-device needs --virtual"
