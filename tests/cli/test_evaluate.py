@@ -89,6 +89,14 @@ def test_cli_evaluates_a_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert f"model: {ckpt}" in out and "person" in out
     code, _, err = run_cli(capsys, "evaluate", "--model", tmp_path / "missing.pt", "--data", f"folder:{root}")
     assert code == 2 and str(tmp_path / "missing.pt") in err
+    # torch runs a checkpoint on the CPU: an execution provider asked for is refused, not silently left unused.
+    for provider in ("cuda", "cpu,CUDAExecutionProvider"):
+        code, out, err = run_cli(capsys, "evaluate", "--model", ckpt, "--data", f"folder:{root}", "--provider",
+                                 provider, "-q")
+        assert code == 2 and out == "" and "--provider cuda" in one_error_line(err).lower(), provider
+    code, _, err = run_cli(capsys, "evaluate", "--model", ckpt, "--data", f"folder:{root}", "--provider", "cpu",
+                           "--provider", "auto", "-q")
+    assert code == 0, err
 
 
 def test_cli_evaluates_a_sequence_in_order(tmp_path: Path, model_path: Path,

@@ -103,6 +103,21 @@ def _load_model(args: argparse.Namespace):
     return seg.predict_classes, list(seg.classes), name
 
 
+def _check_checkpoint_providers(args: argparse.Namespace) -> None:
+    """CommandError for --provider other than auto or cpu with a checkpoint: torch runs it on the CPU, and an
+    accelerator asked for and silently not used would make the timing and the scores misleading."""
+    from ..runtime.model import provider_name
+    from .common import CommandError
+
+    if args.model is None or Path(args.model).suffix.lower() not in CHECKPOINT_SUFFIXES:
+        return
+    other = [p for p in args.providers or [] if p.strip().lower() != "auto"
+             and provider_name(p) != "CPUExecutionProvider"]
+    if other:
+        raise CommandError(f"--provider {other[0]}: a checkpoint ({args.model}) is run by torch on the CPU; export "
+                           "it to .onnx (segblur export) to use an execution provider")
+
+
 def _table_stream(args: argparse.Namespace) -> TextIO:
     """Where the human-readable report goes: standard error when --json - takes standard output (for jq)."""
     return sys.stderr if str(args.json) == "-" else sys.stdout
@@ -124,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("give --data with --model or --predictions, or --sequence")
     if args.predictions_out is not None and args.predictions is not None:
         raise CommandError("--predictions-out is only used with --model")
+    _check_checkpoint_providers(args)
     check_output_files([args.json])
     check_outputs([args.json, args.predictions_out], [model_file(args.model), dataset_folder(args.data),
                                                       args.predictions])
