@@ -264,3 +264,27 @@ def test_a_failed_trial_is_one_line_too(folder: Path, tmp_path: Path, fake, capl
     failed = [r for r in caplog.records if "failed with parameters" in r.getMessage()]
     assert len(failed) == 2 and all("the loss is nan" in r.getMessage() and not r.exc_info for r in failed)
     assert not [r for r in caplog.records if r.exc_info]
+
+
+def test_a_study_continued_with_other_settings_is_refused(folder: Path, tmp_path: Path, fake) -> None:
+    """A second run into the same study with another architecture or size mixed incomparable trials silently."""
+    out = tmp_path / "study"
+    tune(cfg(folder, out), trials=1, quiet=True)
+    tune(cfg(folder, out, threads=2, workers=0), trials=1, quiet=True)  # how it runs may change; the study goes on
+    for changed, words in [({"arch": "deconvnet", "arch_kwargs": {"width": 0.125}}, "arch 'unet' -> 'deconvnet'"),
+                           ({"image_size": 48}, "image_size 32 -> 48")]:
+        with pytest.raises(ValueError, match=f"study study was started with other settings .*{words}"):
+            tune(cfg(folder, out, **changed), trials=1, quiet=True)
+    assert len(trials(out)) == 2
+
+
+def test_an_optimizer_or_batch_size_given_is_kept_not_searched(folder: Path, tmp_path: Path, fake,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """tune --batch-size 2 --optimizer sgd reported trials with adam and batch 4: the options were overridden."""
+    out = tmp_path / "search"
+    rc = main(["tune", "--data", f"folder:{folder}", "--arch", "unet", "--arch-option", "width=4", "--out", str(out),
+               "--epochs", "1", "--image-size", "32", "--trials", "3", "--batch-size", "2", "--optimizer", "sgd",
+               "--no-tensorboard", "--threads", "1", "-q"])
+    assert rc == 0, capsys.readouterr().err
+    assert [(c.optimizer, c.batch_size) for c in fake.made] == [("sgd", 2)] * 3
+    assert set(json.loads((out / "best.json").read_text())["best_params"]) == {"lr", "weight_decay"}

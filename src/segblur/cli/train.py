@@ -48,11 +48,13 @@ def add_run_options(p: argparse.ArgumentParser, tune: bool = False) -> None:
     p.add_argument("--augment", dest="augment_options", action="append", type=_kv, metavar="KEY=VALUE",
                    help="change to the augmentation preset, merged into the recipe's augment: settings, e.g. "
                    "paste_scale=[0.15,1.0] or p_background=0.4 (repeatable)")
-    p.add_argument("--out", metavar="RUN_DIR", help="run folder: last.pt, best.pt, metrics.json, log.csv, tensorboard/")
+    p.add_argument("--out", metavar="RUN_DIR", help="study folder: study.db, best.json, trial-NNNN/ (a run folder "
+                   "each)" if tune else "run folder: last.pt, best.pt, metrics.json, log.csv, tensorboard/")
     p.add_argument("--config", type=Path, metavar="FILE.yaml", help="YAML recipe of settings (options override it; "
                    "its relative data/backgrounds paths are taken from its folder)")
     p.add_argument("--epochs", type=int_in(1), help="epochs (default 50)")
-    p.add_argument("--batch-size", type=int_in(1), help="images per step per process (default 8)")
+    p.add_argument("--batch-size", type=int_in(1), help="images per step per process (default 8)" + (
+        "; given, every trial keeps it instead of searching it" if tune else ""))
     p.add_argument("--image-size", type=int_in(32, MAX_IMAGE_SIZE), help="input size S: SxS, or with --resize keep "
                    "SxS pixels (default 256)")
     p.add_argument("--resize", choices=RESIZES, help="stretch every view and frame to SxS (default), or "
@@ -60,7 +62,8 @@ def add_run_options(p: argparse.ArgumentParser, tune: bool = False) -> None:
     if not tune:
         p.add_argument("--lr", type=finite, help="learning rate (default 1e-3; the peak of --schedule cosine)")
         p.add_argument("--weight-decay", type=_at_least_zero, help="weight decay (default 1e-4)")
-    p.add_argument("--optimizer", choices=["adam", "sgd"], help="adam (default) or sgd")
+    p.add_argument("--optimizer", choices=["adam", "sgd"], help="adam (default) or sgd" + (
+        "; given, every trial keeps it instead of searching it" if tune else ""))
     p.add_argument("--schedule", choices=["plateau", "poly", "cosine"],
                    help="ReduceLROnPlateau on the validation score (default), poly decay per step to --min-lr, or "
                    "one-cycle cosine per step (warm-up from lr/10 to lr, then cosine decay to --min-lr)")

@@ -1,7 +1,7 @@
 """Hyperparameter search with Optuna: each trial is a normal training run in ``OUT/trial-NNNN``.
 
 The sampler draws learning rate, weight decay, optimiser and batch size (only batch sizes that fit the
-training split); every epoch's validation score is reported and Optuna's median pruner stops trials
+training split; an optimiser or batch size the user gives is kept instead); every epoch's validation score is reported and Optuna's median pruner stops trials
 that lag. The study lives in an Optuna RDB storage: a local SQLite file by default, or any URL
 (PostgreSQL, MySQL) so that workers on several machines share one study (start ``segblur tune`` with
 the same --storage and --study on each).
@@ -22,6 +22,7 @@ import logging
 import os
 import re
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -83,14 +84,44 @@ def batch_choices(train_samples: int) -> list[int]:
     return fit or [max(1, train_samples)]
 
 
-def suggest(trial: optuna.Trial, base: TrainConfig, batch_sizes: list[int] | None = None) -> dict[str, Any]:
-    """The searched settings for one trial (around the base config's learning rate)."""
-    return {
-        "lr": trial.suggest_float("lr", base.lr / 10, base.lr * 10, log=True),
-        "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-3, log=True),
-        "optimizer": trial.suggest_categorical("optimizer", ["adam", "sgd"]),
-        "batch_size": trial.suggest_categorical("batch_size", list(batch_sizes or BATCH_SIZES)),
+SEARCHED = ("lr", "weight_decay", "optimizer", "batch_size")
+# Settings that change how a run executes, not what it learns: trials that differ only in these are comparable.
+EXECUTION = ("out", "device", "workers", "threads", "tensorboard", "wandb", "wandb_project")
+
+
+def suggest(trial: optuna.Trial, base: TrainConfig, batch_sizes: list[int] | None = None,
+            fixed: Collection[str] = ()) -> dict[str, Any]:
+    """The searched settings for one trial (around the base config's learning rate); those in ``fixed`` (given by
+    the user) are not searched and keep the base config's value."""
+    draw = {
+        "lr": lambda: trial.suggest_float("lr", base.lr / 10, base.lr * 10, log=True),
+        "weight_decay": lambda: trial.suggest_float("weight_decay", 1e-6, 1e-3, log=True),
+        "optimizer": lambda: trial.suggest_categorical("optimizer", ["adam", "sgd"]),
+        "batch_size": lambda: trial.suggest_categorical("batch_size", list(batch_sizes or BATCH_SIZES)),
     }
+    return {name: f() for name, f in draw.items() if name not in fixed}
+
+
+def study_settings(base: TrainConfig, fixed: Collection[str] = ()) -> dict[str, Any]:
+    """What every trial of a study shares: the base config without the searched and the execution settings. A
+    study's trials are compared (best trial, median pruner) only if these agree."""
+    skip = set(EXECUTION) | (set(SEARCHED) - set(fixed))
+    return json.loads(json.dumps({k: v for k, v in dataclasses.asdict(base).items() if k not in skip}, default=str))
+
+
+def check_study_settings(study: optuna.Study, settings: dict[str, Any]) -> None:
+    """Record ``settings`` on a new study; ValueError naming the differences when an existing one has others."""
+    saved = study.user_attrs.get("settings")
+    if saved is None:
+        if not study.trials:
+            study.set_user_attr("settings", settings)
+        return
+    changed = [f"{k} {saved.get(k)!r} -> {settings.get(k)!r}" for k in sorted(set(saved) | set(settings))
+               if saved.get(k) != settings.get(k)]
+    if changed:
+        shown = "; ".join(changed[:4]) + (f"; and {len(changed) - 4} more" if len(changed) > 4 else "")
+        raise ValueError(f"study {study.study_name} was started with other settings ({shown}): its trials could not "
+                         "be compared; use another --out or --study")
 
 
 def sampler_seed(base_seed: int, shared: bool, existing_trials: int) -> int:
@@ -132,8 +163,10 @@ def open_study(storage: str, name: str, seed: int, shared: bool) -> optuna.Study
 
 
 def tune(base: TrainConfig, trials: int, storage: str | None = None, study_name: str | None = None,
-         quiet: bool = False) -> dict[str, Any]:
-    """Run ``trials`` trials of a (possibly shared) study; returns the study's best so far."""
+         quiet: bool = False, fixed: Collection[str] = ()) -> dict[str, Any]:
+    """Run ``trials`` trials of a (possibly shared) study; returns the study's best so far. ``fixed``: searched
+    settings (:data:`SEARCHED`) the user gave, which every trial keeps instead. A study continued (the same --out or
+    --study) must have the same settings but for the searched ones: ValueError before any trial otherwise."""
     dataset = open_dataset(base.data)  # a bad dataset is one error now, not one failed trial after another
     augment_options(dataset.kind, base.augment)  # so is a bad augment:
     n_train = len(dataset.samples(base.train_split or dataset.default_split("train")))
@@ -146,9 +179,10 @@ def tune(base: TrainConfig, trials: int, storage: str | None = None, study_name:
     if quiet:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = open_study(storage, name, base.seed, shared)
+    check_study_settings(study, study_settings(base, fixed))
 
     def objective(trial: optuna.Trial) -> float:
-        params = suggest(trial, base, batch_sizes)
+        params = suggest(trial, base, batch_sizes, fixed)
         cfg = dataclasses.replace(base, out=str(root / f"trial-{trial.number:04d}"), tensorboard=False, **params)
 
         def report(epoch: int, metrics: dict) -> None:
