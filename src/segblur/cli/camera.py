@@ -36,7 +36,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "segblur says how to swap them when it cannot open one). "
         "Frames the model cannot keep up with are dropped, so the delay stays at one or two frames. "
         "Exit status: 0 done, 1 the source was lost mid-stream or an output failed, 2 the source or an output "
-        "cannot be opened, 130 Ctrl-C (recordings are finalised in every case).")
+        "cannot be opened, 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP (recordings are finalised in every case).")
     p.add_argument("--source", default="0", metavar="SOURCE",
                    help="camera index (default 0), /dev/videoN, a video file or a stream URL (rtsp://, http://)")
     p.add_argument("--size", type=size, default=None, metavar="WxH",

@@ -79,3 +79,14 @@ def test_a_virtual_device_without_virtual_is_refused(clip: Path, model_path: Pat
     code, err = run(capsys, "camera", "--source", clip, "--no-preview", "--frames", "2", "--model", model_path,
                     "--virtual-device", "/dev/video10")
     assert code == 2 and error_line(err) == "segblur: error: --virtual-device needs --virtual"
+
+
+def test_help_lists_every_exit_status(capsys: pytest.CaptureFixture[str]) -> None:
+    from segblur.cli.main import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["camera", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert e.value.code == 0
+    assert all(s in text for s in ("0 done", "1 the source was lost", "2 the source or an output cannot be opened",
+                                   "130 Ctrl-C", "143 SIGTERM", "129 SIGHUP")), text
