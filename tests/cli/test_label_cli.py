@@ -115,3 +115,17 @@ def test_help_gives_the_label_settings_defaults(capsys: pytest.CaptureFixture[st
     s = LabelSettings()
     for option, value in (("below: background", s.low), ("above: person", s.high), ("to label: ignore", s.min_box)):
         assert f"{option} (default {value:g})" in text, option
+
+
+@pytest.mark.parametrize("where", [".", "out", "sub/out"])
+def test_output_inside_an_images_folder_is_refused(tmp_path: Path, model_path: Path, where: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """OUT in an IMAGES folder: a later run of that folder would read OUT's masks as photos."""
+    photo(tmp_path / "img" / "a.png")
+    photo(tmp_path / "img" / "sub" / "b.png")
+    out = tmp_path / "img" / where
+    code, err = run(capsys, "label", tmp_path / "img", "-o", out, "--teacher", model_path, "-q")
+    assert code == 2
+    (line,) = error_lines(err)
+    assert str(tmp_path / "img") in line and not (tmp_path / "img" / "masks").exists()
+    assert not (tmp_path / "img" / "out").exists() and not (tmp_path / "img" / "sub" / "out").exists()

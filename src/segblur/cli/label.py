@@ -60,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     from ..training.teachers import TeacherError, default_teachers, open_teacher
     from .common import check_outputs, report
 
-    check_outputs([args.output], [args.boxes])
+    # The photos are inputs, not sources: OUT inside an IMAGES folder would have its masks read as photos next time.
+    check_outputs([args.output], [args.boxes, *args.inputs])
     given = {"margin": args.margin, "low": args.low, "high": args.high, "min_box": args.min_box}
     try:
         settings = replace(LabelSettings(), **{k: v for k, v in given.items() if v is not None})
