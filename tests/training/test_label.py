@@ -111,6 +111,11 @@ def test_read_boxes_parses_clips_and_names_bad_lines(tmp_path: Path) -> None:
     f.write_text("1 2 3 4\n10 10 5 20\n")
     with pytest.raises(LabelError, match="line 2: empty box"):
         read_boxes(f)
+    f.write_text("1 2 3 4\n500 500 600 600\n")
+    with pytest.raises(LabelError) as e:
+        read_boxes(f, (160, 120))
+    assert_one_line_naming(str(e.value), f)
+    assert "line 2: box '500 500 600 600' lies outside the image (160x120)" in str(e.value)
     with pytest.raises(LabelError, match="no such boxes file"):
         read_boxes(tmp_path / "none.txt")
 

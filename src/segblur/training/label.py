@@ -137,10 +137,12 @@ def read_boxes(path: str | Path, size: tuple[int, int] | None = None) -> np.ndar
             b = []
         if len(b) != 4 or not all(np.isfinite(b)):
             raise LabelError(f"{p}: line {n}: expected 4 numbers x0 y0 x1 y1, got {line[:60]!r}")
+        if b[2] <= b[0] or b[3] <= b[1]:
+            raise LabelError(f"{p}: line {n}: empty box {line[:60]!r} (need x0 < x1 and y0 < y1)")
         if size is not None:
             b = [min(max(v, 0.0), float(size[i % 2])) for i, v in enumerate(b)]
-        if b[2] <= b[0] or b[3] <= b[1]:
-            raise LabelError(f"{p}: line {n}: empty box {line[:60]!r}" + (" (inside the image)" if size else ""))
+            if b[2] <= b[0] or b[3] <= b[1]:
+                raise LabelError(f"{p}: line {n}: box {line[:60]!r} lies outside the image ({size[0]}x{size[1]})")
         boxes.append(b)
     return np.array(boxes, np.float32).reshape(-1, 4)
 
