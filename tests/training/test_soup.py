@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -109,9 +110,11 @@ def test_make_soup_writes_a_checkpoint_that_scores_what_it_says(runs, tmp_path: 
     assert onnx.stat().st_size > 0
 
 
-def test_uniform_averages_every_checkpoint(runs, tmp_path: Path) -> None:
+def test_uniform_averages_every_checkpoint(runs, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder, bests = runs
-    summary = make_soup(recipe(folder, tmp_path / "all"), bests, greedy=False, quiet=True)
+    summary = make_soup(recipe(folder, tmp_path / "all"), bests, greedy=False)
+    line = capsys.readouterr().err.strip()  # the progress: count, rate and ETA
+    assert re.fullmatch(r"soup \[1/1\] all: mean_iou \d\.\d{4} kept  \d+\.\d s/validation  ETA 00:00", line), line
     assert summary["checkpoints"] == [str(p) for p in bests] and summary["steps"] == []
     mean = average_states([load(p)["model"] for p in bests])
     ck = load(tmp_path / "all" / "best.pt")

@@ -146,9 +146,9 @@ def make_soup(cfg: TrainConfig, checkpoints: Sequence[str | Path], *, greedy: bo
             if quiet:
                 return
             what = "alone" if kept is None else ("kept" if kept else "left out")
-            eta = (time.perf_counter() - t0) / done[0] * (total - done[0])
-            print(f"soup [{done[0]}/{total}] {name}: {cfg.monitor} {s:.4f} {what} ETA {format_duration(eta)}",
-                  file=sys.stderr, flush=True)
+            per = (time.perf_counter() - t0) / done[0]  # seconds per validation pass
+            print(f"soup [{done[0]}/{total}] {name}: {cfg.monitor} {s:.4f} {what}  {per:.1f} s/validation  "
+                  f"ETA {format_duration(per * (total - done[0]))}", file=sys.stderr, flush=True)
 
         if greedy:
             chosen, best, own, steps = greedy_soup(states, score, report)
