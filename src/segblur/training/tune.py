@@ -1,10 +1,10 @@
 """Hyperparameter search with Optuna: each trial is a normal training run in ``OUT/trial-NNNN``.
 
 The sampler draws learning rate, weight decay, optimiser and batch size (only batch sizes that fit the
-training split; an optimiser or batch size the user gives is kept instead); every epoch's validation score is reported and Optuna's median pruner stops trials
-that lag. The study lives in an Optuna RDB storage: a local SQLite file by default, or any URL
-(PostgreSQL, MySQL) so that workers on several machines share one study (start ``segblur tune`` with
-the same --storage and --study on each).
+training split; an optimiser or batch size the user gives is kept instead); every epoch's validation
+score is reported and Optuna's median pruner stops trials that lag. The study lives in an Optuna RDB
+storage: a local SQLite file by default, or any URL (PostgreSQL, MySQL) so that workers on several
+machines share one study (start ``segblur tune`` with the same --storage and --study on each).
 
 Seeding: with the default local SQLite file the sampler's seed is derived from ``base.seed`` and the
 number of trials already in the study, so a run is reproducible and a later run continuing the study
