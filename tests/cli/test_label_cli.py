@@ -103,6 +103,8 @@ def test_default_teachers_missing_says_how_to_fetch_them(tmp_path: Path, monkeyp
     assert code == 2
     (line,) = error_lines(err)
     assert "fetch_teachers.py" in line and not (tmp_path / "out").exists()
+    # the default folder is relative to the working folder: the message says where it looked, and the way out
+    assert str(tmp_path / ".cache" / "teachers" / "pose_landmark_heavy.tflite") in line and "--teacher" in line
 
 
 def test_help_gives_the_label_settings_defaults(capsys: pytest.CaptureFixture[str]) -> None:

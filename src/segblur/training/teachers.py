@@ -277,13 +277,15 @@ DEFAULT_SPECS = ("pose=pose_landmark_heavy.tflite", "selfie=selfie_segmentation.
 
 
 def default_teachers(folder: str | os.PathLike[str] = DEFAULT_FOLDER, threads: int | None = None) -> list[Teacher]:
-    """MediaPipe pose-heavy and selfie from ``folder``; TeacherError saying how to fetch them when missing."""
+    """MediaPipe pose-heavy and selfie from ``folder`` (relative: to the working folder); TeacherError naming the
+    absolute path looked in, and how to fetch them or name others, when missing."""
     specs = []
     for spec in DEFAULT_SPECS:
         kind, _, name = spec.partition("=")
         path = Path(folder) / name
-        if not path.is_file():
-            raise TeacherError(f"{path}: no such teacher; fetch the teachers with python benchmarks/fetch_teachers.py "
-                               "(or name them with --teacher)")
+        if not path.is_file():  # the absolute path: the default folder is relative to the working folder
+            raise TeacherError(f"{os.path.abspath(path)}: no such teacher; fetch the teachers there with python "
+                               "benchmarks/fetch_teachers.py, or name them with --teacher pose=FILE --teacher "
+                               "selfie=FILE")
         specs.append(f"{kind}={path}")
     return [open_teacher(s, threads) for s in specs]
