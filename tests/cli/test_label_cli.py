@@ -131,3 +131,14 @@ def test_output_inside_an_images_folder_is_refused(tmp_path: Path, model_path: P
     (line,) = error_lines(err)
     assert str(tmp_path / "img") in line and not (tmp_path / "img" / "masks").exists()
     assert not (tmp_path / "img" / "out").exists() and not (tmp_path / "img" / "sub" / "out").exists()
+
+
+def test_duplicate_ids_are_reported_and_make_the_exit_status_1(tmp_path: Path, model_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    photo(tmp_path / "dup" / "x" / "a.png")
+    photo(tmp_path / "dup" / "y" / "a.jpg")
+    code, err = run(capsys, "label", tmp_path / "dup", "-o", tmp_path / "out", "--teacher", model_path)
+    assert code == 1
+    (line,) = error_lines(err)
+    assert "id 'a' is also" in line and "1 failed" in err
+    assert json.loads((tmp_path / "out" / "labels.json").read_text())["summary"]["failed"] == 1

@@ -356,8 +356,9 @@ def write_labels(images: Sequence[str | Path], out: str | Path, teachers: Sequen
     ``boxes``: a folder of ``<id>.txt`` person boxes (see :func:`read_boxes`); without it boxes are found by the
     teachers. ``existing``: ``refuse`` (:class:`LabelsExistError` if ``out`` holds any of the masks or a labels.json),
     ``overwrite``, or ``skip`` (keep the masks already there, e.g. of an interrupted run with the same teachers and
-    settings). A bad image or boxes file is reported through ``on_error`` (one line) and skipped. labels.json is
-    written at the end, also when the run is interrupted (then with ``"complete": false``). Returns its summary.
+    settings). A bad image or boxes file, or a second image with an id already seen, is reported through
+    ``on_error`` (one line), skipped and counted as failed. labels.json is written at the end, also when the run is
+    interrupted (then with ``"complete": false``). Returns its summary.
     """
     if existing not in EXISTING:
         raise ValueError(f"existing must be one of {', '.join(EXISTING)}, not {existing!r}")
@@ -370,9 +371,11 @@ def write_labels(images: Sequence[str | Path], out: str | Path, teachers: Sequen
         raise LabelError(f"{box_dir}: no such folder of boxes")
     report = on_error or (lambda msg: None)
     sources: dict[str, Path] = {}
+    duplicates = 0  # not labelled: they count as failed
     for p in map(Path, images):
         if p.stem in sources:
             report(f"{p}: id {p.stem!r} is also {sources[p.stem]}; skipped")
+            duplicates += 1
         else:
             sources[p.stem] = p
     masks = out / "masks"
@@ -387,7 +390,7 @@ def write_labels(images: Sequence[str | Path], out: str | Path, teachers: Sequen
         raise LabelError(f"{out / 'labels.json'}: made with other teachers, settings or boxes; "
                          "skipping its masks would mix two kinds of labels")
     per_image: dict[str, Any] = dict(old.get("images", {})) if existing == "skip" and old else {}
-    failed = skipped = 0
+    failed, skipped = duplicates, 0
     progress = Progress(len(sources), "images", enabled=show_progress and len(sources) > 1)
     complete = False
     try:
