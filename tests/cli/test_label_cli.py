@@ -142,3 +142,17 @@ def test_duplicate_ids_are_reported_and_make_the_exit_status_1(tmp_path: Path, m
     (line,) = error_lines(err)
     assert "id 'a' is also" in line and "1 failed" in err
     assert json.loads((tmp_path / "out" / "labels.json").read_text())["summary"]["failed"] == 1
+
+
+def test_a_box_where_the_teacher_finds_nobody_is_ignore(tmp_path: Path, model_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """The tiny teacher sees no red: nobody. The box says a person is there, so it is 255, not background."""
+    photo(tmp_path / "img" / "a.png", (0, 0, 0, 0))
+    (tmp_path / "boxes").mkdir()
+    (tmp_path / "boxes" / "a.txt").write_text("100 20 130 100\n")
+    code, err = run(capsys, "label", tmp_path / "img", "-o", tmp_path / "out", "--boxes", tmp_path / "boxes",
+                    "--teacher", f"onnx={model_path}", "-q")
+    assert code == 0 and not error_lines(err)
+    mask = read_png_indices(tmp_path / "out" / "masks" / "a.png")
+    assert (mask[20:100, 100:130] == 255).all() and (mask[:, :90] == 0).all()
+    assert json.loads((tmp_path / "out" / "labels.json").read_text())["images"]["a"]["boxes"][0]["nobody"]

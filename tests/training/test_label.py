@@ -134,6 +134,20 @@ def test_boxed_person_is_labelled_and_unboxed_person_ignored() -> None:
     assert set(np.unique(m)) <= {0, 1, IGNORE}
 
 
+def test_a_given_box_in_which_the_teacher_finds_nobody_is_ignored_not_background() -> None:
+    """A person box says someone is there: a teacher that sees nobody in it must not teach "background" there."""
+    img = scene(people=((20, 30, 50, 110),))
+    boxes = np.array([[20, 30, 50, 110], [100, 20, 130, 100]], np.float32)  # the second: nobody red in it
+    out = label_image(img, boxes, [red_teacher()])
+    assert (out.mask[20:100, 100:130] == IGNORE).all() and out.boxes[1]["nobody"]
+    assert (out.mask[35:105, 25:45] == 1).all() and "nobody" not in out.boxes[0]
+    assert (out.mask[:, 60:95] == 0).all() and (out.mask[105:, 100:130] == 0).all()  # around it: background
+    blind = Teacher("selfie", "selfie", "stretch", (32, 32), lambda x: (np.zeros(x.shape[:2], np.float32), {}))
+    out = label_image(img, boxes, [blind])
+    assert (out.mask[30:110, 20:50] == IGNORE).all() and (out.mask[20:100, 100:130] == IGNORE).all()
+    assert (out.mask[:, 60:95] == 0).all()
+
+
 def test_small_boxes_and_uncertain_pixels_are_ignored() -> None:
     img = scene(people=((20, 30, 50, 110), (120, 100, 126, 110), (70, 40, 100, 100)))
     img[40:100, 70:100] = (128, 0, 0)  # red 0.5: the teacher is unsure there

@@ -19,9 +19,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "1 person, 255 ignore) and OUT/labels.json (teachers, settings, ignore and person fraction per image). "
         "With --boxes, each person box is cropped and labelled by the teacher that suits it (MediaPipe pose "
         "for whole standing people, MediaPipe selfie for the rest); pixels outside every box that a teacher "
-        "calls person, uncertain pixels and people too small to label are 255. Without --boxes the teachers "
-        "find the people themselves. Bad images or box files, and images whose id an earlier one has, are reported "
-        "and skipped (exit status 1).")
+        "calls person, uncertain pixels, people too small to label and boxes in which the teacher finds nobody "
+        "are 255. Without --boxes the teachers find the people themselves. Bad images or box files, and images "
+        "whose id an earlier one has, are reported and skipped (exit status 1).")
     p.add_argument("inputs", nargs="+", metavar="IMAGES", help="image files and/or folders (searched recursively)")
     p.add_argument("-o", "--output", required=True, type=Path, metavar="OUT", help="output folder")
     p.add_argument("--boxes", type=Path, metavar="DIR",

@@ -5,7 +5,8 @@ For each box, a crop around it (the box grown by ``margin``) is shown to every t
 model) the others, and the other teachers can only veto background. Crops are pasted back and merged: person
 where any crop says person, background where the crops agree on background, 255 (ignore) where unsure. Pixels
 outside every box that a whole-image teacher calls person are ignore (boxes miss people), and so are boxes too
-small to label. Without boxes, boxes are taken from the whole-image teachers' masks.
+small to label and given boxes in which the labelling teacher finds nobody (the box says someone is there: the
+teacher missed them). Without boxes, boxes are taken from the whole-image teachers' masks.
 
 Masks: uint8, 0 background, 1 person, 255 ignore. No torch: labelling only runs teachers (see :mod:`.teachers`).
 The rules and thresholds below were tuned on training data only (Shen train/unlisted, Vikram train; see
@@ -309,6 +310,10 @@ def _label_upright(image: np.ndarray, boxes: np.ndarray | None, teachers: Sequen
         person |= is_person
         background |= is_background
         unsure |= cov & ~is_person & ~is_background
+        if not found and not is_person[y0:y1, x0:x1].any():
+            # A given box says someone is there: a teacher that finds nobody has missed them, not shown background.
+            unsure[y0:y1, x0:x1] = True
+            entry["nobody"] = True
     whole_max = np.max([r.full((H, W))[0] for r in whole + _tiles(image, teachers, s)], axis=0)
     clear = (whole_max <= s.low) | _not_people(image, whole_max >= 0.5, in_box, teachers, s)
     mask = np.full((H, W), IGNORE, np.uint8)
