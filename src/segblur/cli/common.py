@@ -98,38 +98,44 @@ def add_provider_option(p: argparse.ArgumentParser | argparse._ArgumentGroup) ->
                    "available; CUDA needs onnxruntime-gpu). The CPU is always the fallback; -v logs the one in use")
 
 
-def add_mask_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("mask edge")
-    g.add_argument("--threshold", type=finite, default=None, help="probability at the edge (default 0.5)")
-    g.add_argument("--softness", type=finite, default=None, help="width of the soft edge, 0..1 (0 = hard)")
-    g.add_argument("--grow", type=int_in(-10000, 10000), default=0,
-                   help="grow (>0) or shrink (<0) the foreground by N pixels")
-    g.add_argument("--feather", type=finite, default=0.0, help="extra Gaussian feather of the edge, in pixels")
-    g.add_argument("--no-guided", dest="guided", action="store_false",
-                   help="plain bilinear mask upsampling instead of the edge-aware guided filter")
+def add_mask_options(p: argparse.ArgumentParser, description: str | None = None) -> list[argparse.Action]:
+    """The "mask edge" group (``description`` under its title in --help); returns its options."""
+    g = p.add_argument_group("mask edge", description)
+    return [
+        g.add_argument("--threshold", type=finite, default=None, help="probability at the edge (default 0.5)"),
+        g.add_argument("--softness", type=finite, default=None, help="width of the soft edge, 0..1 (0 = hard)"),
+        g.add_argument("--grow", type=int_in(-10000, 10000), default=0,
+                       help="grow (>0) or shrink (<0) the foreground by N pixels"),
+        g.add_argument("--feather", type=finite, default=0.0, help="extra Gaussian feather of the edge, in pixels"),
+        g.add_argument("--no-guided", dest="guided", action="store_false",
+                       help="plain bilinear mask upsampling instead of the edge-aware guided filter"),
+    ]
 
 
-def add_stream_options(p: argparse.ArgumentParser, *, stream: bool, files: bool) -> argparse._ArgumentGroup:
+def add_stream_options(p: argparse.ArgumentParser, *, stream: bool, files: bool,
+                       description: str | None = None) -> list[argparse.Action]:
     """The "subject and smoothing" group: --subject, --follow/--no-follow and, for streams, --no-temporal and
     (for files, which may look ahead) --lookahead. ``stream``: --follow is on by default (photos: a second pass,
-    off); read them back with :func:`stream_settings`."""
-    g = p.add_argument_group("subject and smoothing")
-    g.add_argument("--subject", choices=SUBJECTS, default="all",
-                   help="keep all people, or only the main one: the person nearest the centre and largest (the "
-                   "others get the effect, e.g. people walking behind a video call; default all)")
-    g.add_argument("--follow", action=argparse.BooleanOptionalAction, default=None,
-                   help="run the model on a crop around the subject, so a small or full-body person gets more of "
-                   "the model's pixels (streams: where they were in the last frame; a photo is looked at twice); "
-                   f"default: {'on' if stream else 'on for videos, off for photos'}")
+    off); read them back with :func:`stream_settings`. Returns the options."""
+    g = p.add_argument_group("subject and smoothing", description)
+    actions = [
+        g.add_argument("--subject", choices=SUBJECTS, default="all",
+                       help="keep all people, or only the main one: the person nearest the centre and largest (the "
+                       "others get the effect, e.g. people walking behind a video call; default all)"),
+        g.add_argument("--follow", action=argparse.BooleanOptionalAction, default=None,
+                       help="run the model on a crop around the subject, so a small or full-body person gets more of "
+                       "the model's pixels (streams: where they were in the last frame; a photo is looked at twice); "
+                       f"default: {'on' if stream else 'on for videos, off for photos'}"),
+    ]
     if stream or files:
-        g.add_argument("--no-temporal", dest="temporal", action="store_false",
-                       help="treat every frame on its own (default: smooth the mask across frames against flicker, "
-                       "following the motion between frames)")
+        actions.append(g.add_argument("--no-temporal", dest="temporal", action="store_false",
+                                      help="treat every frame on its own (default: smooth the mask across frames "
+                                      "against flicker, following the motion between frames)"))
     if files:
-        g.add_argument("--lookahead", type=int_in(0, 120), default=DEFAULT_LOOKAHEAD, metavar="N",
-                       help="frames the smoothing of a file may look ahead: a two-way filter without lag "
-                       f"(0: one-way, as the camera; default {DEFAULT_LOOKAHEAD})")
-    return g
+        actions.append(g.add_argument("--lookahead", type=int_in(0, 120), default=DEFAULT_LOOKAHEAD, metavar="N",
+                                      help="frames the smoothing of a file may look ahead: a two-way filter without "
+                                      f"lag (0: one-way, as the camera; default {DEFAULT_LOOKAHEAD})"))
+    return actions
 
 
 def stream_settings(args: argparse.Namespace, *, stream: bool) -> dict:

@@ -61,19 +61,19 @@ def add_parsers(sub) -> None:
     g.add_argument("--sequence", type=Path, metavar="PATH",
                    help="a folder with images/ and masks/ (the same names, frames in name order), or a video file "
                    "with --masks")
-    g.add_argument("--masks", type=Path, metavar="DIR", help="the video's true masks, one per frame in name order")
-    g.add_argument("--region", choices=("frame", "subject"), default="frame",
-                   help="score whole frames, or a box around the true mask grown by 10%% (for masks that label one "
-                   "person among several; default frame)")
-    add_mask_options(p)
-    add_stream_options(p, stream=True, files=True)
-    for group in p._action_groups:
-        if group.title in ("mask edge", "subject and smoothing"):
-            group.description = "with --sequence: the pipeline's settings, as for `segblur video`"
+    pipeline = "with --sequence: the pipeline's settings, as for `segblur video`"
+    sequence_only = [
+        g.add_argument("--masks", type=Path, metavar="DIR", help="the video's true masks, one per frame in name order"),
+        g.add_argument("--region", choices=("frame", "subject"), default="frame",
+                       help="score whole frames, or a box around the true mask grown by 10%% (for masks that label "
+                       "one person among several; default frame)"),
+        *add_mask_options(p, pipeline),
+        *add_stream_options(p, stream=True, files=True, description=pipeline),
+    ]
+    assert {a.dest for a in sequence_only} == set(SEQUENCE_ONLY)
     defaults = {}
-    for action in p._actions:
-        if action.dest in SEQUENCE_ONLY:
-            defaults[action.dest], action.default = action.default, argparse.SUPPRESS
+    for action in sequence_only:
+        defaults[action.dest], action.default = action.default, argparse.SUPPRESS
     p.set_defaults(func=run, sequence_defaults=defaults)
 
 
