@@ -23,7 +23,7 @@ from ..images import READ_SUFFIXES
 from ..limits import too_many_pixels
 from ..protocols import FrameSource
 from ..video.errors import VideoError
-from ..video.reader import frame_rotation, stream_rate, upright, video_stream
+from ..video.reader import frame_rotation, stream_rate, truncation, upright, video_stream
 
 LOST_AFTER_S = 2.0  # a live source that gives no frame for this long is considered gone
 
@@ -193,14 +193,11 @@ class AvSource:
 
     def _truncated(self) -> str | None:
         """At the end of the media: why it ended early, or None. Data that stops well before the duration the header
-        promises is a truncated file, as :meth:`segblur.media.video.VideoReader.check_complete` finds it."""
-        c = self._container
-        if self._live or not c.duration:
+        promises is a truncated file (:func:`segblur.media.video.reader.truncation`, as ``segblur video`` finds it)."""
+        if self._live:
             return None
-        expected = (c.duration + (c.start_time or 0)) / 1e6
-        if math.isfinite(expected) and self._data_end < expected - max(0.5, 2 / float(self._rate)):
-            return f"{self.name}: truncated (data ends at {self._data_end:.2f} s of {expected:.2f} s)"
-        return None
+        reason = truncation(self._container, self._data_end, self._rate)
+        return f"{self.name}: {reason}" if reason else None
 
     def close(self) -> None:
         self._container.close()

@@ -84,7 +84,7 @@ def _is_cover(stream: Any) -> bool:
     return bool(int(getattr(stream, "disposition", 0) or 0) & ATTACHED_PIC)
 
 
-def video_stream(container: Any, path: Path) -> Any:
+def video_stream(container: Any, path: str | Path) -> Any:
     """The first video stream of an open ``container`` that is not cover art; :class:`VideoError` if there is none,
     it has no size, or its frames are over the pixel limit (:func:`segblur.media.limits.max_pixels`)."""
     streams = [s for s in container.streams.video if not _is_cover(s)]
@@ -178,6 +178,18 @@ def demux(container: Any, path: Path) -> Iterator[Any]:
         yield packet
 
 
+def truncation(container: Any, data_end: float, fps: float | Fraction) -> str | None:
+    """Why a file's data, ending at ``data_end`` s, is cut short ("truncated (data ends at ...)"), or None: data
+    that stops more than two frames (at least 0.5 s) before the duration the header promises is a truncated
+    download or copy. The one rule for :class:`VideoReader` and the camera's file source."""
+    if not container.duration:
+        return None
+    expected = (container.duration + (container.start_time or 0)) / 1e6
+    if math.isfinite(expected) and data_end < expected - max(0.5, 2 / float(fps)):
+        return f"truncated (data ends at {data_end:.2f} s of {expected:.2f} s)"
+    return None
+
+
 class VideoReader:
     """An open video file: its first video stream decoded to upright RGB :class:`Frame` s, the other packets passed on.
 
@@ -248,11 +260,6 @@ class VideoReader:
 
         That is a truncated download or copy; call it after reading everything.
         """
-        c = self.container
-        if not c.duration:
-            return
-        end = max(end, self.stream_end)
-        expected = (c.duration + (c.start_time or 0)) / 1e6
-        slack = max(0.5, 2 / float(self.fps))
-        if math.isfinite(expected) and end < expected - slack:
-            raise VideoError(f"{self.path}: truncated (data ends at {end:.2f} s of {expected:.2f} s)")
+        reason = truncation(self.container, max(end, self.stream_end), self.fps)
+        if reason:
+            raise VideoError(f"{self.path}: {reason}")
