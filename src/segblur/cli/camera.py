@@ -50,7 +50,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--virtual-device", default=None, metavar="DEV",
                    help="with --virtual: the virtual camera device, e.g. /dev/video10 (default: the first one found)")
     g.add_argument("--record", type=Path, default=None, metavar="FILE",
-                   help="also save the shown frames as a video (.mp4, .mkv, .mov, .webm, .avi)")
+                   help="also save the shown frames as a video (.mp4, .m4v, .mov, .mkv, .webm, .avi)")
     g.add_argument("--frames", type=int_in(1), default=None, metavar="N", help="stop after N frames shown")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress line and no final report")
     add_effect_options(p, multi_background=True)

@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 1 some inputs failed, 2 usage or fatal error, 130 Ctrl-C,
-    143 SIGTERM, 129 SIGHUP).
+    143 SIGTERM, 129 SIGHUP, 141 when the reader of its output went away, as ``cat`` in ``cat f | head -1``).
 
     SIGTERM and SIGHUP take Ctrl-C's path (:mod:`segblur.interrupts`), so however a run is stopped its temp
     files are removed and recordings finalised.
