@@ -156,3 +156,18 @@ def test_a_box_where_the_teacher_finds_nobody_is_ignore(tmp_path: Path, model_pa
     mask = read_png_indices(tmp_path / "out" / "masks" / "a.png")
     assert (mask[20:100, 100:130] == 255).all() and (mask[:, :90] == 0).all()
     assert json.loads((tmp_path / "out" / "labels.json").read_text())["images"]["a"]["boxes"][0]["nobody"]
+
+
+def test_overwrite_with_other_settings_leaves_no_mask_of_the_old_ones(tmp_path: Path, model_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """The QA case: relabelling a.png with --low 0.1 --overwrite left b and c from the old settings in OUT."""
+    for name in ("a", "b", "c"):
+        photo(tmp_path / "img" / f"{name}.png")
+    out = tmp_path / "out"
+    assert run(capsys, "label", tmp_path / "img", "-o", out, "--teacher", model_path, "-q")[0] == 0
+    code, err = run(capsys, "label", tmp_path / "img" / "a.png", "-o", out, "--teacher", model_path, "--low", "0.1",
+                    "--overwrite", "-q")
+    assert code == 0 and not error_lines(err)
+    assert sorted(p.name for p in (out / "masks").iterdir()) == ["a.png"]
+    doc = json.loads((out / "labels.json").read_text())
+    assert sorted(doc["images"]) == ["a"] and doc["settings"]["low"] == 0.1

@@ -356,6 +356,34 @@ def test_existing_labels_are_refused_skipped_or_overwritten(tmp_path: Path) -> N
     assert summary["skipped"] == 0 and read_png_indices(out / "masks" / "p0.png").shape == (120, 160)
 
 
+def test_overwrite_keeps_labels_of_the_same_kind_and_replaces_another_kind_whole(tmp_path: Path) -> None:
+    """--overwrite of some images: with the same teachers and settings the other masks stay (listed); with other
+    settings the old set is removed, so OUT never mixes two kinds of labels (what --skip-existing refuses)."""
+    photos = make_photos(tmp_path / "img")
+    out = tmp_path / "out"
+
+    def state() -> tuple[list[str], dict]:
+        return sorted(p.name for p in (out / "masks").glob("*.png")), json.loads((out / "labels.json").read_text())
+
+    write_labels(photos, out, [red_teacher()])
+    summary = write_labels(photos[:1], out, [red_teacher()], existing="overwrite")
+    names, doc = state()
+    assert names == ["p0.png", "p1.png", "p2.png"] and sorted(doc["images"]) == ["p0", "p1", "p2"]
+    assert summary["images"] == 3 and summary["skipped"] == 2 and doc["complete"]
+    summary = write_labels(photos[:1], out, [red_teacher()], LabelSettings(low=0.1), existing="overwrite")
+    names, doc = state()
+    assert names == ["p0.png"] and sorted(doc["images"]) == ["p0"] and doc["settings"]["low"] == 0.1
+    assert summary["images"] == 1 and summary["skipped"] == 0 and doc["complete"]
+
+    def stop(x: np.ndarray):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # interrupted: the old set is gone and the new one marked incomplete
+        write_labels(photos, out, [Teacher("selfie", "selfie", "stretch", (32, 32), stop)], existing="overwrite")
+    names, doc = state()
+    assert names == [] and doc["images"] == {} and not doc["complete"] and doc["settings"]["low"] == 0.35
+
+
 def test_bad_inputs_are_reported_one_line_each_and_the_rest_labelled(tmp_path: Path) -> None:
     photos = make_photos(tmp_path / "img")
     photos[1].write_bytes(b"not an image")

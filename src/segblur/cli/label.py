@@ -41,7 +41,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--min-box", type=finite, default=None, metavar="PX",
                    help="boxes less tall than PX pixels are too small to label: ignore (default 30)")
     existing = p.add_mutually_exclusive_group()
-    existing.add_argument("--overwrite", action="store_true", help="replace labels already in OUT")
+    existing.add_argument("--overwrite", action="store_true",
+                          help="relabel these images in OUT; when OUT was made with other teachers or settings, "
+                          "all its old masks are removed first (OUT never mixes two kinds of labels)")
     existing.add_argument("--skip-existing", action="store_true",
                           help="keep the masks already in OUT and label the rest (finishes an interrupted run; "
                           "refused when OUT was made with other teachers or settings)")

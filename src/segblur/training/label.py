@@ -360,10 +360,12 @@ def write_labels(images: Sequence[str | Path], out: str | Path, teachers: Sequen
 
     ``boxes``: a folder of ``<id>.txt`` person boxes (see :func:`read_boxes`); without it boxes are found by the
     teachers. ``existing``: ``refuse`` (:class:`LabelsExistError` if ``out`` holds any of the masks or a labels.json),
-    ``overwrite``, or ``skip`` (keep the masks already there, e.g. of an interrupted run with the same teachers and
-    settings). A bad image or boxes file, or a second image with an id already seen, is reported through
-    ``on_error`` (one line), skipped and counted as failed. labels.json is written at the end, also when the run is
-    interrupted (then with ``"complete": false``). Returns its summary.
+    ``overwrite`` (relabel these images; when labels.json was made with other teachers, settings or boxes, all its
+    masks are removed first so that ``out`` never mixes two kinds of labels, else the other masks stay listed), or
+    ``skip`` (keep the masks already there, e.g. of an interrupted run with the same teachers and settings). A bad
+    image or boxes file, or a second image with an id already seen, is reported through ``on_error`` (one line),
+    skipped and counted as failed. labels.json is written at the end, also when the run is interrupted (then with
+    ``"complete": false``). Returns its summary.
     """
     if existing not in EXISTING:
         raise ValueError(f"existing must be one of {', '.join(EXISTING)}, not {existing!r}")
@@ -391,11 +393,18 @@ def write_labels(images: Sequence[str | Path], out: str | Path, teachers: Sequen
     if existing == "refuse" and (there or old is not None):
         raise LabelsExistError(f"{out}: holds labels already ({len(there)} of these masks"
                           f"{', labels.json' if old is not None else ''})")
-    if existing == "skip" and old is not None and any(old.get(k) != v for k, v in header.items()):
+    other = old is not None and any(old.get(k) != v for k, v in header.items())
+    if existing == "skip" and other:
         raise LabelError(f"{out / 'labels.json'}: made with other teachers, settings or boxes; "
                          "skipping its masks would mix two kinds of labels")
     per_image: dict[str, Any] = dict(old.get("images", {})) if existing == "skip" and old else {}
     failed, skipped = duplicates, 0
+    if existing == "overwrite" and old is not None and not other:  # same kind of labels: the others stay valid
+        per_image = {k: v for k, v in old.get("images", {}).items() if (masks / f"{k}.png").is_file()}
+        skipped = len(per_image.keys() - sources.keys())
+    elif existing == "overwrite" and other:  # a new kind of labels replaces the whole set, never mixes with it
+        _write_labels_json(out, header, False, {}, {})  # first: a run stopped while clearing is incomplete
+        _remove_masks(masks)
     progress = Progress(len(sources), "images", enabled=show_progress and len(sources) > 1)
     complete = False
     try:
@@ -427,7 +436,24 @@ def write_labels(images: Sequence[str | Path], out: str | Path, teachers: Sequen
         summary = {"images": len(done), "skipped": skipped, "failed": failed,
                    "mean_ignore": round(float(np.mean([v["ignore"] for v in done])), 4) if done else None,
                    "mean_person": round(float(np.mean([v["person"] for v in done])), 4) if done else None}
-        head = json.dumps(header | {"complete": complete, "summary": summary}, indent=1)[:-2]
-        rows = ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in sorted(per_image.items()))
-        write_atomic(out / "labels.json", f'{head},\n "images": {{\n{rows}\n }}\n}}\n'.encode())  # an image a line
+        _write_labels_json(out, header, complete, summary, per_image)
     return summary
+
+
+def _write_labels_json(out: Path, header: dict[str, Any], complete: bool, summary: dict[str, Any],
+                       per_image: dict[str, Any]) -> None:
+    """``out/labels.json``, atomically: the run's header, whether it finished, its summary, an image a line."""
+    head = json.dumps(header | {"complete": complete, "summary": summary}, indent=1)[:-2]
+    rows = ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in sorted(per_image.items()))
+    write_atomic(out / "labels.json", f'{head},\n "images": {{\n{rows}\n }}\n}}\n'.encode())
+
+
+def _remove_masks(masks: Path) -> None:
+    """Delete the ``*.png`` masks of an earlier label set in ``masks`` (--overwrite with other teachers or settings)."""
+    for f in sorted(masks.glob("*.png")) if masks.is_dir() else ():
+        try:
+            f.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            raise LabelError(f"{f}: cannot remove the old mask ({getattr(e, 'strerror', None) or e})") from None
