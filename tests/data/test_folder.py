@@ -94,6 +94,23 @@ def test_folder_without_a_train_list_trains_on_the_images_no_list_names(tmp_path
     assert ds.notes == [f"{tmp_path}: no splits/train.txt: training on the 9 images that no split list names (val)"]
 
 
+@pytest.mark.parametrize("lists", [{"validation": range(3)}, {"train": range(3, 12), "validation": range(3)}])
+def test_folder_with_a_validation_list_validates_on_it(tmp_path: Path, lists: dict[str, range]) -> None:
+    # validation.txt alone (LFW's spelling) raised KeyError: 'val' from every default split.
+    _folder_of(tmp_path, 12, lists)
+    ds = open_dataset(f"folder:{tmp_path}")
+    assert [ds.default_split(r) for r in ("train", "val", "test")] == ["train", "validation", "validation"]
+    assert [s.id for s in ds.samples("train")] == [f"im{i:02d}" for i in range(3, 12)]
+
+
+def test_folder_whose_lists_name_every_image_but_no_train_list_says_so(tmp_path: Path) -> None:
+    _folder_of(tmp_path, 12, {"trainval": range(9), "test": range(9, 12)})
+    ds = open_dataset(f"folder:{tmp_path}")
+    with pytest.raises(DatasetError, match=r"no splits/train.txt, and every image is in a list \(test, trainval\)"):
+        ds.samples(ds.default_split("train"))
+    assert [s.id for s in ds.samples("trainval")][:2] == ["im00", "im01"]  # --train-split trainval works
+
+
 def test_folder_255_is_ignore_with_more_classes(tmp_path: Path) -> None:
     masks = make_folder(tmp_path, classes=["background", "person", "pet"])
     ds = open_dataset(f"folder:{tmp_path}")

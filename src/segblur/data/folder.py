@@ -66,8 +66,9 @@ class FolderDataset(SegDataset):
         return found
 
     def _held_out(self) -> bool:
-        files = self._split_files()
-        return files["val"] == files["train"]
+        """Whether validation is held out of the training part (there is no val or validation list)."""
+        lists = self._lists()
+        return "val" not in lists and "validation" not in lists
 
     def _note(self, text: str) -> None:
         if text not in self.notes:
@@ -88,6 +89,9 @@ class FolderDataset(SegDataset):
         lists = self._lists()
         named = {i for f in lists.values() for i in self._list_ids(f)}
         ids = [i for i in self._image_index() if i not in named]
+        if lists and not ids:
+            raise DatasetError(f"{self.root}: no splits/train.txt, and every image is in a list "
+                               f"({', '.join(sorted(lists))}); add splits/train.txt or choose --train-split")
         if lists:
             self._note(f"{self.root}: no splits/train.txt: training on the {len(ids)} images that no split list "
                        f"names ({', '.join(sorted(lists))})")
