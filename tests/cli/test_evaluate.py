@@ -165,6 +165,11 @@ def test_cli_evaluate_sequence_never_writes_over_its_inputs(tmp_path: Path, mode
         assert code == 2 and str(json_out) in line and "input" in line, (argv, json_out)
     assert model.read_bytes() == model_path.read_bytes() and mask.read_bytes() == truth
     assert video.read_bytes() == b"not decoded: refused before"
+    # A report beside images/ and masks/ replaces nothing the sequence is read from.
+    code, _, err = run_cli(capsys, "evaluate", "--sequence", seq, "--model", model, "--json", seq / "report.json",
+                           "--no-temporal", "-q")
+    assert code == 0, err
+    assert json.loads((seq / "report.json").read_text())["frames"] == 3
 
 
 def test_cli_evaluate_json_to_a_folder_is_refused_before_the_work(tmp_path: Path, model_path: Path,

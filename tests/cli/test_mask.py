@@ -207,3 +207,15 @@ def test_mask_output_that_is_an_input_is_refused_up_front(tmp_path: Path, model_
         line = one_error_line(err)
         assert code == 2 and line.startswith(f"segblur: error: {out}: is the input"), line
         assert Path(src).read_bytes() == before
+
+
+def test_masks_may_go_beside_the_photos_of_a_folder(tmp_path: Path, model_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """`mask photos/ -o photos/` writes <name>.png beside each .jpg and replaces nothing (refused for a while)."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    src = save_image(photos / "a.jpg", split_image(20, 24))
+    before = src.read_bytes()
+    code = main(["mask", str(photos), "-o", str(photos), "--model", str(model_path), "-q"])
+    assert code == 0, capsys.readouterr().err
+    assert sorted(p.name for p in photos.iterdir()) == ["a.jpg", "a.png"] and src.read_bytes() == before

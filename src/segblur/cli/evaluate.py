@@ -186,8 +186,10 @@ def _sequence(args: argparse.Namespace) -> int:
     if args.model is not None and Path(args.model).suffix.lower() in CHECKPOINT_SUFFIXES:
         raise CommandError(f"{args.model}: --sequence runs the pipeline: export the checkpoint to .onnx first")
     check_output_files([args.json])
-    # The report must not replace the model, the video or frame folder, or a true mask.
-    check_outputs([args.json], [model_file(args.model or "default"), args.sequence, args.masks])
+    # The report must not replace the model, the video, a frame or a true mask; beside images/ and masks/ in a
+    # sequence folder (seq/report.json) it harms nothing.
+    parts = [args.sequence / "images", args.sequence / "masks"] if args.sequence.is_dir() else []
+    check_outputs([args.json], [model_file(args.model or "default"), args.masks, *parts], sources=[args.sequence])
     settings = stream_settings(args, stream=True)
     options = argparse.Namespace(**{**vars(args), "model": args.model or "default", "keep": None})
     pipe = make_pipeline(options, effect="color", **settings)

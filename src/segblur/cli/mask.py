@@ -38,7 +38,9 @@ def run(args: argparse.Namespace) -> int:
     from ..runtime.masks import mask_edge
     from .common import CommandError, check_outputs, make_pipeline, model_file, stream_settings
 
-    check_outputs([args.output], [model_file(args.model)], sources=args.inputs)
+    # Masks are .png files: written into a photo folder they replace no photo (a .png one is refused per file by
+    # plan_jobs), so `mask photos/ -o photos/` stays allowed; the files given may not be the output.
+    check_outputs([args.output], [model_file(args.model)], sources=[i for i in args.inputs if not Path(i).is_dir()])
     try:
         edge = mask_edge(args.soft, args.threshold, args.softness)
     except ValueError:
