@@ -384,6 +384,23 @@ def test_overwrite_keeps_labels_of_the_same_kind_and_replaces_another_kind_whole
     assert names == [] and doc["images"] == {} and not doc["complete"] and doc["settings"]["low"] == 0.35
 
 
+def test_overwrite_with_the_same_boxes_spelled_otherwise_keeps_the_other_labels(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--boxes boxes` one time and `--boxes /abs/boxes` the next are the same labels: --overwrite of one image
+    removed every other mask (hours of teacher labelling) because the two spellings differed."""
+    photos = make_photos(tmp_path / "img")
+    (tmp_path / "boxes").mkdir()
+    for p in photos:
+        (tmp_path / "boxes" / f"{p.stem}.txt").write_text("20 30 50 110\n")
+    out = tmp_path / "out"
+    monkeypatch.chdir(tmp_path)
+    write_labels(photos, out, [red_teacher()], boxes="boxes")
+    summary = write_labels(photos[:1], out, [red_teacher()], boxes=tmp_path / "boxes", existing="overwrite")
+    assert sorted(p.name for p in (out / "masks").glob("*.png")) == ["p0.png", "p1.png", "p2.png"]
+    assert summary["skipped"] == 2
+    write_labels(photos, out, [red_teacher()], boxes="./boxes", existing="skip")  # no "made with other boxes"
+
+
 def test_bad_inputs_are_reported_one_line_each_and_the_rest_labelled(tmp_path: Path) -> None:
     photos = make_photos(tmp_path / "img")
     photos[1].write_bytes(b"not an image")

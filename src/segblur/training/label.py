@@ -16,6 +16,7 @@ The rules and thresholds below were tuned on training data only (Shen train/unli
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -352,6 +353,19 @@ def _stats_of(mask_path: Path) -> dict[str, float]:
     return mask_stats(mask)
 
 
+def _comparable(labels: dict[str, Any], header: dict[str, Any]) -> dict[str, Any]:
+    """The entries of ``header`` in a labels.json, files as real paths: the same teacher or boxes folder spelled
+    another way (``boxes``, ``./boxes``, ``/abs/boxes``) is the same kind of labels, not a reason to replace them."""
+    def real(path: Any) -> Any:
+        return os.path.realpath(path) if isinstance(path, str) and path else path
+
+    out = {k: labels.get(k) for k in header}
+    out["boxes"] = real(out["boxes"])
+    out["teachers"] = [{**t, "source": real(t.get("source"))} if isinstance(t, dict) else t
+                       for t in out["teachers"] or []]
+    return out
+
+
 def write_labels(images: Sequence[str | Path], out: str | Path, teachers: Sequence[Teacher],
                  settings: LabelSettings | None = None, boxes: str | Path | None = None, existing: str = "refuse",
                  on_error: Callable[[str], None] | None = None, show_progress: bool = False) -> dict[str, Any]:
@@ -387,13 +401,13 @@ def write_labels(images: Sequence[str | Path], out: str | Path, teachers: Sequen
             sources[p.stem] = p
     masks = out / "masks"
     header = {"format": LABELS_FORMAT, "teachers": [t.describe() for t in teachers], "settings": s.as_dict(),
-              "boxes": str(box_dir) if box_dir is not None else None}
+              "boxes": os.path.realpath(box_dir) if box_dir is not None else None}
     old = _labels_json(out)
     there = [i for i in sources if (masks / f"{i}.png").exists()]
     if existing == "refuse" and (there or old is not None):
         raise LabelsExistError(f"{out}: holds labels already ({len(there)} of these masks"
                           f"{', labels.json' if old is not None else ''})")
-    other = old is not None and any(old.get(k) != v for k, v in header.items())
+    other = old is not None and _comparable(old, header) != _comparable(header, header)
     if existing == "skip" and other:
         raise LabelError(f"{out / 'labels.json'}: made with other teachers, settings or boxes; "
                          "skipping its masks would mix two kinds of labels")
