@@ -84,6 +84,7 @@ def test_thread_refused_knows_the_systems_refusals_and_nothing_else() -> None:
     assert not io.thread_refused(RuntimeError("something else"))
     assert not io.thread_refused(OSError(errno.EIO, "Input/output error"))
     assert not io.thread_refused(ValueError("can't start new thread"))
+    assert not io.thread_refused(BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable", "x.lock"))
 
 
 def test_an_unusable_output_name_is_left_to_the_writer(tmp_path: Path) -> None:

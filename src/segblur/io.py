@@ -65,7 +65,8 @@ def thread_refused(e: BaseException) -> bool:
     decoder and scaler do."""
     if isinstance(e, RuntimeError):
         return "can't start new thread" in str(e)
-    return isinstance(e, OSError) and e.errno == errno.EAGAIN
+    # EAGAIN naming a file is that file's (a non-blocking descriptor, a lock taken elsewhere), not the system's limit
+    return isinstance(e, OSError) and e.errno == errno.EAGAIN and e.filename is None
 
 
 def _cut(text: str, limit: int) -> str:
