@@ -71,16 +71,17 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def check_record(record: Path | None) -> None:
     """CommandError (exit 2) when ``--record`` cannot be a video file: a folder, a path under a file, a name with no
     video suffix or one no video is written as; said before the session, not after a whole recording."""
-    from ..media.video import CONTAINERS
+    from ..media.video import VideoError
+    from ..media.video.codecs import check_container
     from .common import CommandError, check_output_files
 
     if record is None:
         return
     check_output_files([record])
-    suffix = record.suffix.lower()
-    if suffix not in CONTAINERS:
-        what = f"cannot write '{record.suffix}' video" if suffix else "has no video suffix"
-        raise CommandError(f"{record}: {what} (use one of {', '.join(CONTAINERS)})")
+    try:
+        check_container(record)
+    except VideoError as e:
+        raise CommandError(str(e)) from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ import cv2
 from ...io import blocking_file, one_line, split_repeats, thread_refused
 from ..images import READ_SUFFIXES, WRITE_SUFFIXES, names_a_folder
 from ..protocols import FrameProcessor, ProgressLine
-from .codecs import CONTAINERS, MATTE_FORMATS, check_codec, default_codec, is_frame_folder, kind_format
+from .codecs import CONTAINERS, MATTE_FORMATS, check_codec, check_container, default_codec, is_frame_folder, kind_format
 from .errors import VideoError, require_av
 from .process import VideoStats, process_video
 from .reader import probe_video
@@ -52,8 +52,7 @@ def plan_outputs(inputs: Sequence[str | Path], output: str | Path, kind: str = "
         _nothing_in_the_way(out, output)
         pairs = [(Path(inputs[0]), out)] if len(inputs) == 1 else [(Path(i), out / Path(i).stem) for i in inputs]
     elif len(inputs) == 1 and not out.is_dir() and not named_folder:
-        if out.suffix.lower() not in CONTAINERS:  # said once, up front (exit 2), not as the input's failure
-            raise VideoError(f"{output}: cannot write '{out.suffix}' video (use one of {', '.join(CONTAINERS)})")
+        check_container(output)  # said once, up front (exit 2), not as the input's failure
         _nothing_in_the_way(out.parent, output)
         pairs = [(Path(inputs[0]), out)]
     elif out.is_file() or (not out.is_dir() and out.suffix.lower() in CONTAINERS):

@@ -30,6 +30,14 @@ ODD_SIZES = ("libvpx-vp9", "libvpx", "ffv1", "mpeg4", "mjpeg")
 ALPHA_NAMES = {"prores_ks": "ProRes 4444", "libvpx-vp9": "VP9 with alpha", "ffv1": "FFV1"}  # for messages
 
 
+def check_container(path: str | Path) -> None:
+    """VideoError (one line naming ``path``) unless its suffix is a container a video is written as (CONTAINERS)."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in CONTAINERS:
+        what = f"cannot write '{Path(path).suffix}' video" if suffix else "has no video suffix"
+        raise VideoError(f"{path}: {what} (use one of {', '.join(CONTAINERS)})")
+
+
 def default_codec(path: str | Path) -> str:
     """libvpx-vp9 for .webm (the only video codecs WebM allows are VP8, VP9 and AV1), libx264 otherwise."""
     return "libvpx-vp9" if Path(path).suffix.lower() == ".webm" else "libx264"

@@ -14,7 +14,7 @@ import numpy as np
 
 from ...io import one_line, open_temp, remove_temps
 from ...runtime.workspace import Workspace
-from .codecs import CONTAINERS, codec_options, default_codec, even_sides
+from .codecs import CONTAINERS, check_container, codec_options, default_codec, even_sides
 from .color import SWS_CS, ColorInfo, rgb_to_i420
 from .errors import VideoError, load_av
 from .passthrough import Passthrough
@@ -53,10 +53,8 @@ class VideoWriter:
                  color: ColorInfo | None = None, notify: Callable[[str], None] | None = None) -> None:
         av = load_av()
         self.path = Path(path)
-        fmt = CONTAINERS.get(self.path.suffix.lower())
-        if fmt is None:
-            raise VideoError(f"{self.path}: cannot write '{self.path.suffix}' video "
-                             f"(use one of {', '.join(CONTAINERS)})")
+        check_container(self.path)
+        fmt = CONTAINERS[self.path.suffix.lower()]
         if width < 1 or height < 1:
             raise VideoError(f"{self.path}: bad frame size {width}x{height}")
         fps = Fraction(fps).limit_denominator(1_000_000)
