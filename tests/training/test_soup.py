@@ -152,3 +152,14 @@ def test_the_command_reports_bad_checkpoints_in_one_line(runs, tmp_path: Path, c
         line = one_error_line(err)
         assert code == 2 and line.startswith(f"segblur: error: {out}:") and "not a folder" in line, line
         assert "soup of" not in out_text
+
+
+def test_make_soup_refuses_a_checkpoint_given_twice_however_spelled(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Library callers get the check the command has: ./a.pt is a.pt (a string comparison let it through)."""
+    monkeypatch.chdir(tmp_path)
+    Path("a.pt").write_bytes(b"w")
+    Path("b.pt").write_bytes(b"v")
+    with pytest.raises(ValueError, match=r"^a.pt: checkpoint given twice; name each"):
+        make_soup(recipe(tmp_path, tmp_path / "soup"), ["a.pt", "b.pt", "./a.pt"], quiet=True)
+    assert not (tmp_path / "soup").exists()

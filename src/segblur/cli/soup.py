@@ -34,17 +34,16 @@ def cmd_soup(args: argparse.Namespace) -> int:
     from .train import need_torch, training_errors
 
     need_torch()
-    from ..io import one_line, split_repeats
+    from ..io import one_line
     from ..training.config import layered_config
-    from ..training.soup import make_soup
+    from ..training.soup import check_distinct, make_soup
 
     check_out_folder(args.out)
     check_outputs([args.out], [args.config, *args.checkpoints])
-    _, repeats = split_repeats(args.checkpoints)
-    if repeats:  # the same weights twice would count double in the average
-        again, first = repeats[0]
-        also = f" (also as {first})" if str(again) != str(first) else ""
-        raise CommandError(f"{again}: checkpoint given twice{also}; name each checkpoint once")
+    try:
+        check_distinct(args.checkpoints)  # before the recipe is read: make_soup checks it too, for library callers
+    except ValueError as e:
+        raise CommandError(str(e)) from None
     if (args.out / "best.pt").exists():
         raise CommandError(f"{args.out}: holds a best.pt already; choose another --out")
     try:

@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from ..io import write_atomic
+from ..io import split_repeats, write_atomic
 from ..progress import format_duration
 from .checkpoint import load, save
 from .config import TrainConfig, monitor_score
@@ -92,6 +92,16 @@ def greedy_soup(states: Mapping[str, State], score: Callable[[State], float],
     return chosen, best, own, steps
 
 
+def check_distinct(checkpoints: Sequence[str | Path]) -> None:
+    """ValueError naming a checkpoint given twice (also as ``./a.pt`` or a link): its weights would count double in
+    the average."""
+    _, repeats = split_repeats([Path(p) for p in checkpoints])
+    if repeats:
+        again, first = repeats[0]
+        also = f" (also as {first})" if str(again) != str(first) else ""
+        raise ValueError(f"{again}: checkpoint given twice{also}; name each checkpoint once")
+
+
 def make_soup(cfg: TrainConfig, checkpoints: Sequence[str | Path], *, greedy: bool = True,
               quiet: bool = False) -> dict[str, Any]:
     """Average ``checkpoints`` (their validated weights, ``model``) into ``cfg.out``/best.pt, scored on the
@@ -106,9 +116,8 @@ def make_soup(cfg: TrainConfig, checkpoints: Sequence[str | Path], *, greedy: bo
     if len(checkpoints) < 2:
         raise ValueError("a soup needs at least two checkpoints")
     paths = [Path(p) for p in checkpoints]
+    check_distinct(paths)
     names = [str(p) for p in paths]
-    if len(set(names)) < len(names):
-        raise ValueError("a checkpoint is named twice")
     out = Path(cfg.out)
     # Only validation is needed: no ImageNet weights to load first, no teacher to open.
     trainer = Trainer(dataclasses.replace(cfg, pretrained=None, teacher=None), quiet=True)
