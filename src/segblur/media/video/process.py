@@ -53,6 +53,7 @@ class VideoStats:
     duration: float  # seconds, first frame's start to the last frame's end
     copied_streams: int  # audio and subtitle streams kept, copied or converted
     seconds: float  # wall-clock processing time
+    padded: tuple[int, int] | None = None  # encoded size when an odd size had to be padded for 4:2:0
     # Mean milliseconds per frame of each stage: decode, the pipeline's own stages, pipeline, encode
     # and, when threaded, how long the pipeline waited for the other two.
     stage_ms: dict[str, float] = field(default_factory=dict)
