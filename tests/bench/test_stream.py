@@ -88,3 +88,28 @@ def test_the_reference_streams_through_the_same_loop_with_its_cpu_share() -> Non
     assert set(ref.last_timings) == {"segment", "compose", "total"}
     r = measure_stream(ref, frame, fps=200.0, seconds=0.1)
     assert r["shown"] > 0 and r["cpu_percent"] > 0 and r["cpu_ms_per_frame"] > 0
+
+
+@pytest.mark.parametrize("signal_name", [None, "SIGTERM", "SIGHUP"])
+def test_a_stop_the_stream_loop_caught_is_raised_again(signal_name: str | None,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """run_stream ends an interrupted stream cleanly ("interrupted"); measure_stream must not carry on as if the
+    run were done (the benchmark then printed its tables and exited 0): it raises what stopped it."""
+    import signal
+    from types import SimpleNamespace
+
+    from segblur import interrupts
+    from segblur.bench import stream
+
+    class Quiet:
+        def process(self, frame: np.ndarray) -> np.ndarray:
+            return frame
+
+    received = [getattr(signal, signal_name)] if signal_name else []
+    monkeypatch.setattr(interrupts, "_received", received)
+    monkeypatch.setattr(stream, "run_stream", lambda *a, **k: SimpleNamespace(ended="interrupted"))
+    with pytest.raises(KeyboardInterrupt) as e:
+        stream.measure_stream(Quiet(), gradient(), seconds=0.1, warmup=0)
+    assert interrupts.interrupted_status(e.value) == 128 + (received[0] if received else signal.SIGINT)
+    monkeypatch.setattr(stream, "run_stream", lambda *a, **k: SimpleNamespace(ended="quit", summary=dict))
+    assert stream.measure_stream(Quiet(), gradient(), seconds=0.1, warmup=0)["source_fps"] == 30.0
