@@ -43,7 +43,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark, print its tables, write --json."""
-    import sys
     from functools import partial
 
     from ..bench.report import BenchmarkError, format_report, run_benchmark
@@ -65,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
                                file_frames=args.file_frames, notify=(lambda line: None) if args.quiet else report)
     except BenchmarkError as e:
         raise CommandError(str(e)) from None
-    print(format_report(report), file=sys.stderr if str(args.json) == "-" else sys.stdout)
+    print(format_report(report), file=common.table_stream(args.json))
     if args.json:
         write_json(args.json, report)
     return 0

@@ -9,7 +9,7 @@ import argparse
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from ..names import DEFAULT_EFFECT, DEFAULT_LOOKAHEAD, DEFAULT_MODEL, EFFECTS, SUBJECTS
 
@@ -303,7 +303,7 @@ def check_output_files(files: Iterable[str | Path | None]) -> None:
     from ..io import blocking_file
 
     for f in files:
-        if f is None or str(f) == "-":
+        if f is None or str(f) == STDOUT:
             continue
         p = Path(f)
         if p.is_dir():
@@ -313,6 +313,15 @@ def check_output_files(files: Iterable[str | Path | None]) -> None:
             raise CommandError(f"{f}: {q} is a file, not a folder; choose another output")
 
 
+STDOUT = "-"  # an output file named so goes to standard output
+
+
+def table_stream(json_out: str | Path | None) -> TextIO:
+    """Where a command's human-readable report goes: standard error when ``--json -`` takes standard output (so
+    ``--json - | jq`` reads JSON alone), else standard output."""
+    return sys.stderr if str(json_out) == STDOUT else sys.stdout
+
+
 def write_json(path: str | Path, data: object) -> None:
     """Write ``data`` as indented JSON, atomically (``-``: to standard output); CommandError naming the file when it
     cannot be written."""
@@ -320,7 +329,7 @@ def write_json(path: str | Path, data: object) -> None:
 
     from ..io import write_atomic
 
-    if str(path) == "-":
+    if str(path) == STDOUT:
         print(json.dumps(data, indent=2, allow_nan=False), flush=True)
         return
     try:

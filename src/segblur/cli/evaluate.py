@@ -5,12 +5,10 @@ order through the pipeline of ``segblur video`` (accuracy and stability)."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
-from typing import TextIO
 
 from ..names import CHECKPOINT_SUFFIXES
-from .common import MAX_THREADS, add_mask_options, add_provider_option, add_stream_options, finite, int_in
+from .common import MAX_THREADS, add_mask_options, add_provider_option, add_stream_options, finite, int_in, table_stream
 
 ORDER = 45
 
@@ -118,11 +116,6 @@ def _check_checkpoint_providers(args: argparse.Namespace) -> None:
                            "it to .onnx (segblur export) to use an execution provider")
 
 
-def _table_stream(args: argparse.Namespace) -> TextIO:
-    """Where the human-readable report goes: standard error when --json - takes standard output (for jq)."""
-    return sys.stderr if str(args.json) == "-" else sys.stdout
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the evaluation, print the table, write --json; 1 when some images failed."""
     from ..data import DatasetError, open_dataset
@@ -157,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
                                         predictions_out=args.predictions_out, **options)
     except (DatasetError, EvaluationError) as e:
         raise CommandError(str(e)) from None
-    print(format_table(result), file=_table_stream(args))
+    print(format_table(result), file=table_stream(args.json))
     if args.json is not None:
         write_json(args.json, result)
     return 1 if result["failed"] else 0
@@ -203,7 +196,7 @@ def _sequence(args: argparse.Namespace) -> int:
               "settings": {"temporal": "off" if not temporal else f"lookahead {temporal.lookahead}",
                            "subject": args.subject, "follow": settings["subject"].follow},
               **report}
-    print(format_sequence(report), file=_table_stream(args))
+    print(format_sequence(report), file=table_stream(args.json))
     if args.json is not None:
         write_json(args.json, report)
     return 0
