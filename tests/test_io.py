@@ -162,3 +162,16 @@ def test_an_interrupt_just_after_the_temp_file_is_made_leaves_nothing(tmp_path: 
             with io.temp_file(tmp_path / "work.onnx"):
                 pass
     assert list(tmp_path.iterdir()) == []
+
+
+def test_in_the_way_says_why_an_output_cannot_be_written(tmp_path: Path) -> None:
+    """One wording for every command's up-front output check: a folder where a file goes, a file above it."""
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "dir").mkdir()
+    assert io.in_the_way(tmp_path / "new" / "out.json", folder=False) is None
+    assert io.in_the_way(tmp_path / "new" / "run", folder=True) is None
+    assert io.in_the_way(tmp_path / "dir", folder=False) == f"{tmp_path / 'dir'}: is a folder, not a file"
+    assert io.in_the_way(tmp_path / "afile", folder=True) == f"{tmp_path / 'afile'}: is a file, not a folder"
+    under = tmp_path / "afile" / "x" / "y.png"
+    for folder in (False, True):
+        assert io.in_the_way(under, folder) == f"{under}: {tmp_path / 'afile'} is a file, not a folder"

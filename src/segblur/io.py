@@ -233,6 +233,19 @@ def blocking_file(path: str | Path) -> Path | None:
     return None
 
 
+def in_the_way(path: str | Path, folder: bool) -> str | None:
+    """Why ``path`` cannot be written as a file (``folder`` False) or made a folder (True), in one line naming it
+    ("out.json: is a folder, not a file", "out/x.png: out is a file, not a folder"); None when nothing stands
+    in the way. The one wording of every command's up-front output check (:func:`blocking_file` finds the file)."""
+    p = Path(path)
+    if not folder and p.is_dir():
+        return f"{path}: is a folder, not a file"
+    q = blocking_file(p if folder else p.parent)
+    if q is None:
+        return None
+    return f"{path}: is a file, not a folder" if q == p else f"{path}: {q} is a file, not a folder"
+
+
 def open_temp(path: str | Path, track: list[Path] | None = None) -> tuple[int, Path]:
     """Create a new hidden temp file beside ``path``; returns (fd, temp path).
 

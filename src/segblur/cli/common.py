@@ -200,12 +200,11 @@ def check_outputs(outputs: Iterable[str | Path | None], inputs: Iterable[str | P
 def check_out_folder(folder: str | Path, option: str = "--out") -> None:
     """CommandError (exit 2) when ``folder`` (a run or soup folder, created if needed) or the nearest existing
     folder above it is a file: said before any work, not after an hour of training or scoring."""
-    from ..io import blocking_file
+    from ..io import in_the_way
 
-    q = blocking_file(folder)
-    if q is not None:
-        where = "is a file" if q == Path(folder) else f"lies under the file {q}"
-        raise CommandError(f"{folder}: {where}, not a folder; choose another {option}")
+    reason = in_the_way(folder, folder=True)
+    if reason:
+        raise CommandError(f"{reason}; choose another {option}")
 
 
 def model_file(model: str | Path | None) -> Path | None:
@@ -300,17 +299,12 @@ def check_output_files(files: Iterable[str | Path | None]) -> None:
     """CommandError (exit 2) when an output that must be a file (``--json``, ``--record``) is an existing folder or
     lies under a file: said before the work, not after a whole evaluation or recording. None and ``-`` (standard
     output) are skipped."""
-    from ..io import blocking_file
+    from ..io import in_the_way
 
     for f in files:
-        if f is None or str(f) == STDOUT:
-            continue
-        p = Path(f)
-        if p.is_dir():
-            raise CommandError(f"{f}: is a folder; give a file name")
-        q = blocking_file(p.parent)
-        if q is not None:
-            raise CommandError(f"{f}: {q} is a file, not a folder; choose another output")
+        reason = None if f is None or str(f) == STDOUT else in_the_way(f, folder=False)
+        if reason:
+            raise CommandError(f"{reason}; choose another output")
 
 
 STDOUT = "-"  # an output file named so goes to standard output

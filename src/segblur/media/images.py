@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..io import blocking_file, split_repeats, write_atomic
+from ..io import in_the_way, split_repeats, write_atomic
 from .headers import beyond_rgb8, dimensions, sniff_format, truncated
 from .limits import ENV as LIMIT_ENV
 from .limits import max_file_bytes, max_pixels, too_many_pixels
@@ -383,9 +383,9 @@ def plan_jobs(inputs: Iterable[str | Path], out: str | Path, suffix: str | None 
                          "or give a folder")
     if as_file and out.suffix.lower() not in WRITE_SUFFIXES:  # the user named this output file: a bad output
         raise ImageError(f"{out}: cannot write '{out.suffix}' files (use one of {', '.join(WRITE_SUFFIXES)})")
-    in_the_way = blocking_file(out.parent if as_file else out)  # -o photo.jpg/x.png: "File exists" for every input
-    if in_the_way is not None:
-        raise ImageError(f"{out}: {in_the_way} is a file, not a folder; choose another output")
+    reason = in_the_way(out, folder=not as_file)  # -o photo.jpg/x.png: "File exists" for every input, otherwise
+    if reason:
+        raise ImageError(f"{reason}; choose another output")
     jobs: list[Job] = []
     used: dict[str, Path] = {}
     for src, rel in found:

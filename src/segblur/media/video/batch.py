@@ -13,7 +13,7 @@ from pathlib import Path
 
 import cv2
 
-from ...io import blocking_file, one_line, split_repeats, thread_refused
+from ...io import in_the_way, one_line, split_repeats, thread_refused
 from ..images import READ_SUFFIXES, WRITE_SUFFIXES, names_a_folder
 from ..protocols import FrameProcessor, ProgressLine
 from .codecs import CONTAINERS, MATTE_FORMATS, check_codec, check_container, default_codec, is_frame_folder, kind_format
@@ -49,28 +49,27 @@ def plan_outputs(inputs: Sequence[str | Path], output: str | Path, kind: str = "
         raise VideoError(f"{output}: names an image; a video's matte is a folder of PNG frames (-o DIR) or a "
                          f"lossless video ({videos})")
     if is_frame_folder(out, kind):
-        _nothing_in_the_way(out, output)
+        _nothing_in_the_way(output, folder=True)
         pairs = [(Path(inputs[0]), out)] if len(inputs) == 1 else [(Path(i), out / Path(i).stem) for i in inputs]
     elif len(inputs) == 1 and not out.is_dir() and not named_folder:
         check_container(output)  # said once, up front (exit 2), not as the input's failure
-        _nothing_in_the_way(out.parent, output)
+        _nothing_in_the_way(output, folder=False)
         pairs = [(Path(inputs[0]), out)]
     elif out.is_file() or (not out.is_dir() and out.suffix.lower() in CONTAINERS):
         raise VideoError(f"{output}: {'is' if out.is_file() else 'names'} a file; several inputs need an output "
                          "folder")
     else:
-        _nothing_in_the_way(out, output)
+        _nothing_in_the_way(output, folder=True)
         pairs = [(Path(i), out / Path(i).name) for i in inputs]
     return split_repeats(pairs, lambda pair: pair[0])[0]  # a video named twice (a.mp4 ./a.mp4): once, as image does
 
 
-def _nothing_in_the_way(folder: Path, output: str | Path) -> None:
-    """:class:`VideoError` when a file stands where ``folder`` (that ``output`` is written in, or is) must be: one
-    line before any input is read, not "File exists" for every input."""
-    in_the_way = blocking_file(folder)
-    if in_the_way is not None:
-        what = "is a file" if in_the_way == Path(output) else f"{in_the_way} is a file"
-        raise VideoError(f"{output}: {what}, not a folder; choose another output")
+def _nothing_in_the_way(output: str | Path, folder: bool) -> None:
+    """:class:`VideoError` when ``output`` cannot be written as a file or made a ``folder``: one line before any
+    input is read, not "File exists" for every input."""
+    reason = in_the_way(output, folder)
+    if reason:
+        raise VideoError(f"{reason}; choose another output")
 
 
 def process_videos(inputs: Sequence[str | Path], output: str | Path, processor: FrameProcessor, *,
