@@ -24,6 +24,17 @@ SUBJECTS: tuple[str, ...] = ("all", "main")
 # Frames the smoothing of a file may look ahead (``--lookahead``; runtime.temporal); the camera never does.
 DEFAULT_LOOKAHEAD = 8
 
+# The largest values some training settings take, checked when train and tune read their options and when a recipe
+# is validated (training.config); beyond them a run hung, traced back or overflowed after it made its run folder.
+# DataLoader worker processes per loader: 1000 hung while a thousand processes started (left behind as orphans);
+# 64 is more than a loader can use on any machine this trains on.
+MAX_WORKERS = 64
+# The input size S (SxS): 8192 is 64 Mpx per view, beyond any segmentation recipe; 10**9 ended in a traceback.
+MAX_IMAGE_SIZE = 8192
+# The seed: torch's generators take 64 bits (2**70 was "Overflow when unpacking long long"); a signed 64-bit bound
+# keeps it a plain integer in every file and log it is written to.
+MAX_SEED = 2**63 - 1
+
 # Registered training architectures (``segblur train --arch``), sorted.
 ARCHITECTURES: tuple[str, ...] = ("deconvnet", "deeplabv3_mobilenet_v3_large", "deeplabv3_resnet50",
                                   "efficientnet_lite_seg", "fastseg", "unet")

@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 
 from ..io import one_line
-from ..names import ARCHITECTURES, RESIZES
-from ..training.limits import MAX_IMAGE_SIZE, MAX_SEED, MAX_WORKERS
+from ..names import ARCHITECTURES, MAX_IMAGE_SIZE, MAX_SEED, MAX_WORKERS, RESIZES
 from .common import MAX_THREADS, CommandError, check_out_folder, check_outputs, dataset_folder, finite, int_in
 
 ORDER = 40

@@ -17,8 +17,7 @@ from typing import Any
 from ..data import resolve_spec
 from ..data.person import join_path
 from ..io import one_line
-from ..names import RESIZES
-from .limits import MAX_IMAGE_SIZE, MAX_SEED, MAX_WORKERS
+from ..names import MAX_IMAGE_SIZE, MAX_SEED, MAX_WORKERS, RESIZES
 from .schedules import PER_BATCH, SCHEDULES
 
 OPTIMIZERS = ("adam", "sgd")
