@@ -19,11 +19,10 @@ import cv2
 import numpy as np
 
 from ...io import one_line
-from ..images import READ_SUFFIXES
 from ..limits import too_many_pixels
 from ..protocols import FrameSource
 from ..video.errors import VideoError
-from ..video.reader import frame_rotation, stream_rate, truncation, upright, video_stream
+from ..video.reader import frame_rotation, still_image, stream_rate, truncation, upright, video_stream
 
 LOST_AFTER_S = 2.0  # a live source that gives no frame for this long is considered gone
 
@@ -266,9 +265,10 @@ def open_source(spec: str | int | Path, size: tuple[int, int] | None = None, fps
         if not p.is_file():
             raise SourceError(f"{text}: is not a file")
     source = AvSource(text, fps=fps, realtime=realtime, size=size)
-    if "://" not in text and (source.frames or 1) == 1 and Path(text).suffix.lower() in READ_SUFFIXES:
-        source.close()  # FFmpeg reads a photo as a one-frame video: refused, as segblur video refuses it
-        raise SourceError(f"{text}: a still image, not a video; use segblur image for pictures")
+    photo = still_image(text, source.frames) if "://" not in text else None
+    if photo:
+        source.close()  # refused, as segblur video refuses it
+        raise SourceError(photo)
     return source
 
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import cv2
 
 from ...io import in_the_way, one_line, split_repeats, thread_refused
-from ..images import READ_SUFFIXES, WRITE_SUFFIXES, names_a_folder
+from ..images import WRITE_SUFFIXES, names_a_folder
 from ..protocols import FrameProcessor, ProgressLine
 from .codecs import CONTAINERS, MATTE_FORMATS, check_codec, check_container, default_codec, is_frame_folder, kind_format
 from .errors import VideoError, require_av
 from .process import VideoStats, process_video
-from .reader import probe_video
+from .reader import probe_video, still_image
 
 
 @dataclass
@@ -114,8 +114,9 @@ def _each(jobs: list[tuple[Path, Path]], processor: FrameProcessor,
                     raise VideoError(f"{src}: another input already writes {dst}")
                 seen.add(dst)
                 info = probe_video(src)
-                if (info.frames or 1) == 1 and src.suffix.lower() in READ_SUFFIXES:  # FFmpeg reads a photo too
-                    raise VideoError(f"{src}: a still image, not a video; use segblur image for pictures")
+                photo = still_image(src, info.frames)
+                if photo:
+                    raise VideoError(photo)
                 line = progress(info.frames) if progress is not None else None
                 stats = process_video(src, dst, processor, progress=line, info=info, **settings)
             except (VideoError, cv2.error, MemoryError, ValueError, OSError) as e:  # all one video can cause

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ...io import one_line, thread_refused
+from ..images import READ_SUFFIXES
 from ..limits import too_many_pixels
 from ..protocols import Frame
 from .color import UNTAGGED, ColorInfo
@@ -176,6 +177,14 @@ def demux(container: Any, path: Path) -> Iterator[Any]:
                 raise
             raise VideoError(f"{path}: cannot read, truncated or corrupt ({one_line(e)})") from None
         yield packet
+
+
+def still_image(path: str | Path, frames: int | None) -> str | None:
+    """The one line refusing a photo given as a video (FFmpeg reads one as a one-frame video), or None: a file of
+    one frame (or unknown) with a picture's suffix."""
+    if (frames or 1) == 1 and Path(path).suffix.lower() in READ_SUFFIXES:
+        return f"{path}: a still image, not a video; use segblur image for pictures"
+    return None
 
 
 def truncation(container: Any, data_end: float, fps: float | Fraction) -> str | None:
