@@ -232,3 +232,40 @@ def test_resume_with_another_network_is_one_line_naming_the_checkpoint(folder: P
         err = capsys.readouterr().err
         assert err.startswith(f"segblur: error: {run / 'last.pt'}: cannot resume, the checkpoint's {setting} is ")
         assert len(err.strip().splitlines()) == 1 and "changed settings" not in err
+
+
+# Ctrl-C at the worst moment, made certain: as the first DataLoader worker is forked (the process group gets it, as
+# from a terminal). Python raises a signal that comes during a fork in its after-fork hooks, which swallow it: the run
+# went on without its Ctrl-C while the new worker, which got it too, died ("DataLoader worker exited unexpectedly",
+# exit 2), or the run finished (exit 0).
+CTRL_C_AT_FORK = """
+import os, signal, sys, traceback
+from segblur.cli.main import main
+
+sent = []
+
+def ctrl_c() -> None:
+    if not sent and "dataloader" in "".join(traceback.format_stack()):
+        sent.append(True)
+        os.killpg(0, signal.SIGINT)
+
+os.register_at_fork(after_in_parent=ctrl_c)
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_ctrl_c_as_data_loading_workers_start_ends_the_run_as_interrupted(folder: Path, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-c", CTRL_C_AT_FORK, "train", "--data", f"folder:{folder}", "--arch", "unet",
+           "--arch-option", "width=4", "--image-size", "32", "--batch-size", "3", "--epochs", "3", "--workers", "2",
+           "--threads", "1", "--out", str(run), "--no-tensorboard", "-q"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, start_new_session=True)
+    assert res.returncode == 130, res.stderr[-2000:]
+    assert res.stderr.strip().splitlines()[-1] == "segblur: interrupted", res.stderr[-2000:]
+    assert "Traceback" not in res.stderr and "Exception ignored" not in res.stderr, res.stderr[-2000:]
+    assert not (run / "last.pt").exists()

@@ -365,3 +365,42 @@ def test_resume_refuses_another_network_before_building_it(folder: Path, tmp_pat
     with pytest.raises(ValueError, match=r"last.pt: cannot resume, the checkpoint's classes are \['background', "
                        r"'foreground', 'sky'\], this run's are \['background', 'foreground'\]"):
         Trainer(cfg(folder, tmp_path / "r", epochs=2), resume=True, quiet=True).fit()
+
+
+class _Signals(torch.utils.data.Dataset):
+    def __len__(self) -> int:
+        return 1
+
+    def __getitem__(self, i: int) -> bool:
+        import signal
+
+        return [signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGHUP)] == [signal.SIG_IGN] * 2
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGHUP")
+def test_data_loading_workers_leave_ctrl_c_to_the_main_process() -> None:
+    """A terminal's Ctrl-C reaches the workers too; the main process ends the run (130) and them."""
+    from segblur.training.loop import batches, quiet_worker
+
+    loader = torch.utils.data.DataLoader(_Signals(), num_workers=1, worker_init_fn=quiet_worker,
+                                         collate_fn=lambda items: items[0])
+    with batches(loader) as it:
+        assert list(it) == [True]
+
+
+def test_ctrl_c_while_a_checkpoint_is_written_comes_after_it(folder: Path, tmp_path: Path, monkeypatch) -> None:
+    """Ctrl-C inside torch.save's writer ended the run with "unexpected pos ..." (exit 2) and no last.pt."""
+    import signal
+
+    import segblur.training.loop as loop
+
+    real = loop.save
+
+    def interrupted_save(state: dict, path: Path) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        real(state, path)
+
+    monkeypatch.setattr(loop, "save", interrupted_save)
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(cfg(folder, tmp_path / "run", epochs=2), quiet=True).fit()
+    assert load(tmp_path / "run" / "last.pt")["epoch"] == 0 and (tmp_path / "run" / "best.pt").is_file()

@@ -18,7 +18,9 @@ import logging
 import math
 import os
 import random
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -55,6 +57,75 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+# Ctrl-C, SIGTERM and SIGHUP: the signals that end a run (segblur.interrupts).
+_ENDING = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def quiet_worker(worker_id: int) -> None:
+    """DataLoader workers' ``worker_init_fn``: they leave Ctrl-C and SIGHUP to the main process, which ends the run
+    and them. A terminal's Ctrl-C reaches every process of the run: a worker that died of it made the main process
+    end with "DataLoader worker exited unexpectedly" (exit 2) instead of "interrupted" (130). SIGTERM keeps torch's
+    handler: a worker exits quietly when the main process terminates it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    sys.excepthook = _hang_ups_unsaid
+
+
+def _hang_ups_unsaid(kind: type[BaseException], error: BaseException, tb: Any) -> None:
+    """A worker's ``sys.excepthook``: a batch the main process stopped receiving (interrupted as it fetched the
+    batch's shared memory from the worker's resource sharer) is no error; anything else is printed as usual."""
+    if not issubclass(kind, (EOFError, ConnectionError)):
+        sys.__excepthook__(kind, error, tb)
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Inside, a signal that ends a run only is noted; it is raised as usual once the block is left: for work that a
+    KeyboardInterrupt must not cut in two. A signal ignored stays ignored; outside the main thread, nothing.
+
+    The handlers are swapped rather than the signals blocked: a blocked signal still reaches the process through
+    its other threads (torch's, multiprocessing's), and Python then raises it in the main thread anyway.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    old = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in _ENDING
+           if signal.getsignal(s) not in (signal.SIG_IGN, None)}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        if caught:
+            signal.raise_signal(caught[0])  # its own handler now: KeyboardInterrupt (segblur.interrupts: Terminated)
+
+
+@contextmanager
+def batches(loader: DataLoader) -> Iterator[Iterator]:
+    """``iter(loader)``, its worker processes started with the signals that end a run held and stopped at once when
+    the loop is left by an exception (Ctrl-C).
+
+    A signal that arrived during a fork was raised in Python's after-fork hooks, which swallow it ("Exception
+    ignored in _releaseLock"): the run went on without its Ctrl-C while the new worker, which got it too, died.
+    Workers left to the interpreter's exit were killed mid-request, and multiprocessing printed a traceback.
+    """
+    it = None
+    try:
+        with signals_held():  # one that came meanwhile is raised on leaving it, the workers started
+            it = iter(loader)
+        yield it
+    except BaseException:
+        stop = getattr(it, "_shutdown_workers", None)  # torch has no public way to end a loader's workers
+        if stop is not None:
+            with signals_held():
+                stop()
+            if getattr(loader, "_iterator", None) is it:  # persistent workers: the loader must not reuse them
+                loader._iterator = None
+        raise
 
 
 def flushing_subnormals() -> bool:
@@ -125,8 +196,9 @@ class Trainer:
         batching = ({"batch_sampler": ShapeBatches(self.sampler, cfg.batch_size, cfg.image_size, cfg.seed)}
                     if cfg.resize == "keep"  # one view shape per batch
                     else {"batch_size": cfg.batch_size, "sampler": self.sampler, "drop_last": True})
-        self.loader = DataLoader(self.train_ds, num_workers=cfg.workers, pin_memory=self.cuda,
-                                 persistent_workers=cfg.workers > 0, **batching)
+        workers = {"num_workers": cfg.workers, "worker_init_fn": quiet_worker if cfg.workers else None}
+        self.loader = DataLoader(self.train_ds, pin_memory=self.cuda, persistent_workers=cfg.workers > 0, **workers,
+                                 **batching)
         if len(self.loader) == 0:
             raise ValueError(f"{self.dataset.root}: split {self.train_split!r} draws {self.sampler.draws} samples per "
                              f"epoch, fewer than one batch of {cfg.batch_size} per process")
@@ -135,7 +207,7 @@ class Trainer:
         # Kept aspect ratios give every validation image its own input size: one at a time.
         self.val_loader = DataLoader(torch.utils.data.Subset(self.val_ds, val_idx),
                                      batch_size=1 if cfg.resize == "keep" else cfg.batch_size,
-                                     shuffle=False, num_workers=cfg.workers, collate_fn=eval_collate)
+                                     shuffle=False, collate_fn=eval_collate, **workers)
         self.steps_per_epoch = min(len(self.loader), cfg.steps_per_epoch or len(self.loader))
 
         old_classes = (self.resumed or {}).get("config", {}).get("classes")
@@ -246,38 +318,39 @@ class Trainer:
         total, count = torch.zeros((), dtype=torch.float64), 0
         progress = Progress(self.steps_per_epoch * self.cfg.batch_size * self.dist.world, "images",
                             enabled=self.dist.main and not self.quiet)
-        for step, (x, y) in enumerate(self.loader):
-            if step >= self.steps_per_epoch:
-                break
-            soft = self.distiller.targets(x) if self.distiller is not None else None
-            x = x.to(self.device, non_blocking=True)
-            y = y.to(self.device, non_blocking=True)
-            if self.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
-                                enabled=self.amp_dtype is not None):
-                logits = self.net(x)
-                loss = F.cross_entropy(logits.float(), y, ignore_index=self.dataset.ignore_index)
-                aux = getattr(self.model, "aux_logits", None)  # DeepLabv3 with aux=True, as torchvision's recipe
-                if aux is not None:
-                    loss = loss + 0.5 * F.cross_entropy(aux.float(), y, ignore_index=self.dataset.ignore_index)
-                if soft is not None:
-                    loss = loss + self.distiller.loss(logits, soft)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"epoch {epoch + 1} step {step}: the loss is {loss.item()} "
-                                         f"(try a lower --lr)")
-            self.opt.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
-            self.scaler.step(self.opt)
-            self.scaler.update()
-            if self.cfg.schedule in PER_BATCH:
-                self.sched.step()
-            if self.average is not None:
-                self.average.update(self.model)
-            total += loss.detach().double().cpu() * len(x)
-            count += len(x)
-            progress.extra = f"epoch {epoch + 1}/{self.cfg.epochs} loss {float(total) / count:.4f}"
-            progress.update(len(x) * self.dist.world)
+        with batches(self.loader) as loader:
+            for step, (x, y) in enumerate(loader):
+                if step >= self.steps_per_epoch:
+                    break
+                soft = self.distiller.targets(x) if self.distiller is not None else None
+                x = x.to(self.device, non_blocking=True)
+                y = y.to(self.device, non_blocking=True)
+                if self.channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
+                                    enabled=self.amp_dtype is not None):
+                    logits = self.net(x)
+                    loss = F.cross_entropy(logits.float(), y, ignore_index=self.dataset.ignore_index)
+                    aux = getattr(self.model, "aux_logits", None)  # DeepLabv3 with aux=True, as torchvision's recipe
+                    if aux is not None:
+                        loss = loss + 0.5 * F.cross_entropy(aux.float(), y, ignore_index=self.dataset.ignore_index)
+                    if soft is not None:
+                        loss = loss + self.distiller.loss(logits, soft)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"epoch {epoch + 1} step {step}: the loss is {loss.item()} "
+                                             f"(try a lower --lr)")
+                self.opt.zero_grad(set_to_none=True)
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.opt)
+                self.scaler.update()
+                if self.cfg.schedule in PER_BATCH:
+                    self.sched.step()
+                if self.average is not None:
+                    self.average.update(self.model)
+                total += loss.detach().double().cpu() * len(x)
+                count += len(x)
+                progress.extra = f"epoch {epoch + 1}/{self.cfg.epochs} loss {float(total) / count:.4f}"
+                progress.update(len(x) * self.dist.world)
         progress.close()
         stats = torch.tensor([total.item(), float(count)], dtype=torch.float64)
         if self.dist.world > 1:
@@ -291,20 +364,21 @@ class Trainer:
         self.net.eval()
         cm = ConfusionMatrix(len(self.classes), self.dataset.ignore_index)
         examples = []
-        for x, masks in self.val_loader:
-            x = x.to(self.device)
-            if self.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
-                                enabled=self.amp_dtype is not None):
-                logits = self.eval_model(x)
-            for i, mask in enumerate(masks):
-                up = F.interpolate(logits[i:i + 1].float(), size=mask.shape[-2:], mode="bilinear",
-                                   align_corners=False)
-                pred = up.argmax(1)[0].cpu().numpy()
-                cm.update(mask.numpy(), pred)
-                if len(examples) < 4 and self.dist.main:
-                    examples.append((x[i].float().cpu(), mask.numpy(), pred))
+        with batches(self.val_loader) as loader:
+            for x, masks in loader:
+                x = x.to(self.device)
+                if self.channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
+                                    enabled=self.amp_dtype is not None):
+                    logits = self.eval_model(x)
+                for i, mask in enumerate(masks):
+                    up = F.interpolate(logits[i:i + 1].float(), size=mask.shape[-2:], mode="bilinear",
+                                       align_corners=False)
+                    pred = up.argmax(1)[0].cpu().numpy()
+                    cm.update(mask.numpy(), pred)
+                    if len(examples) < 4 and self.dist.main:
+                        examples.append((x[i].float().cpu(), mask.numpy(), pred))
         if self.dist.world > 1:
             mat = torch.from_numpy(cm.mat)
             dist.all_reduce(mat)
@@ -390,9 +464,10 @@ class Trainer:
                     # between, the resumed run repeats this epoch and its row and best.pt come out right.
                     tracker.log(epoch + 1, row)
                     state = self._state(epoch, best, bad_epochs, metrics, history)
-                    if improved:
-                        save(state, self.out / "best.pt")
-                    save(state, last)
+                    with signals_held():  # Ctrl-C inside torch.save's writer was "unexpected pos ..." (exit 2)
+                        if improved:
+                            save(state, self.out / "best.pt")
+                        save(state, last)
                     if examples:
                         picture = self._examples_picture(examples)
                         tracker.image("val/image_truth_prediction", epoch + 1, picture)
