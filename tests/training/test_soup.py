@@ -163,3 +163,12 @@ def test_make_soup_refuses_a_checkpoint_given_twice_however_spelled(tmp_path: Pa
     with pytest.raises(ValueError, match=r"^a.pt: checkpoint given twice; name each"):
         make_soup(recipe(tmp_path, tmp_path / "soup"), ["a.pt", "b.pt", "./a.pt"], quiet=True)
     assert not (tmp_path / "soup").exists()
+
+
+def test_a_soup_only_validates_so_a_batch_larger_than_the_training_split_is_fine(runs, tmp_path: Path) -> None:
+    """The recipe's batch size concerns training: a soup was refused with "fewer than one batch" for it."""
+    folder, bests = runs
+    summary = make_soup(recipe(folder, tmp_path / "soup", batch_size=64), bests, greedy=False, quiet=True)
+    assert summary["checkpoints"] == [str(p) for p in bests]
+    with pytest.raises(ValueError, match="fewer than one batch of 64"):  # training with it still is refused
+        Trainer(recipe(folder, tmp_path / "train", batch_size=64), quiet=True).fit()

@@ -199,9 +199,6 @@ class Trainer:
         workers = {"num_workers": cfg.workers, "worker_init_fn": quiet_worker if cfg.workers else None}
         self.loader = DataLoader(self.train_ds, pin_memory=self.cuda, persistent_workers=cfg.workers > 0, **workers,
                                  **batching)
-        if len(self.loader) == 0:
-            raise ValueError(f"{self.dataset.root}: split {self.train_split!r} draws {self.sampler.draws} samples per "
-                             f"epoch, fewer than one batch of {cfg.batch_size} per process")
         n_val = len(self.val_ds) if cfg.val_limit is None else min(cfg.val_limit, len(self.val_ds))
         val_idx = list(range(self.dist.rank, n_val, self.dist.world))
         # Kept aspect ratios give every validation image its own input size: one at a time.
@@ -416,6 +413,9 @@ class Trainer:
             self.resumed = load(last)
             check_resumable(self.resumed.get("config", {}), self.cfg, last)
         self._build()
+        if len(self.loader) == 0:  # checked here, not in build: a soup only validates (any split size will do)
+            raise ValueError(f"{self.dataset.root}: split {self.train_split!r} draws {self.sampler.draws} samples per "
+                             f"epoch, fewer than one batch of {self.cfg.batch_size} per process")
         cfg, main = self.cfg, self.dist.main
         start, best, bad_epochs, history = 0, -math.inf, 0, []
         self.best_val: dict | None = None  # validation metrics of best.pt
