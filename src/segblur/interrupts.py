@@ -89,3 +89,26 @@ def interrupted_message(e: BaseException | None = None) -> str:
     """``interrupted`` for Ctrl-C, ``terminated (SIGTERM)`` for a signal: what the last line says."""
     signum = e.signum if isinstance(e, Terminated) else (_received[-1] if e is None and _received else None)
     return f"terminated ({signal.Signals(signum).name})" if signum is not None else "interrupted"
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Inside, a signal that ends a run only is noted; it is raised as usual once the block is left: for work that a
+    KeyboardInterrupt must not cut in two. A signal ignored stays ignored; outside the main thread, nothing.
+
+    The handlers are swapped rather than the signals blocked: a blocked signal still reaches the process through
+    its other threads (torch's, multiprocessing's), and Python then raises it in the main thread anyway.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    old = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in (signal.SIGINT, *SIGNALS)
+           if signal.getsignal(s) not in (signal.SIG_IGN, None)}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        if caught:
+            signal.raise_signal(caught[0])  # its own handler now: KeyboardInterrupt (segblur.interrupts: Terminated)

@@ -20,7 +20,6 @@ import os
 import random
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -36,6 +35,7 @@ from torch.utils.data import DataLoader
 
 from ..data import SegDataset, load_backgrounds, open_dataset
 from ..eval.metrics import ConfusionMatrix
+from ..interrupts import signals_held
 from ..io import write_atomic
 from ..media.images import write_image
 from ..progress import Progress, format_duration
@@ -60,9 +60,6 @@ def seed_everything(seed: int) -> None:
 
 
 # Ctrl-C, SIGTERM and SIGHUP: the signals that end a run (segblur.interrupts).
-_ENDING = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
-
-
 def quiet_worker(worker_id: int) -> None:
     """DataLoader workers' ``worker_init_fn``: they leave Ctrl-C and SIGHUP to the main process, which ends the run
     and them. A terminal's Ctrl-C reaches every process of the run: a worker that died of it made the main process
@@ -79,29 +76,6 @@ def _hang_ups_unsaid(kind: type[BaseException], error: BaseException, tb: Any) -
     batch's shared memory from the worker's resource sharer) is no error; anything else is printed as usual."""
     if not issubclass(kind, (EOFError, ConnectionError)):
         sys.__excepthook__(kind, error, tb)
-
-
-@contextmanager
-def signals_held() -> Iterator[None]:
-    """Inside, a signal that ends a run only is noted; it is raised as usual once the block is left: for work that a
-    KeyboardInterrupt must not cut in two. A signal ignored stays ignored; outside the main thread, nothing.
-
-    The handlers are swapped rather than the signals blocked: a blocked signal still reaches the process through
-    its other threads (torch's, multiprocessing's), and Python then raises it in the main thread anyway.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-    old = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in _ENDING
-           if signal.getsignal(s) not in (signal.SIG_IGN, None)}
-    try:
-        yield
-    finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
-        if caught:
-            signal.raise_signal(caught[0])  # its own handler now: KeyboardInterrupt (segblur.interrupts: Terminated)
 
 
 @contextmanager
