@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -181,3 +182,10 @@ def test_a_thread_the_system_refuses_is_one_line_for_any_command(
     monkeypatch.setattr(models, "run", broken)
     with pytest.raises(RuntimeError, match="a bug"):
         main(["models"])
+
+
+def test_a_command_started_with_standard_output_closed_still_succeeds(tmp_path: Path) -> None:
+    """`segblur models >&-`: Python sets sys.stdout to None; the final flush once made that a traceback, exit 1."""
+    r = subprocess.run(f"{shlex.quote(sys.executable)} -m segblur models >&-", shell=True, capture_output=True,
+                       text=True, cwd=tmp_path, timeout=120)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr

@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     with interrupt_on_signals():
         try:
             status = _main(argv)
-            sys.stdout.flush()  # here, where a reader gone away (`| head -1`) is caught, not at interpreter exit
+            if sys.stdout is not None:  # None when started with standard output closed (`>&-`)
+                sys.stdout.flush()  # here, where a reader gone away (`| head -1`) is caught, not at interpreter exit
             return status
         except KeyboardInterrupt as e:
             with contextlib.suppress(OSError):
