@@ -86,7 +86,7 @@ def batch_choices(train_samples: int) -> list[int]:
 
 SEARCHED = ("lr", "weight_decay", "optimizer", "batch_size")
 # Settings that change how a run executes, not what it learns: trials that differ only in these are comparable.
-EXECUTION = ("out", "device", "workers", "threads", "tensorboard", "wandb", "wandb_project")
+EXECUTION = ("out", "device", "workers", "threads", "tensorboard", "wandb", "wandb_project", "amp", "channels_last")
 
 
 def suggest(trial: optuna.Trial, base: TrainConfig, batch_sizes: list[int] | None = None,
@@ -106,7 +106,17 @@ def study_settings(base: TrainConfig, fixed: Collection[str] = ()) -> dict[str, 
     """What every trial of a study shares: the base config without the searched and the execution settings. A
     study's trials are compared (best trial, median pruner) only if these agree."""
     skip = set(EXECUTION) | (set(SEARCHED) - set(fixed))
-    return json.loads(json.dumps({k: v for k, v in dataclasses.asdict(base).items() if k not in skip}, default=str))
+    settings = {k: v for k, v in dataclasses.asdict(base).items() if k not in skip}
+    # The same files however spelled (folder:ds, folder:./ds/, from a recipe in another folder): real paths.
+    if isinstance(settings.get("data"), str) and ":" in settings["data"]:
+        kind, _, path = settings["data"].partition(":")
+        settings["data"] = f"{kind}:{os.path.realpath(path)}"
+    for key in ("backgrounds", "pretrained", "teacher"):
+        value = settings.get(key)
+        if isinstance(value, str) and "://" not in value and os.path.exists(value.rpartition("=")[2]):
+            head, eq, path = value.rpartition("=")
+            settings[key] = f"{head}{eq}{os.path.realpath(path)}"
+    return json.loads(json.dumps(settings, default=str))
 
 
 def check_study_settings(study: optuna.Study, settings: dict[str, Any]) -> None:
