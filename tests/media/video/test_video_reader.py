@@ -79,3 +79,27 @@ def test_bad_input_one_line_no_output(tmp_path: Path, model_path: Path, case: st
     err = capsys.readouterr().err.strip()
     assert_one_line_naming(err, src)
     assert not dst.exists() and (not dst.parent.exists() or not list(dst.parent.iterdir()))
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".webm", ".mp4"])
+def test_a_complete_file_whose_timestamps_start_late_is_not_truncated(tmp_path: Path, suffix: str) -> None:
+    """Matroska's duration counts from 0, MP4's is the span: a whole .mkv starting at 5 s (a -copyts remux) was
+    refused as "truncated (data ends at 9.00 s of 14.00 s)"; the same file cut in half still is."""
+    import av
+
+    from segblur.media.video.reader import truncation
+
+    src = tmp_path / f"late{suffix}"
+    with av.open(str(src), "w") as c:
+        s = c.add_stream("libvpx-vp9" if suffix == ".webm" else "libx264", rate=10)
+        s.width, s.height, s.pix_fmt = 96, 64, "yuv420p"
+        for i in range(40):
+            f = av.VideoFrame.from_ndarray(np.full((64, 96, 3), i * 5, np.uint8), format="rgb24")
+            f.pts, f.time_base = i + 50, Fraction(1, 10)
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    with av.open(str(src)) as c:
+        assert truncation(c, 9.0, Fraction(10)) is None  # the last frame ends at 9 s
+        assert truncation(c, 6.0, Fraction(10)) == "truncated (data ends at 6.00 s of 9.00 s)"

@@ -193,7 +193,10 @@ def truncation(container: Any, data_end: float, fps: float | Fraction) -> str | 
     download or copy. The one rule for :class:`VideoReader` and the camera's file source."""
     if not container.duration:
         return None
-    expected = (container.duration + (container.start_time or 0)) / 1e6
+    # FFmpeg's duration is the span of the data, except that Matroska's (.mkv, .webm) counts from 0: a complete file
+    # whose timestamps start at 5 s (a -copyts remux of a TS recording) would otherwise be "truncated".
+    start = 0 if "matroska" in getattr(getattr(container, "format", None), "name", "") else container.start_time or 0
+    expected = (container.duration + start) / 1e6
     if math.isfinite(expected) and data_end < expected - max(0.5, 2 / float(fps)):
         return f"truncated (data ends at {data_end:.2f} s of {expected:.2f} s)"
     return None
