@@ -269,3 +269,21 @@ def test_ctrl_c_as_data_loading_workers_start_ends_the_run_as_interrupted(folder
     assert res.stderr.strip().splitlines()[-1] == "segblur: interrupted", res.stderr[-2000:]
     assert "Traceback" not in res.stderr and "Exception ignored" not in res.stderr, res.stderr[-2000:]
     assert not (run / "last.pt").exists()
+
+
+def test_val_split_test_trains_on_the_whole_train_list_and_evaluate_tells_derived_splits(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder with train and test lists: --val-split test trains on all 9 listed images (a tenth was held out for
+    a validation that never ran), and evaluate says when it scores a split derived from the folder."""
+    data = make_folder_dataset(tmp_path / "d")
+    (data / "splits" / "val.txt").rename(data / "splits" / "test.txt")
+    code = main(["train", "--data", f"folder:{data}", "--arch", "unet", "--arch-option", "width=4", "--image-size",
+                 "32", "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "3", "--threads", "1",
+                 "--no-tensorboard", "--val-split", "test", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "[train-all: 9, test: 3]" in err and "every 10th" not in err, err
+    code = main(["evaluate", "--model", str(tmp_path / "run" / "best.pt"), "--data", f"folder:{data}", "--split",
+                 "val", "-q"])
+    err = capsys.readouterr().err
+    assert code == 0 and "note: " in err and "validating on every 10th image of the training list" in err, err

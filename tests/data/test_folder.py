@@ -42,7 +42,7 @@ def test_folder_defaults_without_splits_or_classes(tmp_path: Path) -> None:
     make_folder(tmp_path, splits=False)
     ds = open_dataset(f"folder:{tmp_path}")
     assert ds.classes == ["background", "foreground"] and ds.foreground == ["foreground"]
-    assert ds.splits() == ["all", "train", "val"]
+    assert ds.splits() == ["all", "train", "train-all", "val"]
     assert [ds.default_split(r) for r in ("train", "val", "test")] == ["train", "val", "all"]
 
 
@@ -82,6 +82,14 @@ def test_folder_with_a_train_list_and_no_val_list_holds_out_of_the_train_list(tm
     assert [s.id for s in ds.samples(ds.default_split("test"))] == [f"im{i}" for i in range(20, 30)]
     assert ds.notes == [f"{tmp_path}: no splits/val.txt: validating on every 10th image of the training list "
                         "(2 of 20) and training on the rest"]
+
+
+def test_validating_on_another_split_trains_on_the_whole_training_list(tmp_path: Path) -> None:
+    # train --val-split test held a tenth of train.txt out for a validation it never ran.
+    _folder_of(tmp_path, 30, {"train": range(20), "test": range(20, 30)})
+    ds = open_dataset(f"folder:{tmp_path}")
+    assert ds.training_split("val") == "train" and len(ds.samples("train")) == 18
+    assert ds.training_split("test") == "train-all" and len(ds.samples("train-all")) == 20
 
 
 def test_folder_without_a_train_list_trains_on_the_images_no_list_names(tmp_path: Path) -> None:

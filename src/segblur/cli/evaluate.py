@@ -150,6 +150,8 @@ def run(args: argparse.Namespace) -> int:
                                         predictions_out=args.predictions_out, **options)
     except (DatasetError, EvaluationError) as e:
         raise CommandError(str(e)) from None
+    for note in getattr(dataset, "notes", []):  # a split derived from the folder (held out, or the unlisted images)
+        report(f"note: {note}")
     print(format_table(result), file=table_stream(args.json))
     if args.json is not None:
         write_json(args.json, result)

@@ -67,6 +67,10 @@ class SegDataset:
                 return name
         raise DatasetError(f"{self.root}: no {role} split (available: {', '.join(names) or 'none'})")
 
+    def training_split(self, val_split: str) -> str:
+        """The split to train on while validating on ``val_split`` (``train --val-split``): the train split."""
+        return self.default_split("train")
+
     def weights(self, split: str) -> dict[str, float]:
         """Sampling weight per :attr:`Sample.source` of ``split`` (draws of each image per epoch); {} = all 1."""
         return {}

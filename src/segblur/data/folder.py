@@ -62,6 +62,7 @@ class FolderDataset(SegDataset):
         found.setdefault("train", images)  # no train list: the images no list names (all of them without lists)
         if "val" not in found and "validation" not in found:
             found["val"] = found["train"]  # held out of the training part, never the test list
+            found["train-all"] = found["train"]  # the whole training part, for a run validating on another split
         found.setdefault("all", images)
         return found
 
@@ -112,11 +113,16 @@ class FolderDataset(SegDataset):
                            f"image ({len(val)} of {len(ids)}) and training on the rest")
             held = set(val)
             return val if split == "val" else [i for i in ids if i not in held]
-        if split == "train":
+        if split in ("train", "train-all"):
             return self._training_ids()
         if where.is_dir():
             return list(self._image_index())
         return self._list_ids(where)
+
+    def training_split(self, val_split: str) -> str:
+        """``train`` (without the held-out part) while validating on the held-out ``val``; ``train-all`` otherwise
+        (``--val-split test``): nothing is held out of training that is not validated on."""
+        return "train-all" if self._held_out() and val_split != "val" else self.default_split("train")
 
     def _role_candidates(self) -> dict[str, list[str]]:
         if not self._lists():  # evaluate scores every image; training holds out its validation part

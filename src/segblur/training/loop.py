@@ -156,8 +156,8 @@ class Trainer:
         self.classes = list(self.dataset.classes)
         if cfg.monitor.startswith("iou_") and cfg.monitor[4:] not in self.classes:
             raise ValueError(f"monitor {cfg.monitor}: no class {cfg.monitor[4:]!r} in {', '.join(self.classes)}")
-        self.train_split = cfg.train_split or self.dataset.default_split("train")
         self.val_split = cfg.val_split or self.dataset.default_split("val")
+        self.train_split = cfg.train_split or self.dataset.training_split(self.val_split)
         backgrounds = load_backgrounds(cfg.backgrounds) if cfg.backgrounds else None
         norm = {"mean": cfg.mean, "std": cfg.std, "resize": cfg.resize}
         self.train_ds = SegTorchDataset(self.dataset, self.train_split, train=True, image_size=cfg.image_size,

@@ -179,7 +179,8 @@ def tune(base: TrainConfig, trials: int, storage: str | None = None, study_name:
     --study) must have the same settings but for the searched ones: ValueError before any trial otherwise."""
     dataset = open_dataset(base.data)  # a bad dataset is one error now, not one failed trial after another
     augment_options(dataset.kind, base.augment)  # so is a bad augment:
-    n_train = len(dataset.samples(base.train_split or dataset.default_split("train")))
+    val_split = base.val_split or dataset.default_split("val")
+    n_train = len(dataset.samples(base.train_split or dataset.training_split(val_split)))
     batch_sizes = batch_choices(n_train)
     root = Path(base.out)
     root.mkdir(parents=True, exist_ok=True)
