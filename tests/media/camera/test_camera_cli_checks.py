@@ -73,6 +73,18 @@ def test_a_still_image_source_points_to_segblur_image(tmp_path: Path, model_path
     assert code == 2 and f"{name}: a still image, not a video; use segblur image" in error_line(err)
 
 
+def test_an_animated_png_source_plays(tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An animated PNG has no frame count in FFmpeg: it was refused as a still image, where it had played."""
+    Image = pytest.importorskip("PIL.Image")  # the train extra's Pillow writes animated PNGs
+    frames = [Image.new("RGB", (32, 24), (i * 30, 0, 0)) for i in range(4)]
+    anim = tmp_path / "anim.png"
+    frames[0].save(anim, save_all=True, append_images=frames[1:], duration=100)
+    code, err = run(capsys, "camera", "--source", anim, "--no-preview", "--model", model_path, "--record",
+                    tmp_path / "a.mp4")
+    assert code == 0, err
+    assert (tmp_path / "a.mp4").stat().st_size > 0
+
+
 def test_a_virtual_device_without_virtual_is_refused(clip: Path, model_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     """--virtual-device alone was silently ignored: the run went on with no virtual camera."""

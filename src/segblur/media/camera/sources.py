@@ -135,6 +135,7 @@ class AvSource:
             self._container.close()
             raise SourceError(str(e)) from None
         stream.thread_type = "SLICE"  # frame threading would hold back a frame per thread (latency)
+        self.codec: str = stream.codec_context.name
         self.fps = as_fraction(fps or stream_rate(stream, default=None))
         self._fixed_rate = fps is not None
         live = url and self._container.duration is None
@@ -265,7 +266,7 @@ def open_source(spec: str | int | Path, size: tuple[int, int] | None = None, fps
         if not p.is_file():
             raise SourceError(f"{text}: is not a file")
     source = AvSource(text, fps=fps, realtime=realtime, size=size)
-    photo = still_image(text, source.frames) if "://" not in text else None
+    photo = still_image(text, source.frames, source.codec) if "://" not in text else None
     if photo:
         source.close()  # refused, as segblur video refuses it
         raise SourceError(photo)

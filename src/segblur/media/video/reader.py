@@ -179,9 +179,14 @@ def demux(container: Any, path: Path) -> Iterator[Any]:
         yield packet
 
 
-def still_image(path: str | Path, frames: int | None) -> str | None:
+ANIMATED_CODECS = ("apng", "gif")  # pictures that may move: FFmpeg knows no frame count for an animated PNG
+
+
+def still_image(path: str | Path, frames: int | None, codec: str | None = None) -> str | None:
     """The one line refusing a photo given as a video (FFmpeg reads one as a one-frame video), or None: a file of
-    one frame (or unknown) with a picture's suffix."""
+    one frame (or unknown, unless its ``codec`` animates) with a picture's suffix."""
+    if codec in ANIMATED_CODECS and frames != 1:
+        return None
     if (frames or 1) == 1 and Path(path).suffix.lower() in READ_SUFFIXES:
         return f"{path}: a still image, not a video; use segblur image for pictures"
     return None
