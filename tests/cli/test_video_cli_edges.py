@@ -79,10 +79,16 @@ def test_the_same_video_named_twice_is_processed_once(tmp_path: Path, model_path
     src = make_video(tmp_path / "v.mp4")
     (tmp_path / "link.mp4").symlink_to(src)
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "out").mkdir()
     for command, out in [("video", tmp_path / "out"), ("mask", tmp_path / "mattes")]:
         code, _, err = run_cli(capsys, command, src, "./v.mp4", "link.mp4", "-o", out, "--model", model_path, "-q")
         assert code == 0 and err == "", err
-        assert sorted(p.name for p in out.iterdir()) == ["v.mp4" if command == "video" else "v"]
+        # one input: the folder named gets the video, or the frames themselves, as for one input
+        assert sorted(p.name for p in out.iterdir()) == (["v.mp4"] if command == "video" else ["000001.png",
+                                                                                            "000002.png"])
+    # and one input may be written to a file: "several inputs need an output folder" counted the repeats
+    code, _, err = run_cli(capsys, "video", src, "./v.mp4", "-o", tmp_path / "one.mp4", "--model", model_path, "-q")
+    assert code == 0 and (tmp_path / "one.mp4").is_file(), err
 
 
 @pytest.mark.parametrize("suffix, codec", [(".mov", "libx264"), (".webm", "prores_ks"), (".mkv", "mpeg4")])

@@ -42,6 +42,7 @@ def plan_outputs(inputs: Sequence[str | Path], output: str | Path, kind: str = "
     several; an ``output`` named like an image (``matte.png``) is refused rather than made a folder. An input named
     twice (``a.mp4 ./a.mp4``) is processed once.
     """
+    inputs = split_repeats(list(inputs))[0]  # a video named twice (a.mp4 ./a.mp4) is one input, as image does
     named_folder = names_a_folder(output)
     out = Path(output)
     if is_frame_folder(out, kind) and out.suffix.lower() in WRITE_SUFFIXES and not out.is_dir():
@@ -61,7 +62,7 @@ def plan_outputs(inputs: Sequence[str | Path], output: str | Path, kind: str = "
     else:
         _nothing_in_the_way(output, folder=True)
         pairs = [(Path(i), out / Path(i).name) for i in inputs]
-    return split_repeats(pairs, lambda pair: pair[0])[0]  # a video named twice (a.mp4 ./a.mp4): once, as image does
+    return pairs
 
 
 def _nothing_in_the_way(output: str | Path, folder: bool) -> None:
