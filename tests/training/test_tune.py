@@ -289,3 +289,15 @@ def test_an_optimizer_or_batch_size_given_is_kept_not_searched(folder: Path, tmp
     assert rc == 0, capsys.readouterr().err
     assert [(c.optimizer, c.batch_size) for c in fake.made] == [("sgd", 2)] * 3
     assert set(json.loads((out / "best.json").read_text())["best_params"]) == {"lr", "weight_decay"}
+
+
+@pytest.mark.parametrize("schedule, floor", [("poly", 1e-3), ("cosine", 1e-4)])
+def test_only_learning_rates_the_schedule_takes_are_drawn(folder: Path, tmp_path: Path, fake, schedule: str,
+                                                         floor: float) -> None:
+    """With min_lr near lr, a drawn lr at or below it (poly; lr/10 for cosine) failed the config, and the study."""
+    result = tune(cfg(folder, tmp_path / "s", lr=3e-3, schedule=schedule, min_lr=floor), trials=8, quiet=True)
+    assert result["trials"] == 8 and result["failed"] == 0
+    lrs = [c.lr for c in fake.made]
+    assert all(lr > floor * (1 if schedule == "poly" else 10) for lr in lrs), lrs
+    for c in fake.made:
+        c.validate()

@@ -93,8 +93,15 @@ def suggest(trial: optuna.Trial, base: TrainConfig, batch_sizes: list[int] | Non
             fixed: Collection[str] = ()) -> dict[str, Any]:
     """The searched settings for one trial (around the base config's learning rate); those in ``fixed`` (given by
     the user) are not searched and keep the base config's value."""
+    low = base.lr / 10
+    # Only learning rates the schedule takes: poly decays to min_lr (lr must be above it), cosine warms up from
+    # lr/10 (which must stay above min_lr); one below would fail its trial's config, and with it the whole study.
+    if base.schedule == "poly":
+        low = max(low, base.min_lr * 1.01)
+    elif base.schedule == "cosine":
+        low = max(low, base.min_lr * 10.1)
     draw = {
-        "lr": lambda: trial.suggest_float("lr", base.lr / 10, base.lr * 10, log=True),
+        "lr": lambda: trial.suggest_float("lr", low, base.lr * 10, log=True),
         "weight_decay": lambda: trial.suggest_float("weight_decay", 1e-6, 1e-3, log=True),
         "optimizer": lambda: trial.suggest_categorical("optimizer", ["adam", "sgd"]),
         "batch_size": lambda: trial.suggest_categorical("batch_size", list(batch_sizes or BATCH_SIZES)),
