@@ -189,3 +189,13 @@ def test_a_command_started_with_standard_output_closed_still_succeeds(tmp_path: 
     r = subprocess.run(f"{shlex.quote(sys.executable)} -m segblur models >&-", shell=True, capture_output=True,
                        text=True, cwd=tmp_path, timeout=120)
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full on this system")
+def test_standard_output_on_a_full_device_is_one_line() -> None:
+    """`segblur models > /dev/full`: one line and exit 2, not an OSError traceback."""
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([sys.executable, "-m", "segblur", "models", "--full"], stdout=full, stderr=subprocess.PIPE,
+                           text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.strip() == "segblur: error: cannot write (No space left on device)", \
+        r.stderr

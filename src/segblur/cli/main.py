@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import logging
 import sys
 
@@ -75,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
             return 141  # 128 + SIGPIPE (13)
 
 
+# A device or disk that takes no more: no space, over quota, an I/O error (errno names, where the system has them).
+FULL = tuple(getattr(errno, n) for n in ("ENOSPC", "EDQUOT", "EIO") if hasattr(errno, n))
+
+
 def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="segblur: %(message)s")
@@ -100,6 +105,10 @@ def _main(argv: list[str] | None) -> int:
 
         if thread_refused(e):  # the system's limit (ulimit -u), whichever command or library met it
             print(f"segblur: error: {NO_THREAD}", file=sys.stderr)
+            return 2
+        if isinstance(e, OSError) and e.filename is None and e.errno in FULL:
+            # a disk full or failing under a write that names no file: standard output (`> /dev/full`), a log
+            print(f"segblur: error: cannot write ({e.strerror or e})", file=sys.stderr)
             return 2
         if not isinstance(e, OSError) or e.filename is None:
             raise
