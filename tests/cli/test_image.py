@@ -340,3 +340,14 @@ def test_size_under_the_minimum_says_the_minimum(text: str) -> None:
         size(text)
     assert str(ei.value) == f"size {text!r} is too small: each side must be at least {MIN_SIDE} pixels"
     assert size("16x16") == (16, 16)
+
+
+@pytest.mark.parametrize("command", ["image", "mask"])
+def test_dash_as_output_is_refused_not_made_a_folder(command: str, tmp_path: Path, model_path: Path,
+                                                     capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    src = save_image(tmp_path / "a.jpg", split_image(20, 24))
+    code = main([command, str(src), "-o", "-", "--model", str(model_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "-o -: pictures are written to files" in err and not (tmp_path / "-").exists(), err

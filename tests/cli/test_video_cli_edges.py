@@ -172,3 +172,14 @@ def test_decoder_threads_refused_do_not_make_the_input_corrupt(tmp_path: Path, m
     code, _, err = run_cli(capsys, command, src, "-o", tmp_path / "out.mkv", "--model", model_path, "-q")
     line = one_error_line(err)
     assert code == 2 and "could not start a thread" in line and "corrupt" not in line, line
+
+
+def test_dash_as_a_video_output_is_refused_not_made_a_folder(tmp_path: Path, model_path: Path,
+                                                             capsys: pytest.CaptureFixture[str],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    src = make_video(tmp_path / "v.mp4")
+    monkeypatch.chdir(tmp_path)
+    for command in ("video", "mask"):
+        code, _, err = run_cli(capsys, command, src, "-o", "-", "--model", model_path)
+        assert code == 2 and "-o -: videos are written to files" in one_error_line(err), err
+    assert not (tmp_path / "-").exists()

@@ -325,6 +325,8 @@ def plan_jobs(inputs: Iterable[str | Path], out: str | Path, suffix: str | None 
     and a file inside it) is processed once. An output that would overwrite an input or one of the
     ``protect`` files, or collide with another output, is an error.
     """
+    if str(out) == "-":  # the Unix spelling of standard output: a folder named "-" was made instead
+        raise ImageError("-o -: pictures are written to files; give a file or folder name")
     out_named_folder = names_a_folder(out)
     out = Path(out)
     errors: list[str] = []

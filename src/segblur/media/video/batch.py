@@ -42,6 +42,8 @@ def plan_outputs(inputs: Sequence[str | Path], output: str | Path, kind: str = "
     several; an ``output`` named like an image (``matte.png``) is refused rather than made a folder. An input named
     twice (``a.mp4 ./a.mp4``) is processed once.
     """
+    if str(output) == "-":  # the Unix spelling of standard output: a folder named "-" was made instead
+        raise VideoError("-o -: videos are written to files; give a file or folder name")
     inputs = split_repeats(list(inputs))[0]  # a video named twice (a.mp4 ./a.mp4) is one input, as image does
     named_folder = names_a_folder(output)
     out = Path(output)
