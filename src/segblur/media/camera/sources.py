@@ -22,7 +22,7 @@ from ...io import one_line
 from ..limits import too_many_pixels
 from ..protocols import FrameSource
 from ..video.errors import VideoError
-from ..video.reader import frame_rotation, still_image, stream_rate, truncation, upright, video_stream
+from ..video.reader import frame_rotation, packet_end, still_image, stream_rate, truncation, upright, video_stream
 
 LOST_AFTER_S = 2.0  # a live source that gives no frame for this long is considered gone
 
@@ -186,8 +186,7 @@ class AvSource:
     def _decoded(self, stream: Any) -> Iterator[Any]:
         """The frames of ``stream``; every stream is demuxed, so that :meth:`_truncated` knows where the data ends."""
         for packet in self._container.demux():
-            if packet.pts is not None and packet.time_base:
-                self._data_end = max(self._data_end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
+            self._data_end = max(self._data_end, packet_end(packet))
             if packet.stream.index == stream.index:
                 yield from packet.decode()
 

@@ -179,6 +179,14 @@ def demux(container: Any, path: Path) -> Iterator[Any]:
         yield packet
 
 
+def packet_end(packet: Any) -> float:
+    """Where a demuxed packet's data ends, in seconds (0 when it carries no timestamp): what :func:`truncation`
+    compares with the duration the header promises."""
+    if packet.pts is None or not packet.time_base:
+        return 0.0
+    return float((packet.pts + (packet.duration or 0)) * packet.time_base)
+
+
 ANIMATED_CODECS = ("apng", "gif")  # pictures that may move: FFmpeg knows no frame count for an animated PNG
 
 
@@ -246,8 +254,7 @@ class VideoReader:
         n = 0
         t0 = time.perf_counter()
         for packet in demux(self.container, self.path):
-            if packet.pts is not None and packet.time_base:
-                self.stream_end = max(self.stream_end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
+            self.stream_end = max(self.stream_end, packet_end(packet))
             if packet.stream.index != self.stream.index:
                 copied.append(packet)
                 continue
