@@ -24,6 +24,7 @@ _TEMP_NAME = re.compile(re.escape(TEMP_PREFIX) + r"[0-9a-f]{8}" + re.escape(TEMP
 # being encoded, a recording, a checkpoint being saved) writes to its temp file far more often than this.
 STALE_AFTER_S = 15 * 60
 _swept: set[str] = set()  # folders already cleaned by this process
+STDOUT = "-"  # the Unix spelling of standard output as an output file name
 T = TypeVar("T")
 
 

@@ -299,7 +299,7 @@ def check_output_files(files: Iterable[str | Path | None]) -> None:
     """CommandError (exit 2) when an output that must be a file (``--json``, ``--record``) is an existing folder or
     lies under a file: said before the work, not after a whole evaluation or recording. None and ``-`` (standard
     output) are skipped."""
-    from ..io import in_the_way
+    from ..io import STDOUT, in_the_way
 
     for f in files:
         reason = None if f is None or str(f) == STDOUT else in_the_way(f, folder=False)
@@ -307,12 +307,11 @@ def check_output_files(files: Iterable[str | Path | None]) -> None:
             raise CommandError(f"{reason}; choose another output")
 
 
-STDOUT = "-"  # an output file named so goes to standard output
-
-
 def table_stream(json_out: str | Path | None) -> TextIO:
     """Where a command's human-readable report goes: standard error when ``--json -`` takes standard output (so
     ``--json - | jq`` reads JSON alone), else standard output."""
+    from ..io import STDOUT
+
     return sys.stderr if str(json_out) == STDOUT else sys.stdout
 
 
@@ -321,7 +320,7 @@ def write_json(path: str | Path, data: object) -> None:
     cannot be written."""
     import json
 
-    from ..io import write_atomic
+    from ..io import STDOUT, write_atomic
 
     if str(path) == STDOUT:
         print(json.dumps(data, indent=2, allow_nan=False), flush=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..io import in_the_way, split_repeats, write_atomic
+from ..io import STDOUT, in_the_way, split_repeats, write_atomic
 from .headers import beyond_rgb8, dimensions, sniff_format, truncated
 from .limits import ENV as LIMIT_ENV
 from .limits import max_file_bytes, max_pixels, too_many_pixels
@@ -325,7 +325,7 @@ def plan_jobs(inputs: Iterable[str | Path], out: str | Path, suffix: str | None 
     and a file inside it) is processed once. An output that would overwrite an input or one of the
     ``protect`` files, or collide with another output, is an error.
     """
-    if str(out) == "-":  # the Unix spelling of standard output: a folder named "-" was made instead
+    if str(out) == STDOUT:  # a folder named "-" was made instead
         raise ImageError("-o -: pictures are written to files; give a file or folder name")
     out_named_folder = names_a_folder(out)
     out = Path(out)

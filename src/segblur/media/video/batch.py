@@ -13,7 +13,7 @@ from pathlib import Path
 
 import cv2
 
-from ...io import in_the_way, one_line, split_repeats, thread_refused
+from ...io import STDOUT, in_the_way, one_line, split_repeats, thread_refused
 from ..images import WRITE_SUFFIXES, names_a_folder
 from ..protocols import FrameProcessor, ProgressLine
 from .codecs import CONTAINERS, MATTE_FORMATS, check_codec, check_container, default_codec, is_frame_folder, kind_format
@@ -42,7 +42,7 @@ def plan_outputs(inputs: Sequence[str | Path], output: str | Path, kind: str = "
     several; an ``output`` named like an image (``matte.png``) is refused rather than made a folder. An input named
     twice (``a.mp4 ./a.mp4``) is processed once.
     """
-    if str(output) == "-":  # the Unix spelling of standard output: a folder named "-" was made instead
+    if str(output) == STDOUT:  # a folder named "-" was made instead
         raise VideoError("-o -: videos are written to files; give a file or folder name")
     inputs = split_repeats(list(inputs))[0]  # a video named twice (a.mp4 ./a.mp4) is one input, as image does
     named_folder = names_a_folder(output)
