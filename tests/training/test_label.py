@@ -20,13 +20,12 @@ from segblur.training.label import (
     IGNORE,
     LabelError,
     LabelSettings,
-    LabelsExistError,
     auto_boxes,
     choose_teacher,
     label_image,
     read_boxes,
-    write_labels,
 )
+from segblur.training.label_set import LabelsExistError, write_labels
 from segblur.training.teachers import (
     Teacher,
     TeacherError,

@@ -59,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from ..media.images import ImageError, plan_jobs
-    from ..training.label import LabelError, LabelSettings, LabelsExistError, write_labels
+    from ..training.label import LabelError, LabelSettings
+    from ..training.label_set import LabelsExistError, write_labels
     from ..training.teachers import TeacherError, default_teachers, open_teacher
     from .common import check_outputs, report
 
