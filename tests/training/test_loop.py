@@ -380,7 +380,7 @@ class _Signals(torch.utils.data.Dataset):
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGHUP")
 def test_data_loading_workers_leave_ctrl_c_to_the_main_process() -> None:
     """A terminal's Ctrl-C reaches the workers too; the main process ends the run (130) and them."""
-    from segblur.training.loop import batches, quiet_worker
+    from segblur.training.workers import batches, quiet_worker
 
     loader = torch.utils.data.DataLoader(_Signals(), num_workers=1, worker_init_fn=quiet_worker,
                                          collate_fn=lambda items: items[0])
