@@ -45,6 +45,7 @@ class FolderDataset(SegDataset):
                 raise DatasetError(f"{cfile}: at most 255 classes (255 is the ignore value), found {len(classes)}")
         super().__init__(root, classes, classes[1:])
         self._images: dict[str, Path] | None = None
+        self._split_lists: dict[str, Path] | None = None
         self.notes: list[str] = []
 
     def _image_index(self) -> dict[str, Path]:
@@ -53,8 +54,11 @@ class FolderDataset(SegDataset):
         return self._images
 
     def _lists(self) -> dict[str, Path]:
-        folder = self.root / "splits"
-        return {p.stem: p for p in sorted(folder.glob("*.txt"))} if folder.is_dir() else {}
+        """The split lists (``splits/<name>.txt``) by name, read once: every split and role question asks."""
+        if self._split_lists is None:
+            folder = self.root / "splits"
+            self._split_lists = {p.stem: p for p in sorted(folder.glob("*.txt"))} if folder.is_dir() else {}
+        return dict(self._split_lists)
 
     def _split_files(self) -> dict[str, Path]:
         images = self.root / "images"
