@@ -12,13 +12,6 @@ from .common import MAX_THREADS, add_mask_options, add_provider_option, add_stre
 
 ORDER = 45
 
-# The options only --sequence uses (dest: the option as written), refused without it. Their parser defaults are
-# SUPPRESS, so an option given is told exactly from one left out (--grow 0 too); _sequence puts the real defaults
-# (kept in the namespace as sequence_defaults) back.
-SEQUENCE_ONLY = {"masks": "--masks", "region": "--region", "threshold": "--threshold", "softness": "--softness",
-                 "grow": "--grow", "feather": "--feather", "guided": "--no-guided", "subject": "--subject",
-                 "follow": "--follow/--no-follow", "temporal": "--no-temporal", "lookahead": "--lookahead"}
-
 
 def add_parsers(sub) -> None:
     """Add the ``evaluate`` subcommand."""
@@ -68,11 +61,13 @@ def add_parsers(sub) -> None:
         *add_mask_options(p, pipeline),
         *add_stream_options(p, stream=True, files=True, description=pipeline),
     ]
-    assert {a.dest for a in sequence_only} == set(SEQUENCE_ONLY)
+    # Their parser defaults are SUPPRESS, so an option given is told exactly from one left out (--grow 0 too): they
+    # are refused without --sequence, and _sequence puts the real defaults back.
     defaults = {}
     for action in sequence_only:
         defaults[action.dest], action.default = action.default, argparse.SUPPRESS
-    p.set_defaults(func=run, sequence_defaults=defaults)
+    options = {a.dest: "/".join(a.option_strings) for a in sequence_only}  # --masks, --follow/--no-follow, ...
+    p.set_defaults(func=run, sequence_defaults=defaults, sequence_options=options)
 
 
 def _load_model(args: argparse.Namespace):
@@ -125,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.sequence is not None:
         return _sequence(args)
-    given = [option for dest, option in SEQUENCE_ONLY.items() if hasattr(args, dest)]
+    given = [option for dest, option in args.sequence_options.items() if hasattr(args, dest)]
     if given:
         raise CommandError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} only used with --sequence")
     if args.data is None or (args.model is None and args.predictions is None):
